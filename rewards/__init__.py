@@ -1,0 +1,68 @@
+"""Rewards, chosen by name in a recipe, each with its own parameters nested under it.
+
+    rewards:
+      exact_match: {}                    # weight 1.0 unless given
+      token_penalty:
+        weight: dual                     # scaled by −λ from the dual controller every step
+        correct_only: true
+
+Each reward is a plain function `f(completions, **kwargs) -> list[float]` as TRL calls it. A reward's
+weight lives beside its parameters (a number, or `dual` for the one whose coefficient the dual
+controller sets), so there is no separate weights list to keep in line by hand.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from rewards.exact_match import exact_match
+from rewards.token_penalty import token_penalty
+
+REGISTRY: dict[str, Callable[..., list[float]]] = {
+    "exact_match": exact_match,
+    "token_penalty": token_penalty,
+}
+DUAL = "dual"
+
+
+@dataclass
+class Reward:
+    name: str
+    func: Callable[..., list[float]]  # params already bound; __name__ is `name` (TRL logs by it)
+    weight: float | str  # a number, or DUAL
+    params: dict = field(default_factory=dict)
+
+    @property
+    def dual(self) -> bool:
+        return self.weight == DUAL
+
+
+def build_rewards(spec: dict[str, dict | None], runtime: dict | None = None) -> list[Reward]:
+    """Rewards from a recipe's `rewards:` mapping. `runtime` fills parameters known only at run time
+    (e.g. `budget_tokens`) for the rewards whose signature takes them and that the recipe left unset."""
+    if not isinstance(spec, dict) or not spec:
+        raise ValueError("`rewards` must be a non-empty mapping of reward name -> parameters")
+    rewards = []
+    for name, params in spec.items():
+        if name not in REGISTRY:
+            raise ValueError(f"unknown reward {name!r} in `rewards`; registered: {sorted(REGISTRY)}")
+        params = dict(params or {})
+        weight = params.pop("weight", 1.0)
+        if weight != DUAL and not isinstance(weight, (int, float)):
+            raise ValueError(f"rewards.{name}.weight must be a number or {DUAL!r}, got {weight!r}")
+        func = REGISTRY[name]
+        accepted = func.__code__.co_varnames[: func.__code__.co_argcount + func.__code__.co_kwonlyargcount]
+        unknown = set(params) - set(accepted)
+        if unknown:
+            raise ValueError(f"rewards.{name}: unknown parameter(s) {sorted(unknown)}; accepted: {accepted[1:]}")
+        for key, value in (runtime or {}).items():
+            if key in accepted and key not in params:
+                params[key] = value
+        bound = functools.update_wrapper(functools.partial(func, **params), func)
+        bound.__name__ = name
+        rewards.append(Reward(name=name, func=bound, weight=weight, params=params))
+    if sum(r.dual for r in rewards) > 1:
+        raise ValueError("at most one reward can have `weight: dual`")
+    return rewards

@@ -1,0 +1,39 @@
+"""Token penalty: how many completion tokens an answer spent, relative to the token budget T.
+
+The trainer multiplies this reward by −λ, with λ set by the dual controller (`train/dual.py`), so the
+total reward is `EM − λ·n/T`: exactly the Lagrangian of "maximise EM subject to E[n] ≤ T" up to a
+constant. The penalty is linear in n so that every token counts the same, whether the answer is far over
+or just under the budget; the controller, not the shape of the penalty, decides how hard to push.
+
+Wrong answers are not penalised (`correct_only: true`, the default). A continuous length penalty on
+wrong answers makes a long wrong answer cheaper to shorten than to fix, and GRPO then collapses towards
+short wrong answers (reported by ACOER, see `../shared/references/length-rewards.md`). With the penalty
+on correct answers only, the reward of a wrong answer is 0 whatever its length, and the penalty is capped
+(`cap`, in units of T) so that with λ ≤ λ_max and λ_max·cap < 1 a correct answer always scores above
+every wrong one: brevity is never bought with accuracy.
+"""
+
+from __future__ import annotations
+
+from rewards.exact_match import completion_text, is_correct
+
+
+def token_penalty(
+    completions: list,
+    completion_ids: list[list[int]],
+    answer: list[str],
+    budget_tokens: float,
+    correct_only: bool = True,
+    cap: float = 4.0,
+    **kwargs,
+) -> list[float]:
+    """min(n/T, cap) per completion (0 for wrong answers when `correct_only`); n counts end-of-sequence."""
+    if not budget_tokens > 0:
+        raise ValueError(f"token_penalty needs budget_tokens > 0, got {budget_tokens}")
+    out = []
+    for completion, ids, gold in zip(completions, completion_ids, answer, strict=True):
+        if correct_only and not is_correct(completion_text(completion), gold):
+            out.append(0.0)
+        else:
+            out.append(min(len(ids) / budget_tokens, cap))
+    return out

@@ -1,0 +1,77 @@
+"""Script arguments: what Terse adds to TRL's `GRPOConfig` and `ModelConfig`.
+
+Flat fields so every one can be set on the command line (`--constraint none`, `--budget_ratio 0.4`);
+rewards are the exception — a mapping of reward name to its own parameters (see `rewards/__init__.py`),
+set in the YAML recipe or as JSON on the command line.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from train.dual import MODES
+
+DEFAULT_REWARDS = {"exact_match": {}, "token_penalty": {"weight": "dual", "correct_only": True, "cap": 4.0}}
+
+
+@dataclass
+class ScriptArguments:
+    task: str = field(default="arith", metadata={"help": "Task name (see train/tasks)."})
+    algorithm: str = field(default="grpo", metadata={"help": "grpo (TRL GRPOTrainer) or rloo (TRL RLOOTrainer)."})
+    rewards: dict | str = field(
+        default_factory=lambda: json.loads(json.dumps(DEFAULT_REWARDS)),
+        metadata={"help": "Mapping reward name -> parameters (YAML, or JSON on the command line)."},
+    )
+    # -- the constraint and its dual controller --------------------------------------------------------
+    constraint: str = field(default="budget", metadata={"help": f"One of {MODES}; none trains on EM only."})
+    budget_tokens: float | None = field(default=None, metadata={"help": "Absolute mean-token target T."})
+    budget_ratio: float | None = field(
+        default=None, metadata={"help": "T as a fraction of the base model's mean val tokens, in (0, 1]."}
+    )
+    em_floor: float | None = field(default=None, metadata={"help": "Absolute EM floor F in [0, 1] (em_floor mode)."})
+    em_tolerance: float | None = field(
+        default=None, metadata={"help": "F = base val EM minus this (em_floor mode)."}
+    )
+    dual_lr: float = field(default=0.05, metadata={"help": "Dual step size (integral gain)."})
+    dual_kp: float = field(default=0.0, metadata={"help": "Proportional gain (0: plain dual ascent)."})
+    dual_ema: float = field(default=0.8, metadata={"help": "EMA factor smoothing the measured constraint."})
+    dual_warmup_steps: int = field(default=0, metadata={"help": "Optimizer steps before λ may move."})
+    lambda_init: float = field(default=0.0, metadata={"help": "Initial λ."})
+    lambda_max: float = field(default=0.24, metadata={"help": "Upper bound of λ."})
+    # -- data, base model, evaluation ------------------------------------------------------------------
+    val_size: int | None = field(default=None, metadata={"help": "Use only the first N val rows (default: all)."})
+    warm_start_steps: int = field(default=600, metadata={"help": "SFT steps of the built-in base model."})
+    cache_dir: str = field(default=".cache/terse", metadata={"help": "Where warm-started base models are cached."})
+    torch_threads: int | None = field(default=None, metadata={"help": "torch.set_num_threads (default: all cores)."})
+
+    def __post_init__(self):
+        if isinstance(self.rewards, str):
+            try:
+                self.rewards = json.loads(self.rewards)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"--rewards must be a JSON mapping of reward name to parameters: {err}") from None
+        if self.algorithm not in ("grpo", "rloo"):
+            raise ValueError(f"algorithm must be 'grpo' or 'rloo', got {self.algorithm!r}")
+        if self.constraint not in MODES:
+            raise ValueError(f"constraint must be one of {MODES}, got {self.constraint!r}")
+        if self.constraint == "budget":
+            if (self.budget_tokens is None) == (self.budget_ratio is None):
+                raise ValueError("constraint 'budget' needs exactly one of budget_tokens and budget_ratio")
+            if self.budget_tokens is not None and not self.budget_tokens > 0:
+                raise ValueError(f"budget_tokens must be > 0, got {self.budget_tokens}")
+            if self.budget_ratio is not None and not 0 < self.budget_ratio <= 1:
+                raise ValueError(f"budget_ratio must lie in (0, 1], got {self.budget_ratio}")
+        if self.constraint == "em_floor":
+            if (self.em_floor is None) == (self.em_tolerance is None):
+                raise ValueError("constraint 'em_floor' needs exactly one of em_floor and em_tolerance")
+            if self.em_floor is not None and not 0 <= self.em_floor <= 1:
+                raise ValueError(f"em_floor must lie in [0, 1], got {self.em_floor}")
+            if self.em_tolerance is not None and not 0 <= self.em_tolerance <= 1:
+                raise ValueError(f"em_tolerance must lie in [0, 1], got {self.em_tolerance}")
+        cap = (self.rewards.get("token_penalty") or {}).get("cap", 4.0) if isinstance(self.rewards, dict) else 4.0
+        if self.lambda_max * cap >= 1.0:
+            raise ValueError(
+                f"lambda_max * token_penalty.cap = {self.lambda_max * cap:.3g} must be < 1, or a long correct "
+                "answer could score no better than a wrong one"
+            )

@@ -1,0 +1,229 @@
+"""Terse's entry point: RL fine-tuning that makes a model spend fewer tokens without losing accuracy.
+
+    accelerate launch train/run.py                                  # the embedded default recipe
+    accelerate launch train/run.py --config configs/arith.yaml --max_steps 20 --output_dir runs/try
+
+Reads top to bottom: recipe → task → base model → baseline evaluation (fixes the token target) →
+rewards → trainer with its dual controller → training → final evaluation → adapter + summary.json.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+if __package__ in (None, ""):  # `python train/run.py` / `accelerate launch train/run.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_RECIPE = REPO / "configs" / "arith.yaml"
+logger = logging.getLogger("terse")
+
+
+def parse_args(argv: list[str] | None = None):
+    """(script, training, model) arguments from the YAML recipe (default: configs/arith.yaml) + CLI."""
+    from trl import GRPOConfig, ModelConfig, TrlParser
+
+    from train.config import ScriptArguments
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--config" not in argv:
+        argv = ["--config", str(DEFAULT_RECIPE), *argv]
+    parser = TrlParser((ScriptArguments, GRPOConfig, ModelConfig))
+    return parser.parse_args_and_config(argv)
+
+
+def configure_wandb(training_args) -> None:
+    """W&B offline unless the user can reach a server: never a login prompt, never a hang."""
+    if "wandb" not in (training_args.report_to or []):
+        return
+    os.environ.setdefault("WANDB_DIR", training_args.output_dir)
+    os.environ.setdefault("WANDB_PROJECT", "terse")
+    os.environ.setdefault("WANDB_INIT_TIMEOUT", "30")
+    has_key = bool(os.environ.get("WANDB_API_KEY")) or (Path.home() / ".netrc").exists()
+    if not has_key and os.environ.get("WANDB_MODE") is None:
+        os.environ["WANDB_MODE"] = "offline"
+    os.makedirs(training_args.output_dir, exist_ok=True)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    script_args, training_args, model_args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+
+    import torch
+    from accelerate import PartialState
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import get_peft_config
+
+    from rewards import build_rewards
+    from train import tasks
+    from train.base_model import BUILTIN_MODEL, WarmStartSettings, cached_base_model
+    from train.dual import DualController, DualSettings
+    from train.evaluate import evaluate
+    from train.trainer import TRAINERS, write_json_atomic
+
+    started = time.time()
+    state = PartialState()
+    if script_args.torch_threads:
+        torch.set_num_threads(script_args.torch_threads)
+    configure_wandb(training_args)
+
+    # -- 1. Task: fixed train/val splits with gold answers (and an oracle length where the task has one) --
+    task = tasks.get(script_args.task)
+    train_rows, val_rows = task.load(training_args.seed, script_args.val_size)
+
+    # -- 2. Base model: the built-in warm start (cached) or any HF causal LM ------------------------------
+    model_path = model_args.model_name_or_path or BUILTIN_MODEL
+    if model_path == BUILTIN_MODEL:
+        settings = WarmStartSettings(seed=training_args.seed, sft_steps=script_args.warm_start_steps)
+        with state.main_process_first():  # one rank trains the warm start, the others read the cache
+            model_path = str(cached_base_model(script_args.cache_dir, settings, task.sft_rows(train_rows)))
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, model_args.dtype or "float32"))
+
+    # -- 3. Baseline: the base model's val EM and tokens fix the token target T -------------------------
+    max_new = training_args.max_completion_length
+    base = evaluate(model, tokenizer, val_rows, max_new, desc="base eval")
+    logger.info("base model: val EM %.3f, mean tokens %.1f", base["em"], base["mean_tokens"])
+    target = {
+        "budget": script_args.budget_tokens or (script_args.budget_ratio or 0) * base["mean_tokens"],
+        "em_floor": script_args.em_floor
+        if script_args.em_floor is not None
+        else max(0.0, base["em"] - (script_args.em_tolerance or 0.0)),
+        "none": 0.0,
+    }[script_args.constraint]
+    controller = DualController(
+        DualSettings(
+            mode=script_args.constraint,
+            target=target,
+            lr=script_args.dual_lr,
+            kp=script_args.dual_kp,
+            lambda_init=script_args.lambda_init,
+            lambda_max=script_args.lambda_max,
+            ema=script_args.dual_ema,
+            warmup_steps=script_args.dual_warmup_steps,
+        )
+    )
+
+    # -- 4. Rewards from the registry; the `weight: dual` one is scaled by −λ ----------------------------
+    reward_spec = dict(script_args.rewards)
+    if script_args.constraint == "none":  # EM only: the controlled penalty is dropped
+        reward_spec = {k: v for k, v in reward_spec.items() if (v or {}).get("weight") != "dual"}
+    budget = target if script_args.constraint == "budget" else base["mean_tokens"]  # the penalty's unit
+    rewards = build_rewards(reward_spec, runtime={"budget_tokens": budget})
+    names = [r.name for r in rewards]
+    if "exact_match" not in names:
+        raise ValueError("the recipe's rewards must include exact_match (the accuracy the constraint protects)")
+    dual_index = next((i for i, r in enumerate(rewards) if r.dual), None)
+    training_args.reward_weights = [0.0 if r.dual else float(r.weight) for r in rewards]
+
+    # -- 5. Trainer: TRL GRPO/RLOO + LoRA, owning the dual controller -----------------------------------
+    trainer_cls = TRAINERS[script_args.algorithm]
+    if script_args.algorithm == "rloo":
+        training_args = to_rloo_config(training_args)
+    trainer = trainer_cls(
+        model=model,
+        reward_funcs=[r.func for r in rewards],
+        args=training_args,
+        train_dataset=task.rl_dataset(train_rows),
+        processing_class=tokenizer,
+        peft_config=get_peft_config(model_args),
+        controller=controller,
+        dual_index=dual_index,
+        em_index=names.index("exact_match"),
+    )
+
+    # -- 6. Train --------------------------------------------------------------------------------------
+    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+
+    # -- 7. Final evaluation, adapter, summary ---------------------------------------------------------
+    final_model = trainer.model
+    final = evaluate(final_model, tokenizer, val_rows, max_new, desc="final eval")
+    out = Path(training_args.output_dir)
+    summary = {
+        "base": strip(base),
+        "final": strip(final),
+        "oracle_mean_tokens": base.get("oracle_mean_tokens"),
+        "constraint": {"mode": script_args.constraint, "target": target},
+        "lambda": controller.lam,
+        "steps": trainer.state.global_step,
+        "wall_seconds": round(time.time() - started, 1),
+        "algorithm": script_args.algorithm,
+        "base_model": model_path,
+        "wandb_dir": wandb_dir(),
+        "adapter": str(out / "adapter"),
+    }
+    if state.is_main_process:
+        if isinstance(final_model, PeftModel):
+            final_model.save_pretrained(out / "adapter")
+            tokenizer.save_pretrained(out / "adapter")
+        write_json_atomic(str(out / "summary.json"), summary)
+        (out / "val_completions.json").write_text(json.dumps(final["completions"][:50], indent=1))
+        finish_wandb(summary)
+        print_summary(summary)
+    return summary
+
+
+def to_rloo_config(grpo_args):
+    """The same settings as an `RLOOConfig` (fields GRPO-only are dropped)."""
+    from dataclasses import fields
+
+    from trl import RLOOConfig
+
+    names = {f.name for f in fields(RLOOConfig) if f.init}
+    values = {k: v for k, v in asdict(grpo_args).items() if k in names}
+    values.pop("normalize_advantages", None)
+    return RLOOConfig(**values)
+
+
+def strip(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k != "completions"}
+
+
+def wandb_dir() -> str | None:
+    try:
+        import wandb
+    except ImportError:
+        return None
+    return os.path.dirname(wandb.run.dir) if wandb.run is not None else None
+
+
+def finish_wandb(summary: dict) -> None:
+    try:
+        import wandb
+    except ImportError:
+        return
+    if wandb.run is None:
+        return
+    try:
+        wandb.run.summary.update({"final/em": summary["final"]["em"], "final/mean_tokens": summary["final"]["mean_tokens"]})
+        wandb.finish()
+    except Exception as err:  # W&B must never take a finished run down with it
+        logger.warning("W&B finish failed: %s", err)
+
+
+def print_summary(s: dict) -> None:
+    b, f = s["base"], s["final"]
+    lines = [
+        "",
+        "=== Terse run summary ===",
+        f"val EM       {b['em']:.3f} -> {f['em']:.3f}",
+        f"mean tokens  {b['mean_tokens']:.1f} -> {f['mean_tokens']:.1f}"
+        + (f"   (oracle {s['oracle_mean_tokens']:.1f})" if s.get("oracle_mean_tokens") else ""),
+        f"constraint   {s['constraint']['mode']}, target {s['constraint']['target']:.1f}; final lambda {s['lambda']:.4f}",
+        f"steps        {s['steps']} in {s['wall_seconds']:.0f} s",
+        f"adapter      {s['adapter']}",
+    ]
+    if s.get("wandb_dir"):
+        lines.append(f"W&B run      {s['wandb_dir']}  (offline? upload with: wandb sync {s['wandb_dir']})")
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""TRL glue: GRPO / RLOO trainers that own the dual controller. The only module that touches TRL internals.
+
+Pattern borrowed from TRL's own controlled coefficient (`use_adaptive_entropy` in `GRPOTrainer`):
+- λ lives on the trainer and enters the reward as the weight of the `weight: dual` reward (−λ), so
+  the reward functions stay pure;
+- the controller is fed values already reduced across processes (TRL gathers every reward over all
+  ranks, and we gather the completion lengths the same way), so every rank computes the same λ;
+- λ moves once per optimizer step, at the gradient-accumulation boundary, and the new λ shapes the
+  rewards of the next generation batch;
+- λ and the controller state are logged as metrics (`dual/*`) and saved/restored with checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import torch
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+from trl import GRPOTrainer, RLOOTrainer
+
+from train.dual import DualController
+
+DUAL_STATE_FILE = "dual_state.json"
+
+
+class DualControlMixin:
+    """Adds a `DualController` to a TRL online trainer (GRPO or RLOO)."""
+
+    def __init__(self, *args, controller: DualController, dual_index: int | None, em_index: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.controller = controller
+        self.dual_index = dual_index  # which reward function's weight is −λ (None: no controlled reward)
+        self.em_index = em_index  # which reward function is exact match (the accuracy measurement)
+        self._dual_window = torch.zeros(3, dtype=torch.float64)  # [sum tokens, sum EM, completions]
+        self._apply_lambda()
+
+    def _apply_lambda(self) -> None:
+        if self.dual_index is not None:
+            self.reward_weights[self.dual_index] = -self.controller.lam
+
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        if self.model.training:  # evaluation must not move the controller
+            lengths = torch.tensor([len(ids) for ids in completion_ids_list], device=rewards_per_func.device)
+            lengths = self.accelerator.gather(lengths).double().cpu()  # all ranks, like rewards_per_func
+            em = rewards_per_func[:, self.em_index].double().cpu()
+            self._dual_window += torch.stack([lengths.sum(), em.nansum(), torch.tensor(float(len(lengths)))])
+        return rewards_per_func
+
+    def training_step(self, model, inputs, num_items_in_batch):
+        output = super().training_step(model, inputs, num_items_in_batch)
+        if self._step % self.current_gradient_accumulation_steps == 0:  # optimizer-step boundary
+            self._dual_step()
+        return output
+
+    def _dual_step(self) -> None:
+        tokens, em, count = self._dual_window.tolist()
+        self._dual_window.zero_()
+        mean_tokens = tokens / count if count else None
+        mean_em = em / count if count else None
+        measured = mean_em if self.controller.settings.mode == "em_floor" else mean_tokens
+        self.controller.update(measured)
+        self._apply_lambda()
+        metrics = self._metrics["train"]
+        for key, value in self.controller.metrics().items():
+            metrics[key].append(value)
+        if mean_tokens is not None:
+            metrics["dual/batch_tokens"].append(mean_tokens)
+            metrics["dual/batch_em"].append(mean_em)
+
+    # -- checkpoints: the controller travels with the model, optimizer and scheduler -------------------
+    def _save_checkpoint(self, model, trial):
+        super()._save_checkpoint(model, trial)
+        if self.args.should_save:
+            folder = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
+            write_json_atomic(os.path.join(folder, DUAL_STATE_FILE), self.controller.state_dict())
+
+    def _load_optimizer_and_scheduler(self, checkpoint):
+        super()._load_optimizer_and_scheduler(checkpoint)
+        if checkpoint is not None:
+            path = os.path.join(checkpoint, DUAL_STATE_FILE)
+            if os.path.exists(path):
+                with open(path) as f:
+                    self.controller.load_state_dict(json.load(f))
+                self._apply_lambda()
+
+
+def write_json_atomic(path: str, obj) -> None:
+    """Write JSON so that a reader (or a crash) never sees a half-written file."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class TerseGRPOTrainer(DualControlMixin, GRPOTrainer):
+    """TRL's GRPOTrainer with the dual-controlled length penalty."""
+
+
+class TerseRLOOTrainer(DualControlMixin, RLOOTrainer):
+    """TRL's RLOOTrainer with the dual-controlled length penalty."""
+
+
+TRAINERS = {"grpo": TerseGRPOTrainer, "rloo": TerseRLOOTrainer}
