@@ -17,12 +17,14 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from rewards.budget_penalty import budget_penalty
 from rewards.exact_match import exact_match
 from rewards.token_penalty import token_penalty
 
 REGISTRY: dict[str, Callable[..., list[float]]] = {
     "exact_match": exact_match,
     "token_penalty": token_penalty,
+    "budget_penalty": budget_penalty,
 }
 DUAL = "dual"
 

@@ -24,3 +24,22 @@ def tiny_base(tmp_path_factory):
     settings = WarmStartSettings(sft_steps=40)
     train_rows, _ = tasks.get("arith").load(seed=0)
     return cache, cached_base_model(cache, settings, train_rows)
+
+
+SMOKE = [
+    "--warm_start_steps", "40", "--val_size", "20", "--max_steps", "4", "--per_device_train_batch_size", "16",
+    "--num_generations", "4", "--max_completion_length", "40", "--report_to", "none", "--save_steps", "2",
+    "--logging_steps", "1", "--torch_threads", "2", "--disable_tqdm", "true", "--dual_lr", "0.5",
+    "--dual_warmup_steps", "0",
+]
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tiny_base, tmp_path_factory):
+    """One short real GRPO run of the default recipe (4 steps), shared by the tests that inspect its outputs."""
+    from train.run import main
+
+    cache, _ = tiny_base
+    out = tmp_path_factory.mktemp("smoke") / "run"
+    summary = main(SMOKE + ["--cache_dir", str(cache), "--output_dir", str(out), "--eval_every", "2"])
+    return out, summary

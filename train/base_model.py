@@ -7,7 +7,7 @@ mixed-verbosity traces. The result is an ordinary Hugging Face model directory, 
 (GRPO, PEFT, export, vLLM) treats it like any hub model, and any hub id or local path can replace it
 through `model_name_or_path`.
 
-The warm start is cached under `cache_dir/<hash of its settings>`; a directory is only published there
+The warm start is cached under `cache_dir/<hash of its settings and data>`; a directory is only published there
 once complete (written to a temporary sibling, then renamed), so an interrupted warm start never leaves a
 half-trained model that later runs would pick up.
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 BUILTIN_MODEL = "builtin:arith-tiny"  # the `model_name_or_path` that asks for this module's model
-WARM_START_VERSION = 2  # bump when the recipe below changes in a way the settings don't capture
+WARM_START_VERSION = 1  # bump when the code below changes in a way the settings and data don't capture
 
 
 @dataclass(frozen=True)
@@ -38,13 +38,17 @@ class WarmStartSettings:
     num_layers: int = 4
     num_heads: int = 4
     intermediate_size: int = 384
-    sft_steps: int = 1500
+    sft_steps: int = 900
     sft_batch_size: int = 64
     sft_learning_rate: float = 3e-3
 
-    def key(self) -> str:
-        blob = json.dumps({**asdict(self), "version": WARM_START_VERSION}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+    def key(self, train_rows: list[dict]) -> str:
+        """Hash of these settings and of the warm-start data itself (so a change to the task's generator or
+        trace format invalidates the cache without anyone remembering to bump a version)."""
+        digest = hashlib.sha256(json.dumps({**asdict(self), "version": WARM_START_VERSION}, sort_keys=True).encode())
+        for row in train_rows:
+            digest.update(f"{row['prompt']}\x00{row['completion']}\x01".encode())
+        return digest.hexdigest()[:12]
 
 
 def build_tokenizer(words: list[str]):
@@ -59,6 +63,8 @@ def build_tokenizer(words: list[str]):
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=core, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>", padding_side="left"
     )
+    # A plain chat template (messages' contents in order), so chat-prompt tasks can be smoke-tested on it.
+    tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
     return tokenizer
 
 
@@ -127,7 +133,7 @@ def warm_start(out_dir: Path, settings: WarmStartSettings, train_rows: list[dict
 
 def cached_base_model(cache_dir: str | os.PathLike, settings: WarmStartSettings, train_rows: list[dict]) -> Path:
     """Path of the warm-started model for `settings`, training it first if no complete copy is cached."""
-    final = Path(cache_dir) / f"arith-tiny-{settings.key()}"
+    final = Path(cache_dir) / f"arith-tiny-{settings.key(train_rows)}"
     if (final / "config.json").exists() and (final / "warm_start.json").exists():
         logger.info("warm start: using cached base model %s", final)
         return final

@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 
 from train.dual import MODES
 
-DEFAULT_REWARDS = {"exact_match": {}, "token_penalty": {"weight": "dual", "correct_only": True, "cap": 4.0}}
+DEFAULT_REWARDS = {"exact_match": {}, "token_penalty": {"weight": "dual", "correct_only": True, "cap": 3.0}}
 
 
 @dataclass
 class ScriptArguments:
     task: str = field(default="arith", metadata={"help": "Task name (see train/tasks)."})
+    data_path: str | None = field(
+        default=None, metadata={"help": "Local directory with the task's files instead of the hub (gsm8k)."}
+    )
     algorithm: str = field(default="grpo", metadata={"help": "grpo (TRL GRPOTrainer) or rloo (TRL RLOOTrainer)."})
     rewards: dict | str = field(
         default_factory=lambda: json.loads(json.dumps(DEFAULT_REWARDS)),
@@ -33,15 +36,23 @@ class ScriptArguments:
     em_tolerance: float | None = field(
         default=None, metadata={"help": "F = base val EM minus this (em_floor mode)."}
     )
-    dual_lr: float = field(default=0.05, metadata={"help": "Dual step size (integral gain)."})
-    dual_kp: float = field(default=0.0, metadata={"help": "Proportional gain (0: plain dual ascent)."})
+    dual_lr: float = field(default=0.02, metadata={"help": "Dual step size (integral gain)."})
+    dual_kp: float = field(default=0.2, metadata={"help": "Proportional gain (0: plain dual ascent)."})
     dual_ema: float = field(default=0.8, metadata={"help": "EMA factor smoothing the measured constraint."})
     dual_warmup_steps: int = field(default=0, metadata={"help": "Optimizer steps before λ may move."})
     lambda_init: float = field(default=0.0, metadata={"help": "Initial λ."})
-    lambda_max: float = field(default=0.24, metadata={"help": "Upper bound of λ."})
+    lambda_max: float = field(default=0.33, metadata={"help": "Upper bound of λ."})
+    learned_budget: bool = field(
+        default=False,
+        metadata={"help": "Learn a per-prompt token budget online and hand it to the rewards as `token_budget`."},
+    )
+    budget_quantile: float = field(
+        default=0.25, metadata={"help": "Quantile of a prompt's correct lengths the budget model regresses on."}
+    )
     # -- data, base model, evaluation ------------------------------------------------------------------
     val_size: int | None = field(default=None, metadata={"help": "Use only the first N val rows (default: all)."})
-    warm_start_steps: int = field(default=600, metadata={"help": "SFT steps of the built-in base model."})
+    eval_every: int = field(default=0, metadata={"help": "Greedy val evaluation every N steps (0: off)."})
+    warm_start_steps: int = field(default=900, metadata={"help": "SFT steps of the built-in base model."})
     cache_dir: str = field(default=".cache/terse", metadata={"help": "Where warm-started base models are cached."})
     torch_threads: int | None = field(default=None, metadata={"help": "torch.set_num_threads (default: all cores)."})
 
@@ -69,9 +80,16 @@ class ScriptArguments:
                 raise ValueError(f"em_floor must lie in [0, 1], got {self.em_floor}")
             if self.em_tolerance is not None and not 0 <= self.em_tolerance <= 1:
                 raise ValueError(f"em_tolerance must lie in [0, 1], got {self.em_tolerance}")
-        cap = (self.rewards.get("token_penalty") or {}).get("cap", 4.0) if isinstance(self.rewards, dict) else 4.0
-        if self.lambda_max * cap >= 1.0:
-            raise ValueError(
-                f"lambda_max * token_penalty.cap = {self.lambda_max * cap:.3g} must be < 1, or a long correct "
-                "answer could score no better than a wrong one"
-            )
+        if not 0 <= self.budget_quantile <= 1:
+            raise ValueError(f"budget_quantile must lie in [0, 1], got {self.budget_quantile}")
+        if not isinstance(self.rewards, dict):
+            raise ValueError(f"rewards must be a mapping of reward name to parameters, got {self.rewards!r}")
+        for name, params in self.rewards.items():
+            params = params or {}
+            if params.get("weight") == "dual" and params.get("correct_only", True):
+                cap = params.get("cap", 3.0)
+                if self.lambda_max * cap >= 1.0:
+                    raise ValueError(
+                        f"lambda_max * rewards.{name}.cap = {self.lambda_max * cap:.3g} must be < 1, or a long "
+                        "correct answer could score no better than a wrong one"
+                    )

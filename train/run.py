@@ -62,10 +62,12 @@ def main(argv: list[str] | None = None) -> dict:
     from trl import get_peft_config
 
     from rewards import build_rewards
+    from rewards.budget_model import BudgetModel, BudgetModelSettings
     from train import tasks
     from train.base_model import BUILTIN_MODEL, WarmStartSettings, cached_base_model
     from train.dual import DualController, DualSettings
-    from train.evaluate import evaluate
+    from train.evaluate import PeriodicEval, evaluate
+    from train.export import export
     from train.trainer import TRAINERS, write_json_atomic
 
     started = time.time()
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # -- 1. Task: fixed train/val splits with gold answers (and an oracle length where the task has one) --
     task = tasks.get(script_args.task)
-    train_rows, val_rows = task.load(training_args.seed, script_args.val_size)
+    train_rows, val_rows = task.load(training_args.seed, script_args.val_size, script_args.data_path)
 
     # -- 2. Base model: the built-in warm start (cached) or any HF causal LM ------------------------------
     model_path = model_args.model_name_or_path or BUILTIN_MODEL
@@ -85,19 +87,27 @@ def main(argv: list[str] | None = None) -> dict:
         with state.main_process_first():  # one rank trains the warm start, the others read the cache
             model_path = str(cached_base_model(script_args.cache_dir, settings, task.sft_rows(train_rows)))
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, model_args.dtype or "float32"))
+    model = AutoModelForCausalLM.from_pretrained(
+        model_path,
+        dtype=getattr(torch, model_args.dtype or "float32"),
+        attn_implementation=model_args.attn_implementation,
+        trust_remote_code=model_args.trust_remote_code,
+    )
 
     # -- 3. Baseline: the base model's val EM and tokens fix the token target T -------------------------
     max_new = training_args.max_completion_length
     base = evaluate(model, tokenizer, val_rows, max_new, desc="base eval")
     logger.info("base model: val EM %.3f, mean tokens %.1f", base["em"], base["mean_tokens"])
-    target = {
-        "budget": script_args.budget_tokens or (script_args.budget_ratio or 0) * base["mean_tokens"],
-        "em_floor": script_args.em_floor
-        if script_args.em_floor is not None
-        else max(0.0, base["em"] - (script_args.em_tolerance or 0.0)),
-        "none": 0.0,
-    }[script_args.constraint]
+    target = controller_target(script_args, base)
+    if script_args.constraint == "em_floor":
+        # The controller sees the EM of *sampled* training completions, which sits below greedy val EM.
+        # Shift the floor by the base model's measured greedy−sampled gap, so that holding the sampled EM
+        # at its target holds greedy val EM at the floor F.
+        sampled = evaluate(model, tokenizer, val_rows, max_new, desc="base eval (sampled)",
+                           temperature=training_args.temperature)
+        base["sampled_em"] = sampled["em"]
+        target = max(0.0, min(1.0, target - (base["em"] - sampled["em"])))
+        logger.info("em floor: greedy F=%.3f, sampled-EM target %.3f", controller_target(script_args, base), target)
     controller = DualController(
         DualSettings(
             mode=script_args.constraint,
@@ -122,6 +132,9 @@ def main(argv: list[str] | None = None) -> dict:
         raise ValueError("the recipe's rewards must include exact_match (the accuracy the constraint protects)")
     dual_index = next((i for i, r in enumerate(rewards) if r.dual), None)
     training_args.reward_weights = [0.0 if r.dual else float(r.weight) for r in rewards]
+    budget_model = None
+    if script_args.learned_budget:  # a per-prompt budget, learned online; the global budget until then
+        budget_model = BudgetModel(BudgetModelSettings(quantile=script_args.budget_quantile), fallback=budget)
 
     # -- 5. Trainer: TRL GRPO/RLOO + LoRA, owning the dual controller -----------------------------------
     trainer_cls = TRAINERS[script_args.algorithm]
@@ -137,7 +150,11 @@ def main(argv: list[str] | None = None) -> dict:
         controller=controller,
         dual_index=dual_index,
         em_index=names.index("exact_match"),
+        budget_model=budget_model,
     )
+
+    if script_args.eval_every:
+        trainer.add_callback(PeriodicEval(trainer, tokenizer, val_rows, max_new, script_args.eval_every))
 
     # -- 6. Train --------------------------------------------------------------------------------------
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
@@ -150,24 +167,42 @@ def main(argv: list[str] | None = None) -> dict:
         "base": strip(base),
         "final": strip(final),
         "oracle_mean_tokens": base.get("oracle_mean_tokens"),
-        "constraint": {"mode": script_args.constraint, "target": target},
+        "constraint": {"mode": script_args.constraint, "target": controller_target(script_args, base),
+                       "controller_target": target},
         "lambda": controller.lam,
         "steps": trainer.state.global_step,
         "wall_seconds": round(time.time() - started, 1),
         "algorithm": script_args.algorithm,
+        "task": script_args.task,
         "base_model": model_path,
         "wandb_dir": wandb_dir(),
         "adapter": str(out / "adapter"),
     }
     if state.is_main_process:
         if isinstance(final_model, PeftModel):
-            final_model.save_pretrained(out / "adapter")
+            final_model.save_pretrained(out / "adapter", save_embedding_layers=False)
             tokenizer.save_pretrained(out / "adapter")
+            if budget_model is not None:
+                budget_model.save(out / "adapter")
         write_json_atomic(str(out / "summary.json"), summary)
+        if isinstance(final_model, PeftModel):  # the serving export: checked, atomic, with its model card
+            summary["export"] = str(export(out, out / "export", overwrite=True))
+            write_json_atomic(str(out / "summary.json"), summary)
         (out / "val_completions.json").write_text(json.dumps(final["completions"][:50], indent=1))
         finish_wandb(summary)
         print_summary(summary)
     return summary
+
+
+def controller_target(script_args, base: dict) -> float:
+    """T in tokens (budget mode), F in EM (em_floor mode), from the arguments and the base model's val figures."""
+    if script_args.constraint == "budget":
+        return script_args.budget_tokens or script_args.budget_ratio * base["mean_tokens"]
+    if script_args.constraint == "em_floor":
+        if script_args.em_floor is not None:
+            return script_args.em_floor
+        return max(0.0, base["em"] - script_args.em_tolerance)
+    return 0.0
 
 
 def to_rloo_config(grpo_args):
@@ -218,7 +253,7 @@ def print_summary(s: dict) -> None:
         + (f"   (oracle {s['oracle_mean_tokens']:.1f})" if s.get("oracle_mean_tokens") else ""),
         f"constraint   {s['constraint']['mode']}, target {s['constraint']['target']:.1f}; final lambda {s['lambda']:.4f}",
         f"steps        {s['steps']} in {s['wall_seconds']:.0f} s",
-        f"adapter      {s['adapter']}",
+        f"adapter      {s['adapter']}" + (f"  (serving export: {s['export']})" if s.get("export") else ""),
     ]
     if s.get("wandb_dir"):
         lines.append(f"W&B run      {s['wandb_dir']}  (offline? upload with: wandb sync {s['wandb_dir']})")

@@ -8,6 +8,11 @@ Pattern borrowed from TRL's own controlled coefficient (`use_adaptive_entropy` i
 - λ moves once per optimizer step, at the gradient-accumulation boundary, and the new λ shapes the
   rewards of the next generation batch;
 - λ and the controller state are logged as metrics (`dual/*`) and saved/restored with checkpoints.
+
+The optional learned budget model (`rewards/budget_model.py`) is owned the same way: before the rewards
+of a batch are computed, its prediction for each prompt is added to the batch as the `token_budget`
+column (which TRL hands to every reward function); after, it learns from the lengths of the batch's
+correct completions, gathered from all ranks so that every rank holds the same weights.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ import torch
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer, RLOOTrainer
 
+from accelerate.utils import gather_object
+
+from rewards.budget_model import BUDGET_MODEL_FILE, BudgetModel
 from train.dual import DualController
 
 DUAL_STATE_FILE = "dual_state.json"
@@ -27,9 +35,18 @@ DUAL_STATE_FILE = "dual_state.json"
 class DualControlMixin:
     """Adds a `DualController` to a TRL online trainer (GRPO or RLOO)."""
 
-    def __init__(self, *args, controller: DualController, dual_index: int | None, em_index: int, **kwargs):
+    def __init__(
+        self,
+        *args,
+        controller: DualController,
+        dual_index: int | None,
+        em_index: int,
+        budget_model: BudgetModel | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.controller = controller
+        self.budget_model = budget_model
         self.dual_index = dual_index  # which reward function's weight is −λ (None: no controlled reward)
         self.em_index = em_index  # which reward function is exact match (the accuracy measurement)
         self._dual_window = torch.zeros(3, dtype=torch.float64)  # [sum tokens, sum EM, completions]
@@ -40,12 +57,21 @@ class DualControlMixin:
             self.reward_weights[self.dual_index] = -self.controller.lam
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        texts = [prompt_text(p) for p in prompts]
+        if self.budget_model is not None:
+            for row, budget in zip(inputs, self.budget_model.predict(texts), strict=True):
+                row["token_budget"] = budget
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
-        if self.model.training:  # evaluation must not move the controller
+        if self.model.training:  # evaluation must not move the controller or the budget model
             lengths = torch.tensor([len(ids) for ids in completion_ids_list], device=rewards_per_func.device)
             lengths = self.accelerator.gather(lengths).double().cpu()  # all ranks, like rewards_per_func
             em = rewards_per_func[:, self.em_index].double().cpu()
             self._dual_window += torch.stack([lengths.sum(), em.nansum(), torch.tensor(float(len(lengths)))])
+            if self.budget_model is not None:
+                all_texts = gather_object(texts) if self.accelerator.num_processes > 1 else texts
+                batch = self.budget_model.update(all_texts, lengths.long().tolist(), (em > 0.5).tolist())
+                for key, value in batch.items():
+                    self._metrics["train"][key].append(value)
         return rewards_per_func
 
     def training_step(self, model, inputs, num_items_in_batch):
@@ -75,6 +101,8 @@ class DualControlMixin:
         if self.args.should_save:
             folder = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
             write_json_atomic(os.path.join(folder, DUAL_STATE_FILE), self.controller.state_dict())
+            if self.budget_model is not None:
+                self.budget_model.save(folder)
 
     def _load_optimizer_and_scheduler(self, checkpoint):
         super()._load_optimizer_and_scheduler(checkpoint)
@@ -84,6 +112,15 @@ class DualControlMixin:
                 with open(path) as f:
                     self.controller.load_state_dict(json.load(f))
                 self._apply_lambda()
+            if self.budget_model is not None and os.path.exists(os.path.join(checkpoint, BUDGET_MODEL_FILE)):
+                self.budget_model.load_state_dict(BudgetModel.load(checkpoint).state_dict())
+
+
+def prompt_text(prompt) -> str:
+    """A prompt as text: plain strings as they are, chat prompts as their messages' contents."""
+    if isinstance(prompt, str):
+        return prompt
+    return "\n".join(str(m.get("content", "")) for m in prompt if isinstance(m, dict))
 
 
 def write_json_atomic(path: str, obj) -> None:

@@ -15,7 +15,7 @@ class Arith:
 
     name: str = "arith"
 
-    def load(self, seed: int, val_size: int | None = None) -> tuple[list[dict], list[dict]]:
+    def load(self, seed: int, val_size: int | None = None, data_path: str | None = None):
         from train.tasks import arith
 
         count = word_count  # the built-in tokenizer is word-level over the task's vocabulary
@@ -30,11 +30,31 @@ class Arith:
         return Dataset.from_list([{k: r[k] for k in ("prompt", "answer", "difficulty")} for r in train_rows])
 
 
+@dataclass(frozen=True)
+class GSM8K:
+    """Grade-school math word problems (`train/tasks/gsm8k.py`): the hub, or local JSONL via `data_path`."""
+
+    name: str = "gsm8k"
+
+    def load(self, seed: int, val_size: int | None = None, data_path: str | None = None):
+        from train.tasks import gsm8k
+
+        return gsm8k.load(seed, val_size, data_path)
+
+    def sft_rows(self, train_rows: list[dict]) -> list[dict]:
+        raise ValueError("task gsm8k has no built-in warm start: set model_name_or_path to an instruct model")
+
+    def rl_dataset(self, train_rows: list[dict]):
+        from datasets import Dataset
+
+        return Dataset.from_list([{"prompt": r["prompt"], "answer": r["answer"]} for r in train_rows])
+
+
 def word_count(text: str) -> int:
     return len(text.split())
 
 
-TASKS = {"arith": Arith()}
+TASKS = {"arith": Arith(), "gsm8k": GSM8K()}
 
 
 def get(name: str):

@@ -1,0 +1,127 @@
+"""Benchmark: learned per-prompt budget vs one global budget, the accuracy-floor mode, and PI vs plain
+dual ascent — same task, seed, steps and token target — printed side by side in one table.
+
+    python launch/bench_budget.py                      # all runs (~15 min on a 2-core CPU, cached base)
+    python launch/bench_budget.py --only global,learned --max_steps 150
+
+Each run is `train/run.py` in a subprocess with its own output directory under `runs/bench_budget/`;
+a run whose `summary.json` already exists is not rerun (delete the directory to redo it). Reported:
+val EM and mean tokens per difficulty level (base, global, learned), the Spearman correlation of the
+budget model's predictions with the oracle length on held-out test prompts, and for each controller
+the largest overshoot of the smoothed constraint after warm-up and its worst deviation from the target
+over the last 30% of steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+PENALTY = {"exact_match": {}, "budget_penalty": {"weight": "dual", "correct_only": True, "cap": 4.0}}
+RUNS = {
+    # name: extra CLI arguments on top of the default recipe
+    "global": ["--learned_budget", "false"],
+    "learned": ["--learned_budget", "true"],
+    "plain_dual": ["--learned_budget", "true", "--dual_kp", "0", "--dual_ema", "0.0"],
+    "em_floor": ["--learned_budget", "true", "--constraint", "em_floor", "--em_tolerance", "0.02"],
+}
+
+
+def run(name: str, extra: list[str], common: list[str], root: Path) -> dict:
+    out = root / name
+    summary = out / "summary.json"
+    if not summary.exists():
+        cmd = [sys.executable, str(REPO / "train" / "run.py"), *common, *extra, "--output_dir", str(out)]
+        print(f"[{name}] {' '.join(cmd[1:])}", flush=True)
+        subprocess.run(cmd, check=True, cwd=REPO, stdout=open(root / f"{name}.log", "w"), stderr=subprocess.STDOUT)
+    result = json.loads(summary.read_text())
+    states = sorted(out.glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.split("-")[1]))
+    history = json.loads(states[-1].read_text())["log_history"] if states else []
+    result["trace"] = [(h["step"], h["dual/constraint"], h["dual/target"]) for h in history if "dual/constraint" in h]
+    return result
+
+
+def controller_figures(trace: list[tuple], warmup: int, mode: str) -> dict:
+    """Largest overshoot after warm-up and worst |deviation| over the last 30% of steps, relative to target."""
+    if not trace:
+        return {}
+    steps = np.array([t[0] for t in trace])
+    value = np.array([t[1] for t in trace])
+    target = trace[-1][2]
+    rel = value / target - 1.0
+    sign = 1.0 if mode == "budget" else -1.0  # overshoot = past the target in the harmful direction
+    after = rel[steps > warmup] * sign
+    tail = rel[steps >= steps.max() * 0.7]
+    return {"max_overshoot": float(after.max()) if after.size else float("nan"),
+            "tail_max_abs_dev": float(np.abs(tail).max())}
+
+
+def spearman(a, b) -> float:
+    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def budget_spearman(run_dir: Path, seed: int) -> float:
+    from rewards.budget_model import predict_budget
+    from train.tasks import arith, word_count
+
+    test = arith.build_split("test", seed, word_count)
+    pred = predict_budget(run_dir / "adapter", [r["prompt"] for r in test])
+    return spearman(pred, [r["oracle_tokens"] for r in test])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default=",".join(RUNS), help="comma-separated subset of " + ",".join(RUNS))
+    parser.add_argument("--max_steps", type=int, default=150)
+    parser.add_argument("--budget_ratio", type=float, default=0.4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--root", default=str(REPO / "runs" / "bench_budget"))
+    args = parser.parse_args()
+    root = Path(args.root)
+    root.mkdir(parents=True, exist_ok=True)
+    common = ["--max_steps", str(args.max_steps), "--seed", str(args.seed), "--budget_ratio", str(args.budget_ratio),
+              "--rewards", json.dumps(PENALTY), "--report_to", "none", "--save_steps", str(args.max_steps),
+              "--dual_kp", "0.5", "--dual_warmup_steps", "10"]
+    results = {name: run(name, RUNS[name], common, root) for name in args.only.split(",")}
+
+    first = next(iter(results.values()))
+    print(f"\nbase model: val EM {first['base']['em']:.3f}, mean tokens {first['base']['mean_tokens']:.1f}, "
+          f"oracle {first['oracle_mean_tokens']:.1f}; steps {args.max_steps}, seed {args.seed}\n")
+    print("| run | target | val EM | mean tokens | tokens/oracle | final λ |")
+    print("|---|---|---|---|---|---|")
+    for name, r in results.items():
+        f = r["final"]
+        print(f"| {name} | {r['constraint']['mode']} {r['constraint']['target']:.2f} | {f['em']:.3f} | "
+              f"{f['mean_tokens']:.1f} | {f['tokens_over_oracle']:.2f} | {r['lambda']:.3f} |")
+    print("\nper difficulty (val EM / mean tokens):\n")
+    levels = sorted(first["base"]["by_difficulty"])
+    print("| model | " + " | ".join(f"d={d}" for d in levels) + " |")
+    print("|---|" + "---|" * len(levels))
+    rows = [("base", first["base"])] + [(n, r["final"]) for n, r in results.items()]
+    for name, res in rows:
+        cells = [f"{res['by_difficulty'][d]['em']:.2f} / {res['by_difficulty'][d]['mean_tokens']:.1f}" for d in levels]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print("\ncontroller (smoothed constraint relative to its target):\n")
+    print("| run | max overshoot after warm-up | max |deviation| over last 30% |")
+    print("|---|---|---|")
+    for name, r in results.items():
+        c = controller_figures(r["trace"], 10, r["constraint"]["mode"])
+        if c:
+            print(f"| {name} | {c['max_overshoot']:+.3f} | {c['tail_max_abs_dev']:.3f} |")
+    for name in ("learned", "em_floor"):
+        if name in results and (root / name / "adapter" / "budget_model.json").exists():
+            print(f"\nbudget model of '{name}': Spearman vs oracle on test prompts "
+                  f"{budget_spearman(root / name, args.seed):.3f}")
+
+
+if __name__ == "__main__":
+    main()

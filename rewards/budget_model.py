@@ -1,0 +1,161 @@
+"""A learned per-prompt token budget: how many completion tokens a *correct* answer to a prompt needs.
+
+Why: one global budget starves hard prompts of the steps they need and lets easy ones ramble. The budget
+model predicts, for any prompt (including ones it has never seen), a budget b(x), and the token penalty
+then measures each completion against its own prompt's budget.
+
+How it learns (online, during RL): after each generation batch, every prompt with at least one correct
+completion gives a regression target — a low quantile of its correct completions' lengths (the shortest
+length the policy has shown to be sufficient, robust to one lucky sample). Features come from a light
+text encoder: hashed bag of word unigrams and bigrams of the prompt, plus its length. The predictor is
+ridge regression on log-tokens, refit in closed form from running sufficient statistics (XᵀX, Xᵀy) with an
+exponential forgetting factor, so it tracks a policy that keeps getting shorter. It is not a lookup
+table: two prompts that share no text still share the statistics of their n-grams and lengths.
+
+Until it has seen `min_samples` targets it answers the fallback (the global budget). Its whole state is a
+few numpy arrays, saved as JSON next to checkpoints and the exported adapter; `predict_budget(dir,
+prompts)` answers from such a file, e.g. for a serving layer that wants a per-request max-tokens hint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+BUDGET_MODEL_FILE = "budget_model.json"
+
+
+@dataclass
+class BudgetModelSettings:
+    n_features: int = 256  # hashed feature buckets
+    quantile: float = 0.25  # of the correct completions' lengths, per prompt: the regression target
+    ridge: float = 1.0
+    forget: float = 0.98  # per update, old statistics are down-weighted by this factor
+    min_samples: int = 32  # targets needed before predictions replace the fallback
+    min_budget: float = 1.0
+
+
+def _bucket(feature: str, n: int) -> int:
+    return int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "little") % n
+
+
+def features(prompt: str, n_features: int) -> np.ndarray:
+    """Hashed unigram + bigram counts (scaled) of the prompt's words, its log length, and a bias."""
+    words = str(prompt).split()[:512]
+    x = np.zeros(n_features + 2)
+    for i, w in enumerate(words):
+        x[_bucket("u:" + w, n_features)] += 1.0
+        if i:
+            x[_bucket("b:" + words[i - 1] + " " + w, n_features)] += 1.0
+    x[:n_features] /= 4.0
+    x[n_features] = math.log1p(len(words))
+    x[n_features + 1] = 1.0
+    return x
+
+
+def length_quantile(lengths: list[int], q: float) -> float:
+    return float(np.quantile(np.asarray(lengths, dtype=float), q, method="lower"))
+
+
+class BudgetModel:
+    def __init__(self, settings: BudgetModelSettings | None = None, fallback: float = 0.0):
+        self.settings = settings or BudgetModelSettings()
+        self.fallback = float(fallback)
+        d = self.settings.n_features + 2
+        self.xtx = np.zeros((d, d))
+        self.xty = np.zeros(d)
+        self.weights = np.zeros(d)
+        self.samples = 0
+
+    @property
+    def ready(self) -> bool:
+        return self.samples >= self.settings.min_samples
+
+    def predict(self, prompts: list[str]) -> list[float]:
+        """Budgets in tokens, one per prompt (the fallback until the model is ready)."""
+        if not self.ready:
+            return [self.fallback] * len(prompts)
+        out = []
+        for p in prompts:
+            log_tokens = float(features(p, self.settings.n_features) @ self.weights)
+            out.append(max(self.settings.min_budget, math.exp(min(log_tokens, 20.0))))
+        return out
+
+    def targets(self, prompts: list[str], lengths: list[int], correct: list[bool]) -> dict[str, float]:
+        """Per distinct prompt with ≥ 1 correct completion: the chosen quantile of its correct lengths."""
+        by_prompt: dict[str, list[int]] = {}
+        for p, n, c in zip(prompts, lengths, correct, strict=True):
+            if c:
+                by_prompt.setdefault(p, []).append(int(n))
+        return {p: length_quantile(ns, self.settings.quantile) for p, ns in by_prompt.items()}
+
+    def update(self, prompts: list[str], lengths: list[int], correct: list[bool]) -> dict[str, float]:
+        """Learn from one batch (all ranks' completions); returns metrics on the batch *before* the update."""
+        targets = self.targets(prompts, lengths, correct)
+        metrics = {"budget/targets": float(len(targets))}
+        if not targets:
+            return metrics
+        names = list(targets)
+        y = np.log(np.asarray([targets[p] for p in names]))
+        X = np.stack([features(p, self.settings.n_features) for p in names])
+        if self.ready:
+            pred = np.asarray(self.predict(names))
+            metrics["budget/abs_error"] = float(np.mean(np.abs(pred - np.exp(y))))
+            metrics["budget/rel_error"] = float(np.mean(np.abs(pred / np.exp(y) - 1)))
+        f = self.settings.forget
+        self.xtx = f * self.xtx + X.T @ X
+        self.xty = f * self.xty + X.T @ y
+        self.samples += len(names)
+        reg = self.settings.ridge * np.eye(len(self.xty))
+        reg[-1, -1] = 1e-6  # do not shrink the bias
+        self.weights = np.linalg.solve(self.xtx + reg, self.xty)
+        metrics["budget/mean_target"] = float(np.mean(np.exp(y)))
+        return metrics
+
+    # -- persistence -----------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "settings": asdict(self.settings),
+            "fallback": self.fallback,
+            "xtx": self.xtx.tolist(),
+            "xty": self.xty.tolist(),
+            "weights": self.weights.tolist(),
+            "samples": self.samples,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.settings = BudgetModelSettings(**state["settings"])
+        self.fallback = float(state["fallback"])
+        self.xtx = np.asarray(state["xtx"], dtype=float)
+        self.xty = np.asarray(state["xty"], dtype=float)
+        self.weights = np.asarray(state["weights"], dtype=float)
+        self.samples = int(state["samples"])
+
+    def save(self, directory: str | os.PathLike) -> str:
+        path = os.path.join(directory, BUDGET_MODEL_FILE)
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "w") as f:
+            json.dump(self.state_dict(), f)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> BudgetModel:
+        with open(os.path.join(directory, BUDGET_MODEL_FILE)) as f:
+            state = json.load(f)
+        model = cls()
+        model.load_state_dict(state)
+        return model
+
+
+def predict_budget(directory: str | os.PathLike, prompts: str | list[str]) -> float | list[float]:
+    """Token budget(s) from a saved budget model (a checkpoint or an exported adapter directory)."""
+    model = BudgetModel.load(directory)
+    if isinstance(prompts, str):
+        return model.predict([prompts])[0]
+    return model.predict(prompts)

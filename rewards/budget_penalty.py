@@ -1,0 +1,38 @@
+"""Budget penalty: relative overshoot of a completion over its own prompt's token budget.
+
+    penalty = min(cap, max(0, n / b(x) − 1))      for correct answers (wrong answers: 0)
+
+b(x) is the learned per-prompt budget (`rewards/budget_model.py`), supplied by the trainer as the
+`token_budget` column; without it every prompt gets the global `budget_tokens`. The relative form (as in
+LEASH and LACONIC, `../shared/references/length-rewards.md`) charges a hard prompt that needs 40 tokens
+nothing for using 40, and an easy prompt that needs 3 the full cap for rambling to 15: the penalty
+follows what each prompt needs instead of one number for all. The trainer scales it by −λ, and wrong
+answers are exempt for the same reason as in `token_penalty`.
+"""
+
+from __future__ import annotations
+
+from rewards.exact_match import completion_text, is_correct
+
+
+def budget_penalty(
+    completions: list,
+    completion_ids: list[list[int]],
+    answer: list[str],
+    budget_tokens: float,
+    token_budget: list[float] | None = None,
+    correct_only: bool = True,
+    cap: float = 3.0,
+    **kwargs,
+) -> list[float]:
+    """min(cap, max(0, n/b − 1)) per completion, b its prompt's budget (0 for wrong answers)."""
+    budgets = token_budget if token_budget is not None else [budget_tokens] * len(completions)
+    out = []
+    for completion, ids, gold, b in zip(completions, completion_ids, answer, budgets, strict=True):
+        if not b or b <= 0:
+            raise ValueError(f"budget_penalty needs budgets > 0, got {b}")
+        if correct_only and not is_correct(completion_text(completion), gold):
+            out.append(0.0)
+        else:
+            out.append(min(cap, max(0.0, len(ids) / b - 1.0)))
+    return out

@@ -1,0 +1,69 @@
+import random
+
+import numpy as np
+import pytest
+
+from rewards.budget_model import BudgetModel, BudgetModelSettings, predict_budget
+from rewards.budget_penalty import budget_penalty
+from train.tasks import arith, word_count
+
+
+def spearman(a, b):
+    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def feed(model, rows, rng, batches=30, per_batch=8, group=8):
+    """Simulated RL batches: a group of completions per prompt, lengths around the oracle, some wrong."""
+    for _ in range(batches):
+        prompts, lengths, correct = [], [], []
+        for row in rng.sample(rows, per_batch):
+            for _ in range(group):
+                prompts.append(row["prompt"])
+                lengths.append(row["oracle_tokens"] + rng.randint(0, 12))
+                correct.append(rng.random() < 0.8)
+        model.update(prompts, lengths, correct)
+
+
+def test_learns_prompt_difficulty_and_generalises_to_unseen_prompts():
+    rng = random.Random(0)
+    train = arith.build_split("train", 0, word_count, size=2000)
+    held_out = arith.build_split("test", 0, word_count, size=200)
+    model = BudgetModel(fallback=30.0)
+    assert model.predict(["1 + 2 ?"]) == [30.0]  # not ready: the global budget
+    feed(model, train, rng)
+    assert model.ready
+    pred = model.predict([r["prompt"] for r in held_out])
+    assert spearman(pred, [r["oracle_tokens"] for r in held_out]) >= 0.8
+    easy = np.mean([p for p, r in zip(pred, held_out) if r["difficulty"] == 1])
+    hard = np.mean([p for p, r in zip(pred, held_out) if r["difficulty"] == 5])
+    assert hard > 3 * easy
+
+
+def test_targets_use_only_correct_completions():
+    model = BudgetModel(BudgetModelSettings(quantile=0.0))
+    t = model.targets(["a", "a", "a", "b"], [50, 10, 30, 7], [True, False, True, False])
+    assert t == {"a": 30.0}  # the shortest *correct* length; b had none correct
+
+
+def test_save_load_round_trip(tmp_path):
+    rng = random.Random(1)
+    model = BudgetModel(fallback=20.0)
+    feed(model, arith.build_split("train", 0, word_count, size=300), rng, batches=10)
+    model.save(tmp_path)
+    prompts = ["3 + 4 - 1 ?", "9 - 2 ?", "1 + 1 + 1 + 1 + 1 ?"]
+    assert predict_budget(tmp_path, prompts) == model.predict(prompts)
+    assert predict_budget(tmp_path, prompts[0]) == model.predict(prompts[:1])[0]
+    again = BudgetModel.load(tmp_path)
+    for a, b in zip(again.state_dict().values(), model.state_dict().values()):
+        assert a == b
+
+
+def test_budget_penalty_relative_overshoot():
+    ids = [[0] * n for n in (10, 20, 40, 200)]
+    out = budget_penalty(["#### 1"] * 4, ids, ["1"] * 4, budget_tokens=99, token_budget=[20, 20, 20, 20], cap=3)
+    assert out == [0.0, 0.0, 1.0, 3.0]
+    # wrong answers are exempt, the global budget is used without per-prompt budgets
+    assert budget_penalty(["#### 2", "#### 1"], ids[2:], ["1", "1"], budget_tokens=20) == [0.0, 3.0]  # default cap
+    with pytest.raises(ValueError, match="budgets > 0"):
+        budget_penalty(["#### 1"], [[0]], ["1"], budget_tokens=0)

@@ -1,0 +1,173 @@
+"""Export a trained run for serving: a vLLM-loadable LoRA adapter, its tokenizer, budget model and model card.
+
+    python -m train.export runs/arith --out exports/arith            # adapter (+ tokenizer, card, budget model)
+    python -m train.export runs/arith --out exports/arith --merge    # also a merged full model in merged/
+
+Why a separate, boring step: what a server picks up must be exactly what was trained and must load on
+the first try. So the adapter is checked against the rules vLLM's LoRA loader enforces *before* anything
+is written (no `modules_to_save`, no DoRA, no embedding or LM-head weights, rank ≤ `--max_lora_rank`),
+every file is written into a temporary sibling directory that is renamed into place only when complete
+(a server never sees half an export), and an existing export is never replaced without `--overwrite`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rewards.budget_model import BUDGET_MODEL_FILE  # noqa: E402
+
+EMBEDDING_MODULES = ("embed_tokens", "lm_head", "wte", "wpe", "embed_in", "embed_out")
+
+
+class ExportError(Exception):
+    """An export that would not serve; the message names the rule that failed."""
+
+
+def check_vllm_rules(peft_config, max_lora_rank: int) -> None:
+    """Raise ExportError naming the first rule of vLLM's LoRA loader this adapter breaks."""
+    if str(getattr(peft_config, "peft_type", "")).split(".")[-1].upper() != "LORA":
+        raise ExportError(f"adapter type is {peft_config.peft_type}, vLLM serves LoRA adapters only")
+    if getattr(peft_config, "use_dora", False):
+        raise ExportError("adapter uses DoRA (use_dora=True); vLLM's LoRA loader does not support DoRA")
+    if getattr(peft_config, "modules_to_save", None):
+        raise ExportError(f"adapter has modules_to_save={peft_config.modules_to_save}; vLLM cannot load them")
+    if peft_config.r > max_lora_rank:
+        raise ExportError(f"LoRA rank r={peft_config.r} exceeds --max_lora_rank {max_lora_rank}")
+    targets = peft_config.target_modules
+    names = [targets] if isinstance(targets, str) else list(targets or [])
+    bad = [n for n in names if any(e in n for e in EMBEDDING_MODULES)]
+    if bad:
+        raise ExportError(f"adapter targets embedding/LM-head modules {bad}; vLLM serves adapters without them")
+    if getattr(peft_config, "rank_pattern", None) and max(peft_config.rank_pattern.values()) > max_lora_rank:
+        raise ExportError(f"a per-module rank in rank_pattern exceeds --max_lora_rank {max_lora_rank}")
+
+
+def model_card(summary: dict, name: str, rank: int, merged: bool) -> str:
+    b, f = summary.get("base", {}), summary.get("final", {})
+    base_model = summary.get("base_model", "?")
+    c = summary.get("constraint", {})
+    lines = [
+        f"# {name}",
+        "",
+        "A LoRA adapter trained with [Terse](https://example.invalid/terse): GRPO with reward",
+        "EM − λ·length penalty, λ set by dual ascent.",
+        "",
+        f"- base model: `{base_model}`",
+        f"- task: `{summary.get('task', 'arith')}`",
+        f"- constraint: `{c.get('mode')}`, target {c.get('target')}",
+        f"- final λ: {summary.get('lambda')}",
+        f"- steps: {summary.get('steps')}, algorithm: {summary.get('algorithm', 'grpo')}",
+        "",
+        "| | val EM | mean completion tokens |",
+        "|---|---|---|",
+        f"| before (base) | {b.get('em', float('nan')):.3f} | {b.get('mean_tokens', float('nan')):.1f} |",
+        f"| after (adapter) | {f.get('em', float('nan')):.3f} | {f.get('mean_tokens', float('nan')):.1f} |",
+        "",
+        "## Serve with vLLM",
+        "",
+        "```bash",
+        f"vllm serve {base_model} --enable-lora --lora-modules {name}=$PWD --max-lora-rank {max(rank, 8)}",
+        "```",
+        "",
+        "## Load with PEFT",
+        "",
+        "```python",
+        "from peft import AutoPeftModelForCausalLM",
+        "from transformers import AutoTokenizer",
+        "model = AutoPeftModelForCausalLM.from_pretrained('.')",
+        "tokenizer = AutoTokenizer.from_pretrained('.')",
+        "```",
+    ]
+    if merged:
+        lines += ["", "`merged/` holds base + adapter as one model: `AutoModelForCausalLM.from_pretrained('merged')`."]
+    lines += [
+        "",
+        "## Token budget hint",
+        "",
+        "If `budget_model.json` is present, `rewards.budget_model.predict_budget('.', prompt)` returns the",
+        "learned per-prompt token budget, usable as a per-request max-tokens hint.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def export(run_dir: str | os.PathLike, out: str | os.PathLike, merge: bool = False, overwrite: bool = False,
+           max_lora_rank: int = 64, adapter_subdir: str = "adapter") -> Path:
+    """Export `run_dir/adapter` (+ summary) to `out`; returns `out`. Raises ExportError with the reason."""
+    from peft import PeftConfig, PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    run_dir, out = Path(run_dir), Path(out)
+    adapter_dir = run_dir / adapter_subdir
+    if not (adapter_dir / "adapter_config.json").exists():
+        raise ExportError(f"no LoRA adapter at {adapter_dir} (expected adapter_config.json): is {run_dir} a Terse run?")
+    if out.exists() and not overwrite:
+        raise ExportError(f"{out} already exists; pass --overwrite to replace it")
+    summary_path = run_dir / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+
+    peft_config = PeftConfig.from_pretrained(adapter_dir)
+    check_vllm_rules(peft_config, max_lora_rank)  # before anything is written
+    base_path = peft_config.base_model_name_or_path
+    tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
+    base = AutoModelForCausalLM.from_pretrained(base_path)
+    model = PeftModel.from_pretrained(base, adapter_dir)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        model.save_pretrained(tmp, safe_serialization=True, save_embedding_layers=False)
+        tokenizer.save_pretrained(tmp)
+        if base.generation_config is not None:
+            base.generation_config.save_pretrained(tmp)
+        if (adapter_dir / BUDGET_MODEL_FILE).exists():
+            shutil.copy2(adapter_dir / BUDGET_MODEL_FILE, tmp / BUDGET_MODEL_FILE)
+        if summary:
+            (tmp / "terse_summary.json").write_text(json.dumps(summary, indent=2))
+        if merge:
+            merged = model.merge_and_unload()
+            merged.save_pretrained(tmp / "merged", safe_serialization=True)
+            tokenizer.save_pretrained(tmp / "merged")
+        (tmp / "README.md").write_text(model_card(summary, out.name, peft_config.r, merge))
+        check_vllm_rules(PeftConfig.from_pretrained(tmp), max_lora_rank)  # what was written, too
+        if out.exists():  # --overwrite: move the old one aside first, drop it only after the swap
+            old = out.with_name(f".{out.name}.old-{int(time.time())}")
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", help="a Terse output_dir (holding adapter/ and summary.json)")
+    parser.add_argument("--out", required=True, help="export directory (must not exist unless --overwrite)")
+    parser.add_argument("--merge", action="store_true", help="also write base + adapter merged into merged/")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing export")
+    parser.add_argument("--max_lora_rank", type=int, default=64, help="refuse adapters of a higher rank (vLLM's --max-lora-rank)")
+    args = parser.parse_args(argv)
+    started = time.time()
+    try:
+        out = export(args.run_dir, args.out, merge=args.merge, overwrite=args.overwrite, max_lora_rank=args.max_lora_rank)
+    except ExportError as err:
+        print(f"export failed: {err}", file=sys.stderr)
+        return 2
+    print(f"exported {args.run_dir} -> {out} in {time.time() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
