@@ -14,7 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.parametrize("recipe", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_recipe_parses(recipe):
-    script_args, training_args, model_args = parse_args(["--config", str(recipe)])
+    import torch
+
+    cpu = [] if torch.cuda.is_available() else ["--bf16", "false"]  # GPU recipes ask for bf16
+    script_args, training_args, model_args = parse_args(["--config", str(recipe), *cpu])
     assert script_args.task and training_args.output_dir and model_args.model_name_or_path
 
 
@@ -73,12 +76,19 @@ def test_em_only_and_rloo_run(tiny_base, tmp_path):
         (["--constraint", "tokens"], "constraint must be one of"),
         (["--algorithm", "ppo"], "algorithm must be"),
         (["--lambda_max", "0.5"], "must be < 1"),
-        (["--rewards", "{not json"], "JSON mapping"),
     ],
 )
 def test_bad_arguments_are_named(argv, message):
     with pytest.raises(ValueError, match=message):
         parse_args(argv)
+
+
+def test_rewards_json_on_the_command_line(capsys):
+    script_args, _, _ = parse_args(["--rewards", '{"exact_match": {}, "budget_penalty": {"weight": "dual"}}'])
+    assert set(script_args.rewards) == {"exact_match", "budget_penalty"}
+    with pytest.raises(SystemExit):
+        parse_args(["--rewards", "{not json"])
+    assert "--rewards: invalid JSONMapping value" in capsys.readouterr().err
 
 
 def test_unknown_recipe_key_is_refused(tmp_path):

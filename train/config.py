@@ -15,6 +15,17 @@ from train.dual import MODES
 DEFAULT_REWARDS = {"exact_match": {}, "token_penalty": {"weight": "dual", "correct_only": True, "cap": 3.0}}
 
 
+class JSONMapping(dict):
+    """A dict argparse can build from JSON text (`--rewards '{"exact_match": {}}'`); YAML gives a dict."""
+
+    def __init__(self, value=()):
+        if isinstance(value, str):
+            value = json.loads(value)  # a ValueError: argparse reports "invalid JSONMapping value"
+        if not isinstance(value, dict):
+            raise ValueError(f"expected a mapping, got {value!r}")
+        super().__init__(value)
+
+
 @dataclass
 class ScriptArguments:
     task: str = field(default="arith", metadata={"help": "Task name (see train/tasks)."})
@@ -22,8 +33,8 @@ class ScriptArguments:
         default=None, metadata={"help": "Local directory with the task's files instead of the hub (gsm8k)."}
     )
     algorithm: str = field(default="grpo", metadata={"help": "grpo (TRL GRPOTrainer) or rloo (TRL RLOOTrainer)."})
-    rewards: dict | str = field(
-        default_factory=lambda: json.loads(json.dumps(DEFAULT_REWARDS)),
+    rewards: JSONMapping = field(
+        default_factory=lambda: JSONMapping(json.loads(json.dumps(DEFAULT_REWARDS))),
         metadata={"help": "Mapping reward name -> parameters (YAML, or JSON on the command line)."},
     )
     # -- the constraint and its dual controller --------------------------------------------------------
@@ -57,11 +68,6 @@ class ScriptArguments:
     torch_threads: int | None = field(default=None, metadata={"help": "torch.set_num_threads (default: all cores)."})
 
     def __post_init__(self):
-        if isinstance(self.rewards, str):
-            try:
-                self.rewards = json.loads(self.rewards)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"--rewards must be a JSON mapping of reward name to parameters: {err}") from None
         if self.algorithm not in ("grpo", "rloo"):
             raise ValueError(f"algorithm must be 'grpo' or 'rloo', got {self.algorithm!r}")
         if self.constraint not in MODES:

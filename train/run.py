@@ -38,19 +38,6 @@ def parse_args(argv: list[str] | None = None):
     return parser.parse_args_and_config(argv)
 
 
-def configure_wandb(training_args) -> None:
-    """W&B offline unless the user can reach a server: never a login prompt, never a hang."""
-    if "wandb" not in (training_args.report_to or []):
-        return
-    os.environ.setdefault("WANDB_DIR", training_args.output_dir)
-    os.environ.setdefault("WANDB_PROJECT", "terse")
-    os.environ.setdefault("WANDB_INIT_TIMEOUT", "30")
-    has_key = bool(os.environ.get("WANDB_API_KEY")) or (Path.home() / ".netrc").exists()
-    if not has_key and os.environ.get("WANDB_MODE") is None:
-        os.environ["WANDB_MODE"] = "offline"
-    os.makedirs(training_args.output_dir, exist_ok=True)
-
-
 def main(argv: list[str] | None = None) -> dict:
     script_args, training_args, model_args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -68,13 +55,14 @@ def main(argv: list[str] | None = None) -> dict:
     from train.dual import DualController, DualSettings
     from train.evaluate import PeriodicEval, evaluate
     from train.export import export
+    from train.tracking import configure_wandb, finish_wandb, guard_wandb_callbacks, wandb_dir
     from train.trainer import TRAINERS, write_json_atomic
 
     started = time.time()
     state = PartialState()
     if script_args.torch_threads:
         torch.set_num_threads(script_args.torch_threads)
-    configure_wandb(training_args)
+    configure_wandb(training_args.report_to, training_args.output_dir)
 
     # -- 1. Task: fixed train/val splits with gold answers (and an oracle length where the task has one) --
     task = tasks.get(script_args.task)
@@ -91,7 +79,6 @@ def main(argv: list[str] | None = None) -> dict:
         model_path,
         dtype=getattr(torch, model_args.dtype or "float32"),
         attn_implementation=model_args.attn_implementation,
-        trust_remote_code=model_args.trust_remote_code,
     )
 
     # -- 3. Baseline: the base model's val EM and tokens fix the token target T -------------------------
@@ -153,11 +140,15 @@ def main(argv: list[str] | None = None) -> dict:
         budget_model=budget_model,
     )
 
+    guard_wandb_callbacks(trainer)
     if script_args.eval_every:
         trainer.add_callback(PeriodicEval(trainer, tokenizer, val_rows, max_new, script_args.eval_every))
 
     # -- 6. Train --------------------------------------------------------------------------------------
-    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    resume = training_args.resume_from_checkpoint
+    if isinstance(resume, str) and resume.lower() in ("true", "latest"):
+        resume = True  # the latest checkpoint in output_dir
+    trainer.train(resume_from_checkpoint=resume)
 
     # -- 7. Final evaluation, adapter, summary ---------------------------------------------------------
     final_model = trainer.model
@@ -219,28 +210,6 @@ def to_rloo_config(grpo_args):
 
 def strip(result: dict) -> dict:
     return {k: v for k, v in result.items() if k != "completions"}
-
-
-def wandb_dir() -> str | None:
-    try:
-        import wandb
-    except ImportError:
-        return None
-    return os.path.dirname(wandb.run.dir) if wandb.run is not None else None
-
-
-def finish_wandb(summary: dict) -> None:
-    try:
-        import wandb
-    except ImportError:
-        return
-    if wandb.run is None:
-        return
-    try:
-        wandb.run.summary.update({"final/em": summary["final"]["em"], "final/mean_tokens": summary["final"]["mean_tokens"]})
-        wandb.finish()
-    except Exception as err:  # W&B must never take a finished run down with it
-        logger.warning("W&B finish failed: %s", err)
 
 
 def print_summary(s: dict) -> None:

@@ -1,0 +1,57 @@
+import random
+import re
+
+from rewards.exact_match import is_correct
+from train.tasks import arith, word_count
+
+
+def test_splits_are_fixed_balanced_and_disjoint():
+    a = arith.build_split("val", 0, word_count)
+    assert a == arith.build_split("val", 0, word_count)  # same seed, same rows
+    assert a != arith.build_split("val", 1, word_count)
+    counts = [sum(r["difficulty"] == d for r in a) for d in range(1, arith.MAX_OPS + 1)]
+    assert counts == [len(a) // arith.MAX_OPS] * arith.MAX_OPS
+    train = {r["prompt"] for r in arith.build_split("train", 0, word_count, size=3000)}
+    test = {r["prompt"] for r in arith.build_split("test", 0, word_count)}
+    assert not train & {r["prompt"] for r in a} and not train & test
+
+
+def test_traces_are_correct_and_values_stay_in_range():
+    rng = random.Random(0)
+    for _ in range(300):
+        problem = arith.make_problem(rng, rng.randint(1, arith.MAX_OPS))
+        trace = arith.sample_trace(problem, rng)
+        assert is_correct(trace, str(problem["answer"]))
+        for a, op, b, c in re.findall(r"(\d+) ([+-]) (\d+) = (\d+)", trace):
+            assert (int(a) + int(b) if op == "+" else int(a) - int(b)) == int(c)
+            assert 0 <= int(c) <= arith.MAX_VALUE
+
+
+def test_oracle_is_the_shortest_sufficient_trace():
+    rng = random.Random(1)
+    for n_ops in range(1, arith.MAX_OPS + 1):
+        problem = arith.make_problem(rng, n_ops)
+        oracle = arith.oracle_trace(problem)
+        if n_ops == 1:
+            assert oracle == f"#### {problem['answer']}"  # the prompt shows both operands already
+        else:
+            assert oracle.count("=") == n_ops and "so" not in oracle and "check" not in oracle
+        assert word_count(oracle) <= min(word_count(arith.sample_trace(problem, rng)) for _ in range(50))
+
+
+def test_verbosity_is_a_continuum():
+    """Every number of extras per step occurs, and trace lengths fill the range between oracle and wordiest."""
+    rng = random.Random(2)
+    problem = arith.make_problem(rng, 4)
+    lengths = {word_count(arith.sample_trace(problem, rng)) for _ in range(2000)}
+    concise = word_count(arith.oracle_trace(problem))
+    wordiest = word_count(arith.trace_text(problem, [arith.MAX_EXTRAS] * 4))
+    assert min(lengths) == concise and max(lengths) == wordiest
+    assert len(lengths) >= 10  # many intermediate lengths, not two modes
+
+
+def test_rows_record_oracle_tokens_with_eos():
+    # direct answer "#### N" + end of sequence; else k concise steps "a op b = c ;" + "#### N" + end of sequence
+    for row in arith.build_split("val", 0, word_count, size=10):
+        k = row["difficulty"]
+        assert row["oracle_tokens"] == (3 if k == 1 else 6 * k + 3)

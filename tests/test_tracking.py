@@ -1,0 +1,47 @@
+import time
+
+import pytest
+
+from train.tracking import NeverRaise, configure_wandb
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    for key in ("WANDB_MODE", "WANDB_API_KEY", "WANDB_DIR", "WANDB_BASE_URL"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    return monkeypatch
+
+
+def test_no_key_goes_offline(clean_env, tmp_path):
+    assert configure_wandb(["wandb"], str(tmp_path / "run")) == "offline"
+    import os
+
+    assert os.environ["WANDB_MODE"] == "offline"
+
+
+def test_key_but_unreachable_server_goes_offline_quickly(clean_env, tmp_path):
+    clean_env.setenv("WANDB_API_KEY", "x" * 40)
+    clean_env.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
+    started = time.time()
+    assert configure_wandb(["wandb"], str(tmp_path / "run")) == "offline"
+    assert time.time() - started < 5
+
+
+def test_user_mode_wins_and_no_wandb_means_none(clean_env, tmp_path):
+    clean_env.setenv("WANDB_MODE", "disabled")
+    assert configure_wandb(["wandb"], str(tmp_path)) == "disabled"
+    assert configure_wandb(["none"], str(tmp_path)) is None
+
+
+def test_callback_failures_do_not_raise(caplog):
+    class Broken:
+        name = "broken"
+
+        def on_log(self, *args, **kwargs):
+            raise ConnectionError("server went away")
+
+    wrapped = NeverRaise(Broken())
+    assert wrapped.on_log(None, None, None) is None
+    assert wrapped.name == "broken"
+    assert "server went away" in caplog.text
