@@ -19,12 +19,20 @@ from dataclasses import dataclass, field
 
 from rewards.budget_penalty import budget_penalty
 from rewards.exact_match import exact_match
+from rewards.peers import arora_zanette, kimi_length, linear_length, shorter_better, trl_soft_overlong, truncation
 from rewards.token_penalty import token_penalty
 
 REGISTRY: dict[str, Callable[..., list[float]]] = {
     "exact_match": exact_match,
     "token_penalty": token_penalty,
     "budget_penalty": budget_penalty,
+    # published peers, for comparison (rewards/peers.py)
+    "linear_length": linear_length,
+    "kimi_length": kimi_length,
+    "arora_zanette": arora_zanette,
+    "truncation": truncation,
+    "shorter_better": shorter_better,
+    "trl_soft_overlong": trl_soft_overlong,
 }
 DUAL = "dual"
 

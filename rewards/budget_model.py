@@ -33,7 +33,7 @@ BUDGET_MODEL_FILE = "budget_model.json"
 @dataclass
 class BudgetModelSettings:
     n_features: int = 256  # hashed feature buckets
-    quantile: float = 0.25  # of the correct completions' lengths, per prompt: the regression target
+    quantile: float = 0.5  # of the correct completions' lengths, per prompt: the regression target
     ridge: float = 1.0
     forget: float = 0.98  # per update, old statistics are down-weighted by this factor
     min_samples: int = 32  # targets needed before predictions replace the fallback

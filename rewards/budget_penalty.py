@@ -22,7 +22,7 @@ def budget_penalty(
     budget_tokens: float,
     token_budget: list[float] | None = None,
     correct_only: bool = True,
-    cap: float = 3.0,
+    cap: float = 2.0,
     **kwargs,
 ) -> list[float]:
     """min(cap, max(0, n/b − 1)) per completion, b its prompt's budget (0 for wrong answers)."""

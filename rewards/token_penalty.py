@@ -24,7 +24,7 @@ def token_penalty(
     answer: list[str],
     budget_tokens: float,
     correct_only: bool = True,
-    cap: float = 3.0,
+    cap: float = 2.0,
     **kwargs,
 ) -> list[float]:
     """min(n/T, cap) per completion (0 for wrong answers when `correct_only`); n counts end-of-sequence."""

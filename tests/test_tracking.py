@@ -7,7 +7,7 @@ from train.tracking import NeverRaise, configure_wandb
 
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
-    for key in ("WANDB_MODE", "WANDB_API_KEY", "WANDB_DIR", "WANDB_BASE_URL"):
+    for key in ("WANDB_MODE", "WANDB_API_KEY", "WANDB_DIR", "WANDB_BASE_URL", "WANDB_RUN_ID", "WANDB_RESUME"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
     return monkeypatch
@@ -45,3 +45,12 @@ def test_callback_failures_do_not_raise(caplog):
     assert wrapped.on_log(None, None, None) is None
     assert wrapped.name == "broken"
     assert "server went away" in caplog.text
+
+
+def test_resumed_run_keeps_its_wandb_run_id(clean_env, tmp_path):
+    import os
+
+    configure_wandb(["wandb"], str(tmp_path / "run"))
+    first = os.environ.pop("WANDB_RUN_ID")
+    configure_wandb(["wandb"], str(tmp_path / "run"))
+    assert os.environ["WANDB_RUN_ID"] == first == (tmp_path / "run" / "wandb_run_id").read_text()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from train.dual import MODES
 
-DEFAULT_REWARDS = {"exact_match": {}, "token_penalty": {"weight": "dual", "correct_only": True, "cap": 3.0}}
+DEFAULT_REWARDS = {"exact_match": {}, "budget_penalty": {"weight": "dual", "correct_only": True, "cap": 2.0}}
 
 
 class JSONMapping(dict):
@@ -52,13 +52,13 @@ class ScriptArguments:
     dual_ema: float = field(default=0.8, metadata={"help": "EMA factor smoothing the measured constraint."})
     dual_warmup_steps: int = field(default=0, metadata={"help": "Optimizer steps before λ may move."})
     lambda_init: float = field(default=0.0, metadata={"help": "Initial λ."})
-    lambda_max: float = field(default=0.33, metadata={"help": "Upper bound of λ."})
+    lambda_max: float = field(default=0.45, metadata={"help": "Upper bound of λ."})
     learned_budget: bool = field(
         default=False,
         metadata={"help": "Learn a per-prompt token budget online and hand it to the rewards as `token_budget`."},
     )
     budget_quantile: float = field(
-        default=0.25, metadata={"help": "Quantile of a prompt's correct lengths the budget model regresses on."}
+        default=0.5, metadata={"help": "Quantile of a prompt's correct lengths the budget model regresses on."}
     )
     # -- data, base model, evaluation ------------------------------------------------------------------
     val_size: int | None = field(default=None, metadata={"help": "Use only the first N val rows (default: all)."})
@@ -90,10 +90,13 @@ class ScriptArguments:
             raise ValueError(f"budget_quantile must lie in [0, 1], got {self.budget_quantile}")
         if not isinstance(self.rewards, dict):
             raise ValueError(f"rewards must be a mapping of reward name to parameters, got {self.rewards!r}")
+        from rewards import build_rewards
+
+        build_rewards(self.rewards, runtime={"budget_tokens": 1.0})  # unknown names/parameters fail here, early
         for name, params in self.rewards.items():
             params = params or {}
             if params.get("weight") == "dual" and params.get("correct_only", True):
-                cap = params.get("cap", 3.0)
+                cap = params.get("cap", 2.0)
                 if self.lambda_max * cap >= 1.0:
                     raise ValueError(
                         f"lambda_max * rewards.{name}.cap = {self.lambda_max * cap:.3g} must be < 1, or a long "

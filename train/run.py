@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> dict:
     from train.evaluate import PeriodicEval, evaluate
     from train.export import export
     from train.tracking import configure_wandb, finish_wandb, guard_wandb_callbacks, wandb_dir
-    from train.trainer import TRAINERS, write_json_atomic
+    from train.trainer import TRAINERS, latest_complete_checkpoint, write_json_atomic
 
     started = time.time()
     state = PartialState()
@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     # -- 2. Base model: the built-in warm start (cached) or any HF causal LM ------------------------------
     model_path = model_args.model_name_or_path or BUILTIN_MODEL
+    looks_local = model_path.startswith((".", "/", "~")) or model_path.count("/") > 1
+    if model_path != BUILTIN_MODEL and looks_local and not Path(model_path).expanduser().exists():
+        raise FileNotFoundError(f"model_name_or_path: no such directory {model_path!r}")
     if model_path == BUILTIN_MODEL:
         settings = WarmStartSettings(seed=training_args.seed, sft_steps=script_args.warm_start_steps)
         with state.main_process_first():  # one rank trains the warm start, the others read the cache
@@ -147,7 +150,9 @@ def main(argv: list[str] | None = None) -> dict:
     # -- 6. Train --------------------------------------------------------------------------------------
     resume = training_args.resume_from_checkpoint
     if isinstance(resume, str) and resume.lower() in ("true", "latest"):
-        resume = True  # the latest checkpoint in output_dir
+        resume = latest_complete_checkpoint(training_args.output_dir)  # skips a half-written last one
+        if resume is None:
+            raise FileNotFoundError(f"--resume_from_checkpoint true: no complete checkpoint in {training_args.output_dir}")
     trainer.train(resume_from_checkpoint=resume)
 
     # -- 7. Final evaluation, adapter, summary ---------------------------------------------------------
@@ -229,5 +234,17 @@ def print_summary(s: dict) -> None:
     print("\n".join(lines), flush=True)
 
 
+def cli() -> int:
+    """`main()` for the command line: bad input gets one clear paragraph naming the culprit and exit 2."""
+    try:
+        main()
+    except (ValueError, KeyError, OSError) as err:  # OSError: a file, model path or hub id that is not there
+        message = f"{type(err).__name__}: {err}"
+    else:
+        return 0
+    print(f"\nterse: error: {message}\n(run with --help for the arguments; nothing was written over)", file=sys.stderr)
+    return 2
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

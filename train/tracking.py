@@ -3,6 +3,7 @@
 - No API key (no `WANDB_API_KEY`, no `~/.netrc`) → offline mode, decided before W&B starts: no login
   prompt, no wait. A key but no reachable server (checked with a 3-second TCP connect) → offline too.
 - `WANDB_MODE` set by the user always wins.
+- The run id is kept in `output_dir/wandb_run_id`, so a resumed run continues the same W&B run.
 - Any exception a W&B callback raises mid-run is logged as a warning and training goes on.
 """
 
@@ -35,6 +36,12 @@ def configure_wandb(report_to: list[str] | None, output_dir: str) -> str | None:
     os.environ.setdefault("WANDB_PROJECT", "terse")
     os.environ.setdefault("WANDB_INIT_TIMEOUT", "30")
     os.makedirs(output_dir, exist_ok=True)
+    id_file = Path(output_dir) / "wandb_run_id"
+    if "WANDB_RUN_ID" not in os.environ:
+        if not id_file.exists():
+            id_file.write_text(os.urandom(4).hex())
+        os.environ["WANDB_RUN_ID"] = id_file.read_text().strip()
+        os.environ.setdefault("WANDB_RESUME", "allow")
     if os.environ.get("WANDB_MODE"):
         return os.environ["WANDB_MODE"]
     has_key = bool(os.environ.get("WANDB_API_KEY")) or (Path.home() / ".netrc").exists()

@@ -30,6 +30,7 @@ from rewards.budget_model import BUDGET_MODEL_FILE, BudgetModel
 from train.dual import DualController
 
 DUAL_STATE_FILE = "dual_state.json"
+COMPLETE_MARKER = "terse_checkpoint_complete"  # written last: a checkpoint without it is half-written
 
 
 class DualControlMixin:
@@ -103,6 +104,7 @@ class DualControlMixin:
             write_json_atomic(os.path.join(folder, DUAL_STATE_FILE), self.controller.state_dict())
             if self.budget_model is not None:
                 self.budget_model.save(folder)
+            write_json_atomic(os.path.join(folder, COMPLETE_MARKER), {"step": self.state.global_step})
 
     def _load_optimizer_and_scheduler(self, checkpoint):
         super()._load_optimizer_and_scheduler(checkpoint)
@@ -114,6 +116,19 @@ class DualControlMixin:
                 self._apply_lambda()
             if self.budget_model is not None and os.path.exists(os.path.join(checkpoint, BUDGET_MODEL_FILE)):
                 self.budget_model.load_state_dict(BudgetModel.load(checkpoint).state_dict())
+
+
+def latest_complete_checkpoint(output_dir: str) -> str | None:
+    """The newest `checkpoint-N` in `output_dir` that was completely written (a run killed mid-save leaves
+    an incomplete one, which is skipped)."""
+    if not os.path.isdir(output_dir):
+        return None
+    steps = []
+    for name in os.listdir(output_dir):
+        path = os.path.join(output_dir, name)
+        if name.startswith(f"{PREFIX_CHECKPOINT_DIR}-") and os.path.exists(os.path.join(path, COMPLETE_MARKER)):
+            steps.append((int(name.rsplit("-", 1)[1]), path))
+    return max(steps)[1] if steps else None
 
 
 def prompt_text(prompt) -> str:
