@@ -33,7 +33,8 @@ BUDGET_MODEL_FILE = "budget_model.json"
 @dataclass
 class BudgetModelSettings:
     n_features: int = 256  # hashed feature buckets
-    quantile: float = 0.5  # of the correct completions' lengths, per prompt: the regression target
+    quantile: float = 0.5  # of the correct lengths of a reliably solved prompt: the regression target
+    reliable_accuracy: float = 0.85  # group accuracy from which a prompt counts as reliably solved
     ridge: float = 1.0
     forget: float = 0.98  # per update, old statistics are down-weighted by this factor
     min_samples: int = 32  # targets needed before predictions replace the fallback
@@ -87,12 +88,19 @@ class BudgetModel:
         return out
 
     def targets(self, prompts: list[str], lengths: list[int], correct: list[bool]) -> dict[str, float]:
-        """Per distinct prompt with ≥ 1 correct completion: the chosen quantile of its correct lengths."""
-        by_prompt: dict[str, list[int]] = {}
+        """Per distinct prompt with ≥ 1 correct completion: the `quantile` of its correct lengths if the
+        group is reliably solved, else its longest correct length."""
+        groups: dict[str, list[tuple[int, bool]]] = {}
         for p, n, c in zip(prompts, lengths, correct, strict=True):
-            if c:
-                by_prompt.setdefault(p, []).append(int(n))
-        return {p: length_quantile(ns, self.settings.quantile) for p, ns in by_prompt.items()}
+            groups.setdefault(p, []).append((int(n), bool(c)))
+        out = {}
+        for p, group in groups.items():
+            right = [n for n, c in group if c]
+            if not right:
+                continue
+            reliable = len(right) / len(group) >= self.settings.reliable_accuracy
+            out[p] = length_quantile(right, self.settings.quantile) if reliable else float(max(right))
+        return out
 
     def update(self, prompts: list[str], lengths: list[int], correct: list[bool]) -> dict[str, float]:
         """Learn from one batch (all ranks' completions); returns metrics on the batch *before* the update."""

@@ -40,10 +40,16 @@ def test_learns_prompt_difficulty_and_generalises_to_unseen_prompts():
     assert hard > 3 * easy
 
 
-def test_targets_use_only_correct_completions():
-    model = BudgetModel(BudgetModelSettings(quantile=0.0))
-    t = model.targets(["a", "a", "a", "b"], [50, 10, 30, 7], [True, False, True, False])
-    assert t == {"a": 30.0}  # the shortest *correct* length; b had none correct
+def test_targets_use_only_correct_completions_and_respect_reliability():
+    model = BudgetModel(BudgetModelSettings(quantile=0.0, reliable_accuracy=0.85))
+    prompts = ["a"] * 3 + ["b"] + ["c"] * 8
+    lengths = [50, 10, 30, 7] + [3, 3, 9, 9, 12, 20, 22, 22]
+    correct = [True, False, True, False] + [True, False] + [True] * 6
+    t = model.targets(prompts, lengths, correct)
+    # a: 2/3 right, not reliable → its longest correct length; b: none right; c: 7/8 right → quantile 0 = 3
+    assert t == {"a": 50.0, "c": 3.0}
+    lucky = model.targets(["d"] * 4, [3, 3, 9, 9], [True, False, True, True])  # a lucky short guess
+    assert lucky == {"d": 9.0}
 
 
 def test_save_load_round_trip(tmp_path):
