@@ -12,6 +12,13 @@ ridge regression on log-tokens, refit in closed form from running sufficient sta
 exponential forgetting factor, so it tracks a policy that keeps getting shorter. It is not a lookup
 table: two prompts that share no text still share the statistics of their n-grams and lengths.
 
+Budgets handed to the penalty are *allocations* of a level (`allocate`): b(x) = level · f(x) / mean f,
+with f the regression's prediction and mean f its running average over training prompts. In budget mode
+the level is the target T, so the learned model decides how the fixed token budget is shared between
+easy and hard prompts, not how large it is. Without this anchoring, a budget that tracks the policy's
+own current lengths ratchets down together with the policy — on arith the budget of one-operation
+prompts collapsed to the 3-token guessed answer and their EM to 0.70.
+
 Until it has seen `min_samples` targets it answers the fallback (the global budget). Its whole state is a
 few numpy arrays, saved as JSON next to checkpoints and the exported adapter; `predict_budget(dir,
 prompts)` answers from such a file, e.g. for a serving layer that wants a per-request max-tokens hint.
@@ -72,6 +79,7 @@ class BudgetModel:
         self.xty = np.zeros(d)
         self.weights = np.zeros(d)
         self.samples = 0
+        self.mean_prediction: float | None = None  # running mean of f over training prompts
 
     @property
     def ready(self) -> bool:
@@ -86,6 +94,12 @@ class BudgetModel:
             log_tokens = float(features(p, self.settings.n_features) @ self.weights)
             out.append(max(self.settings.min_budget, math.exp(min(log_tokens, 20.0))))
         return out
+
+    def allocate(self, prompts: list[str], level: float) -> list[float]:
+        """Per-prompt shares of a mean budget `level`: level · f(x) / running mean of f (fallback: level)."""
+        if not self.ready or not self.mean_prediction:
+            return [float(level)] * len(prompts)
+        return [max(self.settings.min_budget, level * f / self.mean_prediction) for f in self.predict(prompts)]
 
     def targets(self, prompts: list[str], lengths: list[int], correct: list[bool]) -> dict[str, float]:
         """Per distinct prompt with ≥ 1 correct completion: the `quantile` of its correct lengths if the
@@ -123,6 +137,10 @@ class BudgetModel:
         reg[-1, -1] = 1e-6  # do not shrink the bias
         self.weights = np.linalg.solve(self.xtx + reg, self.xty)
         metrics["budget/mean_target"] = float(np.mean(np.exp(y)))
+        if self.ready:
+            batch_mean = float(np.mean(self.predict(sorted(set(prompts)))))
+            f = self.settings.forget
+            self.mean_prediction = batch_mean if self.mean_prediction is None else f * self.mean_prediction + (1 - f) * batch_mean
         return metrics
 
     # -- persistence -----------------------------------------------------------------------------------
@@ -134,6 +152,7 @@ class BudgetModel:
             "xty": self.xty.tolist(),
             "weights": self.weights.tolist(),
             "samples": self.samples,
+            "mean_prediction": self.mean_prediction,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -143,6 +162,7 @@ class BudgetModel:
         self.xty = np.asarray(state["xty"], dtype=float)
         self.weights = np.asarray(state["weights"], dtype=float)
         self.samples = int(state["samples"])
+        self.mean_prediction = state.get("mean_prediction")
 
     def save(self, directory: str | os.PathLike) -> str:
         path = os.path.join(directory, BUDGET_MODEL_FILE)

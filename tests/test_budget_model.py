@@ -40,6 +40,20 @@ def test_learns_prompt_difficulty_and_generalises_to_unseen_prompts():
     assert hard > 3 * easy
 
 
+def test_allocation_shares_the_level_by_difficulty():
+    rng = random.Random(3)
+    rows = arith.build_split("train", 0, word_count, size=2000)
+    model = BudgetModel(fallback=30.0)
+    assert model.allocate(["1 + 2 ?"], level=24.0) == [24.0]  # not ready: the level itself
+    feed(model, rows, rng)
+    prompts = [r["prompt"] for r in rng.sample(rows, 400)]
+    shares = model.allocate(prompts, level=24.0)
+    assert np.mean(shares) == pytest.approx(24.0, rel=0.15)  # anchored to the level, not to past lengths
+    by_level = {d: np.mean([s for s, p in zip(shares, prompts, strict=True) if p.count(" ") // 2 == d])
+                for d in (1, 5)}
+    assert by_level[1] < by_level[5] / 3  # easy prompts get a small share, hard ones a large one
+
+
 def test_targets_use_only_correct_completions_and_respect_reliability():
     model = BudgetModel(BudgetModelSettings(quantile=0.0, reliable_accuracy=0.85))
     prompts = ["a"] * 3 + ["b"] + ["c"] * 8

@@ -17,6 +17,7 @@ correct completions, gathered from all ranks so that every rank holds the same w
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -51,6 +52,7 @@ class DualControlMixin:
         self.dual_index = dual_index  # which reward function's weight is −λ (None: no controlled reward)
         self.em_index = em_index  # which reward function is exact match (the accuracy measurement)
         self._dual_window = torch.zeros(3, dtype=torch.float64)  # [sum tokens, sum EM, completions]
+        self._tokens_ema: float | None = None  # smoothed mean completion tokens (the em_floor budget level)
         self._apply_lambda()
 
     def _apply_lambda(self) -> None:
@@ -60,7 +62,7 @@ class DualControlMixin:
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         texts = [prompt_text(p) for p in prompts]
         if self.budget_model is not None:
-            for row, budget in zip(inputs, self.budget_model.predict(texts), strict=True):
+            for row, budget in zip(inputs, self.budget_model.allocate(texts, self._budget_level()), strict=True):
                 row["token_budget"] = budget
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         if self.model.training:  # evaluation must not move the controller or the budget model
@@ -75,6 +77,13 @@ class DualControlMixin:
                     self._metrics["train"][key].append(value)
         return rewards_per_func
 
+    def _budget_level(self) -> float:
+        """The mean budget the learned per-prompt budgets share: the token target T in budget mode; else the
+        smoothed mean length of recent batches (so the longer half of each prompt's answers is pressed)."""
+        if self.controller.settings.mode == "budget":
+            return self.controller.settings.target
+        return self._tokens_ema if self._tokens_ema is not None else self.budget_model.fallback
+
     def training_step(self, model, inputs, num_items_in_batch):
         output = super().training_step(model, inputs, num_items_in_batch)
         if self._step % self.current_gradient_accumulation_steps == 0:  # optimizer-step boundary
@@ -86,9 +95,13 @@ class DualControlMixin:
         self._dual_window.zero_()
         mean_tokens = tokens / count if count else None
         mean_em = em / count if count else None
+        if mean_tokens is not None:
+            ema = self.controller.settings.ema
+            self._tokens_ema = mean_tokens if self._tokens_ema is None else ema * self._tokens_ema + (1 - ema) * mean_tokens
         measured = mean_em if self.controller.settings.mode == "em_floor" else mean_tokens
         self.controller.update(measured)
         self._apply_lambda()
+        self._trace_rank_state()
         metrics = self._metrics["train"]
         for key, value in self.controller.metrics().items():
             metrics[key].append(value)
@@ -96,12 +109,26 @@ class DualControlMixin:
             metrics["dual/batch_tokens"].append(mean_tokens)
             metrics["dual/batch_em"].append(mean_em)
 
+    def _trace_rank_state(self) -> None:
+        """One line per optimizer step and process in `output_dir/dual_trace/rank{R}.jsonl`: λ, the controller
+        state and a digest of the budget model's weights, so that "every rank holds the same λ and weights"
+        can be checked after any distributed run."""
+        row = {"step": self.state.global_step + 1, **self.controller.state_dict()}
+        row.pop("settings")
+        if self.budget_model is not None:
+            row["budget_weights_sha"] = hashlib.sha256(self.budget_model.weights.tobytes()).hexdigest()
+        folder = os.path.join(self.args.output_dir, "dual_trace")
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, f"rank{self.accelerator.process_index}.jsonl"), "a") as f:
+            f.write(json.dumps(row) + "\n")
+
     # -- checkpoints: the controller travels with the model, optimizer and scheduler -------------------
     def _save_checkpoint(self, model, trial):
         super()._save_checkpoint(model, trial)
         if self.args.should_save:
             folder = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
-            write_json_atomic(os.path.join(folder, DUAL_STATE_FILE), self.controller.state_dict())
+            state = {**self.controller.state_dict(), "tokens_ema": self._tokens_ema}
+            write_json_atomic(os.path.join(folder, DUAL_STATE_FILE), state)
             if self.budget_model is not None:
                 self.budget_model.save(folder)
             write_json_atomic(os.path.join(folder, COMPLETE_MARKER), {"step": self.state.global_step})
@@ -112,7 +139,9 @@ class DualControlMixin:
             path = os.path.join(checkpoint, DUAL_STATE_FILE)
             if os.path.exists(path):
                 with open(path) as f:
-                    self.controller.load_state_dict(json.load(f))
+                    state = json.load(f)
+                self.controller.load_state_dict(state)
+                self._tokens_ema = state.get("tokens_ema")
                 self._apply_lambda()
             if self.budget_model is not None and os.path.exists(os.path.join(checkpoint, BUDGET_MODEL_FILE)):
                 self.budget_model.load_state_dict(BudgetModel.load(checkpoint).state_dict())
