@@ -35,7 +35,7 @@ def test_grpo_smoke_run_writes_summary_adapter_and_dual_state(smoke_run):
         assert 0.0 <= on_disk[key]["em"] <= 1.0 and on_disk[key]["mean_tokens"] > 0
     assert on_disk["constraint"]["mode"] == "budget"
     assert on_disk["constraint"]["target"] == pytest.approx(0.5 * on_disk["base"]["mean_tokens"])
-    assert on_disk["lambda"] == summary["lambda"] and 0.0 <= on_disk["lambda"] <= 0.33
+    assert on_disk["lambda"] == summary["lambda"] and 0.0 <= on_disk["lambda"] <= 0.45
     assert {"oracle_mean_tokens", "wall_seconds", "wandb_dir"} <= set(on_disk)
 
     # the controller's state travels with every checkpoint, and its metrics land in trainer_state.json

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from dataclasses import asdict
@@ -33,6 +34,11 @@ def parse_args(argv: list[str] | None = None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--config" not in argv:
         argv = ["--config", str(DEFAULT_RECIPE), *argv]
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and "--use_cpu" not in argv:
+        import torch
+
+        if not torch.cuda.is_available():  # several processes on a CPU-only machine: torch.distributed over gloo
+            argv += ["--use_cpu", "true"]
     parser = TrlParser((ScriptArguments, GRPOConfig, ModelConfig))
     return parser.parse_args_and_config(argv)
 
@@ -58,7 +64,7 @@ def main(argv: list[str] | None = None) -> dict:
     from train.trainer import TRAINERS, latest_complete_checkpoint, write_json_atomic
 
     started = time.time()
-    state = PartialState()
+    state = PartialState(cpu=training_args.use_cpu)
     if script_args.torch_threads:
         torch.set_num_threads(script_args.torch_threads)
     configure_wandb(training_args.report_to, training_args.output_dir)
@@ -208,7 +214,7 @@ def to_rloo_config(grpo_args):
 
     names = {f.name for f in fields(RLOOConfig) if f.init}
     values = {k: v for k, v in asdict(grpo_args).items() if k in names}
-    values.pop("normalize_advantages", None)
+    values.pop("generation_batch_size", None)  # derived from steps_per_generation; both may not be set
     return RLOOConfig(**values)
 
 
