@@ -65,7 +65,7 @@ class ScriptArguments:
     eval_every: int = field(default=0, metadata={"help": "Greedy val evaluation every N steps (0: off)."})
     warm_start_steps: int = field(default=900, metadata={"help": "SFT steps of the built-in base model."})
     cache_dir: str = field(default=".cache/terse", metadata={"help": "Where warm-started base models are cached."})
-    torch_threads: int | None = field(default=None, metadata={"help": "torch.set_num_threads (default: all cores)."})
+    torch_threads: int | None = field(default=None, metadata={"help": "torch.set_num_threads (default: the cores divided by the local processes)."})
 
     def __post_init__(self):
         if self.algorithm not in ("grpo", "rloo"):
