@@ -108,10 +108,10 @@ def export(run_dir: str | os.PathLike, out: str | os.PathLike, merge: bool = Fal
 
     run_dir, out = Path(run_dir), Path(out)
     adapter_dir = run_dir / adapter_subdir
-    if not (adapter_dir / "adapter_config.json").exists():
-        raise ExportError(f"no LoRA adapter at {adapter_dir} (expected adapter_config.json): is {run_dir} a Terse run?")
     if out.exists() and not overwrite:
         raise ExportError(f"{out} already exists; pass --overwrite to replace it")
+    if not (adapter_dir / "adapter_config.json").exists():
+        raise ExportError(f"no LoRA adapter at {adapter_dir} (expected adapter_config.json): is {run_dir} a Terse run?")
     summary_path = run_dir / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
 
