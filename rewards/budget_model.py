@@ -87,13 +87,12 @@ class BudgetModel:
 
     def predict(self, prompts: list[str]) -> list[float]:
         """Budgets in tokens, one per prompt (the fallback until the model is ready)."""
-        if not self.ready:
+        if not self.ready or not prompts:
             return [self.fallback] * len(prompts)
-        out = []
-        for p in prompts:
-            log_tokens = float(features(p, self.settings.n_features) @ self.weights)
-            out.append(max(self.settings.min_budget, math.exp(min(log_tokens, 20.0))))
-        return out
+        return self._from_features(np.stack([features(p, self.settings.n_features) for p in prompts]))
+
+    def _from_features(self, X: np.ndarray) -> list[float]:
+        return [max(self.settings.min_budget, math.exp(min(float(v), 20.0))) for v in X @ self.weights]
 
     def allocate(self, prompts: list[str], level: float) -> list[float]:
         """Per-prompt shares of a mean budget `level`: level · f(x) / running mean of f (fallback: level)."""
@@ -126,7 +125,7 @@ class BudgetModel:
         y = np.log(np.asarray([targets[p] for p in names]))
         X = np.stack([features(p, self.settings.n_features) for p in names])
         if self.ready:
-            pred = np.asarray(self.predict(names))
+            pred = np.asarray(self._from_features(X))  # the features just computed, not recomputed
             metrics["budget/abs_error"] = float(np.mean(np.abs(pred - np.exp(y))))
             metrics["budget/rel_error"] = float(np.mean(np.abs(pred / np.exp(y) - 1)))
         f = self.settings.forget

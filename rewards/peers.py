@@ -15,11 +15,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
-from rewards.exact_match import completion_text, is_correct
-
-
-def _correct(completions, answer) -> list[float]:
-    return [float(is_correct(completion_text(c), a)) for c, a in zip(completions, answer, strict=True)]
+from rewards.exact_match import exact_match as _correct
 
 
 def _groups(prompts: list) -> dict[str, list[int]]:
