@@ -4,8 +4,8 @@ dual ascent — same task, seed, steps and token target — printed side by side
     python launch/bench_budget.py                      # all runs (~15 min on a 2-core CPU, cached base)
     python launch/bench_budget.py --only global,learned --max_steps 150
 
-Each run is `train/run.py` in a subprocess with its own output directory under `runs/bench_budget/`;
-a run whose `summary.json` already exists is not rerun (delete the directory to redo it). Reported:
+Each run is `train/run.py` in a subprocess, cached by its settings under `runs/cache/` (`launch/runcache.py`):
+a finished run is not redone, and `launch/compare.py` reuses the runs it shares with this benchmark. Reported:
 val EM and mean tokens per difficulty level (base, global, learned), the Spearman correlation of the
 budget model's predictions with the oracle length on held-out test prompts, and for each controller
 the largest overshoot of the smoothed constraint after warm-up and its worst deviation from the target
@@ -15,8 +15,6 @@ over the last 30% of steps.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,6 +22,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from launch.runcache import cached_run, dual_trace  # noqa: E402
 
 WARMUP = 5
 # Everything else is the default recipe (configs/arith.yaml): budget_penalty, PI controller, EMA smoothing.
@@ -36,18 +36,10 @@ RUNS = {
 }
 
 
-def run(name: str, extra: list[str], common: list[str], root: Path) -> dict:
-    out = root / name
-    summary = out / "summary.json"
-    if not summary.exists():
-        cmd = [sys.executable, str(REPO / "train" / "run.py"), *common, *extra, "--output_dir", str(out)]
-        print(f"[{name}] {' '.join(cmd[1:])}", flush=True)
-        subprocess.run(cmd, check=True, cwd=REPO, stdout=open(root / f"{name}.log", "w"), stderr=subprocess.STDOUT)
-    result = json.loads(summary.read_text())
-    states = sorted(out.glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.split("-")[1]))
-    history = json.loads(states[-1].read_text())["log_history"] if states else []
-    result["trace"] = [(h["step"], h["dual/constraint"], h["dual/target"]) for h in history if "dual/constraint" in h]
-    return result
+def common_args(max_steps: int, seed: int, budget_ratio: float) -> list[str]:
+    """Settings every benchmark run shares (also used by launch/compare.py, so identical runs are shared)."""
+    return ["--max_steps", str(max_steps), "--seed", str(seed), "--budget_ratio", str(budget_ratio),
+            "--report_to", "wandb", "--save_steps", "40", "--eval_every", "40", "--dual_warmup_steps", str(WARMUP)]
 
 
 def controller_figures(trace: list[tuple], warmup: int, mode: str) -> dict:
@@ -86,13 +78,14 @@ def main() -> None:
     parser.add_argument("--max_steps", type=int, default=120)
     parser.add_argument("--budget_ratio", type=float, default=0.4)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--root", default=str(REPO / "runs" / "bench_budget"))
+    parser.add_argument("--threads", type=int, help="torch threads per run (default: all cores)")
     args = parser.parse_args()
-    root = Path(args.root)
-    root.mkdir(parents=True, exist_ok=True)
-    common = ["--max_steps", str(args.max_steps), "--seed", str(args.seed), "--budget_ratio", str(args.budget_ratio),
-              "--report_to", "none", "--save_steps", str(args.max_steps), "--dual_warmup_steps", str(WARMUP)]
-    results = {name: run(name, RUNS[name], common, root) for name in args.only.split(",")}
+    common = common_args(args.max_steps, args.seed, args.budget_ratio)
+    common += ["--torch_threads", str(args.threads)] if args.threads else []
+    group = {"WANDB_RUN_GROUP": "bench_budget"}
+    results = {name: cached_run(name, common + RUNS[name], env=group) for name in args.only.split(",")}
+    for r in results.values():
+        r["trace"] = dual_trace(r)
 
     first = next(iter(results.values()))
     print(f"\nbase model: val EM {first['base']['em']:.3f}, mean tokens {first['base']['mean_tokens']:.1f}, "
@@ -119,9 +112,9 @@ def main() -> None:
         if c:
             print(f"| {name} | {c['reached']} | {c['max_overshoot']:.3f} | {c['tail_max_abs_dev']:.3f} |")
     for name in ("learned", "em_floor"):
-        if name in results and (root / name / "adapter" / "budget_model.json").exists():
+        if name in results and (Path(results[name]["dir"]) / "adapter" / "budget_model.json").exists():
             print(f"\nbudget model of '{name}': Spearman vs oracle on test prompts "
-                  f"{budget_spearman(root / name, args.seed):.3f}")
+                  f"{budget_spearman(Path(results[name]['dir']), args.seed):.3f}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 
 from rewards.budget_penalty import budget_penalty
 from rewards.exact_match import exact_match
-from rewards.peers import arora_zanette, kimi_length, linear_length, shorter_better, trl_soft_overlong, truncation
+from rewards.peers import (
+    arora_zanette,
+    kimi_length,
+    linear_length,
+    shorter_better,
+    trl_cosine,
+    trl_soft_overlong,
+    truncation,
+)
 from rewards.token_penalty import token_penalty
 
 REGISTRY: dict[str, Callable[..., list[float]]] = {
@@ -33,6 +41,7 @@ REGISTRY: dict[str, Callable[..., list[float]]] = {
     "truncation": truncation,
     "shorter_better": shorter_better,
     "trl_soft_overlong": trl_soft_overlong,
+    "trl_cosine": trl_cosine,
 }
 DUAL = "dual"
 

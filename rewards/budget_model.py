@@ -5,8 +5,8 @@ model predicts, for any prompt (including ones it has never seen), a budget b(x)
 then measures each completion against its own prompt's budget.
 
 How it learns (online, during RL): after each generation batch, every prompt with at least one correct
-completion gives a regression target — a low quantile of its correct completions' lengths (the shortest
-length the policy has shown to be sufficient, robust to one lucky sample). Features come from a light
+completion gives a regression target — a quantile of the lengths at which the policy's completions of
+that prompt are reliably correct (`targets`: lucky short guesses do not count). Features come from a light
 text encoder: hashed bag of word unigrams and bigrams of the prompt, plus its length. The predictor is
 ridge regression on log-tokens, refit in closed form from running sufficient statistics (XᵀX, Xᵀy) with an
 exponential forgetting factor, so it tracks a policy that keeps getting shorter. It is not a lookup
@@ -40,8 +40,9 @@ BUDGET_MODEL_FILE = "budget_model.json"
 @dataclass
 class BudgetModelSettings:
     n_features: int = 256  # hashed feature buckets
-    quantile: float = 0.5  # of the correct lengths of a reliably solved prompt: the regression target
-    reliable_accuracy: float = 0.85  # group accuracy from which a prompt counts as reliably solved
+    quantile: float = 0.5  # of a prompt's sufficient correct lengths: the regression target
+    reliable_accuracy: float = 0.85  # accuracy around a length from which that length counts as sufficient
+    neighbourhood: float = 1.25  # "about the same length": within this factor
     ridge: float = 1.0
     forget: float = 0.98  # per update, old statistics are down-weighted by this factor
     min_samples: int = 32  # targets needed before predictions replace the fallback
@@ -101,18 +102,38 @@ class BudgetModel:
         return [max(self.settings.min_budget, level * f / self.mean_prediction) for f in self.predict(prompts)]
 
     def targets(self, prompts: list[str], lengths: list[int], correct: list[bool]) -> dict[str, float]:
-        """Per distinct prompt with ≥ 1 correct completion: the `quantile` of its correct lengths if the
-        group is reliably solved, else its longest correct length."""
+        """Per distinct prompt with ≥ 1 correct completion, the length a correct answer needs.
+
+        A correct completion counts as evidence of a *sufficient* length only if the completions of about
+        its length (within a factor `neighbourhood`) are reliably right (accuracy ≥ `reliable_accuracy`):
+        a short guess that is right 70% of the time is luck, not a length the prompt can be answered in.
+        The target is the `quantile` of those lengths. A prompt with no reliable length keeps at least the
+        budget it has (its longest correct length, or the current prediction if that is larger), so a
+        policy that starts guessing on a prompt can never talk that prompt's budget down — on arith the
+        budgets of one-operation prompts otherwise ratcheted down to the 3-token guess and their EM to 0.7.
+        """
         groups: dict[str, list[tuple[int, bool]]] = {}
         for p, n, c in zip(prompts, lengths, correct, strict=True):
             groups.setdefault(p, []).append((int(n), bool(c)))
-        out = {}
+        out, unreliable = {}, []
+        k = self.settings.neighbourhood
         for p, group in groups.items():
             right = [n for n, c in group if c]
             if not right:
                 continue
-            reliable = len(right) / len(group) >= self.settings.reliable_accuracy
-            out[p] = length_quantile(right, self.settings.quantile) if reliable else float(max(right))
+            sufficient = []
+            for n in right:
+                near = [c for m, c in group if n / k <= m <= n * k]
+                if sum(near) / len(near) >= self.settings.reliable_accuracy:
+                    sufficient.append(n)
+            if sufficient:
+                out[p] = length_quantile(sufficient, self.settings.quantile)
+            else:
+                out[p] = float(max(right))
+                unreliable.append(p)
+        if unreliable and self.ready:
+            for p, current in zip(unreliable, self.predict(unreliable), strict=True):
+                out[p] = max(out[p], current)
         return out
 
     def update(self, prompts: list[str], lengths: list[int], correct: list[bool]) -> dict[str, float]:

@@ -30,7 +30,7 @@ def linear_length(completions, completion_ids, answer, coef: float = 0.1, max_le
     return [c - coef * len(ids) / max_len for c, ids in zip(_correct(completions, answer), completion_ids, strict=True)]
 
 
-def kimi_length(completions, completion_ids, answer, prompts, weight: float = 1.0, **kwargs):
+def kimi_length(completions, completion_ids, answer, prompts, w: float = 1.0, **kwargs):
     """Kimi k1.5 (Kimi Team 2025) group-normalised length reward; open-r1 `rewards.py:len_reward`.
     λ_i = 0.5 − (n_i − min_G n)/(max_G n − min_G n); correct: c + w·λ_i; wrong: w·min(0, λ_i)."""
     correct = _correct(completions, answer)
@@ -40,7 +40,7 @@ def kimi_length(completions, completion_ids, answer, prompts, weight: float = 1.
         lo, hi = min(lengths), max(lengths)
         for i, n in zip(idx, lengths, strict=True):
             lam = 0.0 if hi == lo else 0.5 - (n - lo) / (hi - lo)
-            out[i] = correct[i] + weight * lam if correct[i] else weight * min(0.0, lam)
+            out[i] = correct[i] + w * lam if correct[i] else w * min(0.0, lam)
     return out
 
 
@@ -79,6 +79,26 @@ def shorter_better(completions, completion_ids, answer, prompts, alpha: float = 
         for i in idx:
             out[i] = alpha * correct[i] - beta * abs(lengths[i] - sol)
     return out
+
+
+def trl_cosine(completions, completion_ids, answer, max_len: int = 128, **kwargs):
+    """Cosine length scaling (Yeo et al. 2025, "Demystifying Long Chain-of-Thought Reasoning", App. C.1) as
+    TRL ships it (`get_cosine_scaled_reward`): correct 1.0 → 0.5 and wrong −1.0 → −0.5 as n goes 0 → L_max.
+    TRL decides correctness with math_verify on a `\\boxed{}` answer; we hand it the answer our shared
+    extraction reads (boxed), so TRL's schedule is applied to the same correctness every method is judged by.
+    """
+    from trl.rewards import get_cosine_scaled_reward
+
+    from rewards.exact_match import completion_text, extract_answer, normalize_number
+
+    boxed = []
+    for completion in completions:
+        value = extract_answer(completion_text(completion))
+        number = normalize_number(value) if value is not None else None
+        boxed.append([{"content": f"\\boxed{{{format(number.normalize(), 'f')}}}" if number is not None else ""}])
+    gold = [format(normalize_number(str(a)).normalize(), "f") for a in answer]
+    scores = get_cosine_scaled_reward(max_len=max_len)(boxed, gold, completion_ids)
+    return [-1.0 if s is None else s for s in scores]
 
 
 def trl_soft_overlong(completions, completion_ids, answer, max_len: int = 128, cache: int = 32, **kwargs):

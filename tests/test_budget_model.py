@@ -54,16 +54,29 @@ def test_allocation_shares_the_level_by_difficulty():
     assert by_level[1] < by_level[5] / 3  # easy prompts get a small share, hard ones a large one
 
 
-def test_targets_use_only_correct_completions_and_respect_reliability():
+def test_targets_count_only_lengths_that_are_reliably_right():
     model = BudgetModel(BudgetModelSettings(quantile=0.0, reliable_accuracy=0.85))
     prompts = ["a"] * 3 + ["b"] + ["c"] * 8
     lengths = [50, 10, 30, 7] + [3, 3, 9, 9, 12, 20, 22, 22]
     correct = [True, False, True, False] + [True, False] + [True] * 6
     t = model.targets(prompts, lengths, correct)
-    # a: 2/3 right, not reliable → its longest correct length; b: none right; c: 7/8 right → quantile 0 = 3
-    assert t == {"a": 50.0, "c": 3.0}
-    lucky = model.targets(["d"] * 4, [3, 3, 9, 9], [True, False, True, True])  # a lucky short guess
-    assert lucky == {"d": 9.0}
+    # a: right at 50 and 30 (each alone in its length range) → quantile 0 = 30; b: none right;
+    # c: the 3-token answers are right half the time (luck), so the shortest sufficient length is 9
+    assert t == {"a": 30.0, "c": 9.0}
+    # a policy guessing a one-step prompt: short guesses right 5/8, the worked answers always right
+    guess = model.targets(["d"] * 11, [3] * 8 + [9, 9, 9], [True] * 5 + [False] * 3 + [True] * 3)
+    assert guess == {"d": 9.0}
+
+
+def test_a_prompt_with_no_reliable_length_keeps_its_budget():
+    rng = random.Random(0)
+    model = BudgetModel(BudgetModelSettings(min_samples=8), fallback=20.0)
+    feed(model, arith.build_split("train", 0, word_count, size=200), rng, batches=6)
+    prompt = "4 + 5 ?"
+    before = model.predict([prompt])[0]
+    guesses = model.targets([prompt] * 8, [3] * 8, [True] * 5 + [False] * 3)  # right only by luck
+    assert guesses[prompt] == pytest.approx(max(3.0, before))
+    assert guesses[prompt] > 3.0
 
 
 def test_save_load_round_trip(tmp_path):

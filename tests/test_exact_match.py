@@ -1,6 +1,11 @@
 import pytest
 
-from rewards.exact_match import exact_match, extract_answer, is_correct, normalize_number
+from rewards.exact_match import (
+    exact_match,
+    extract_answer,
+    is_correct,
+    normalize_number,
+)
 
 
 @pytest.mark.parametrize(

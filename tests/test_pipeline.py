@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import SMOKE
+
 from train.run import main, parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +47,15 @@ def test_grpo_smoke_run_writes_summary_adapter_and_dual_state(smoke_run):
     assert len(lambdas) == 4 and lambdas[-1] == pytest.approx(dual["lam"])
     evals = [h for h in history if "eval/em" in h]  # periodic greedy val evaluation, per difficulty
     assert [h["step"] for h in evals] == [2] and {"eval/d1/em", "eval/d5/mean_tokens"} <= set(evals[0])
+
+    # checkpoint selection: the shipped model is the evaluated checkpoint that best satisfies the budget,
+    # and its final evaluation reproduces that checkpoint's periodic one (the right weights were loaded)
+    records = {r["step"]: r for r in on_disk["evaluations"]}
+    assert set(records) == {2, 4} and on_disk["selected_step"] in records
+    chosen = records[on_disk["selected_step"]]
+    assert (on_disk["final"]["em"], on_disk["final"]["mean_tokens"]) == pytest.approx((chosen["em"], chosen["mean_tokens"]))
+    assert (out / f"checkpoint-{on_disk['selected_step']}").exists()  # protected from checkpoint rotation
+    assert on_disk["seconds_per_step"] > 0 and 0 <= on_disk["terse_overhead_seconds_per_step"] < on_disk["seconds_per_step"]
 
     # the adapter is a PEFT LoRA adapter that loads onto the base
     from peft import AutoPeftModelForCausalLM
@@ -112,3 +121,37 @@ def test_gpu_recipe_runs_one_step_on_cpu_with_the_tiny_model(tiny_base, tmp_path
     ])
     assert summary["steps"] == 1 and summary["task"] == "gsm8k"
     assert (tmp_path / "gsm8k" / "export" / "budget_model.json").exists()
+
+
+def test_checkpoint_weights_load_into_the_final_model(smoke_run):
+    import torch
+    from peft import AutoPeftModelForCausalLM, get_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    from train.trainer import load_adapter_weights
+
+    out, _ = smoke_run
+    model = AutoPeftModelForCausalLM.from_pretrained(out / "adapter")
+    load_adapter_weights(model, out / "checkpoint-2")
+    saved = load_file(out / "checkpoint-2" / "adapter_model.safetensors")
+    loaded = get_peft_model_state_dict(model)
+    assert saved.keys() == loaded.keys()
+    assert all(torch.equal(saved[k], loaded[k]) for k in saved)
+    with pytest.raises(FileNotFoundError, match="adapter weights"):
+        load_adapter_weights(model, out)
+
+
+def test_evaluate_cli_ab_tests_base_against_the_run(smoke_run, tmp_path):
+    from train.evaluate import cli
+
+    out, _ = smoke_run
+    report_path = tmp_path / "ab.json"
+    assert cli(["base", str(out), "--size", "12", "--n_boot", "300", "--out", str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    base, run = report["models"]["base"]["greedy"], report["models"][str(out)]["greedy"]
+    assert report["n"] == 12 and {"median_tokens", "p90_tokens", "tokens_over_oracle", "by_difficulty"} <= set(run)
+    ab = report["ab_test"]["greedy"]
+    assert ab["em_diff"] == pytest.approx(run["em"] - base["em"])
+    assert ab["tokens_diff"] == pytest.approx(run["mean_tokens"] - base["mean_tokens"])
+    assert ab["em_ci"][0] <= ab["em_diff"] <= ab["em_ci"][1]
+    assert cli([str(tmp_path / "missing")]) == 2  # a clear error, not a traceback

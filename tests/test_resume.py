@@ -3,8 +3,8 @@
 import json
 
 import pytest
-
 from conftest import SMOKE
+
 from train.run import main
 
 

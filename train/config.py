@@ -63,6 +63,17 @@ class ScriptArguments:
     # -- data, base model, evaluation ------------------------------------------------------------------
     val_size: int | None = field(default=None, metadata={"help": "Use only the first N val rows (default: all)."})
     eval_every: int = field(default=0, metadata={"help": "Greedy val evaluation every N steps (0: off)."})
+    select_checkpoint: bool = field(
+        default=True,
+        metadata={"help": "Keep and export the evaluated checkpoint that best satisfies the constraint (needs eval_every)."},
+    )
+    selection_tolerance: float = field(
+        default=0.05,
+        metadata={"help": "Selection slack: mean tokens up to T·(1+this), or EM down to F − this."},
+    )
+    early_stopping_patience: int = field(
+        default=0, metadata={"help": "Stop once λ and val EM/tokens settled for this many evaluations (0: off)."}
+    )
     warm_start_steps: int = field(default=900, metadata={"help": "SFT steps of the built-in base model."})
     cache_dir: str = field(default=".cache/terse", metadata={"help": "Where warm-started base models are cached."})
     torch_threads: int | None = field(default=None, metadata={"help": "torch.set_num_threads (default: the cores divided by the local processes)."})
@@ -86,6 +97,12 @@ class ScriptArguments:
                 raise ValueError(f"em_floor must lie in [0, 1], got {self.em_floor}")
             if self.em_tolerance is not None and not 0 <= self.em_tolerance <= 1:
                 raise ValueError(f"em_tolerance must lie in [0, 1], got {self.em_tolerance}")
+        if self.selection_tolerance < 0:
+            raise ValueError(f"selection_tolerance must be >= 0, got {self.selection_tolerance}")
+        if self.early_stopping_patience < 0:
+            raise ValueError(f"early_stopping_patience must be >= 0, got {self.early_stopping_patience}")
+        if self.early_stopping_patience and not self.eval_every:
+            raise ValueError("early_stopping_patience needs eval_every > 0 (it watches the periodic evaluations)")
         if not 0 <= self.budget_quantile <= 1:
             raise ValueError(f"budget_quantile must lie in [0, 1], got {self.budget_quantile}")
         if not isinstance(self.rewards, dict):

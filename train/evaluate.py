@@ -6,6 +6,9 @@ so the budget the controller holds during training and the figure reported here 
 
 from __future__ import annotations
 
+import logging
+import math
+import os
 import statistics
 from collections import defaultdict
 
@@ -13,6 +16,9 @@ import torch
 from tqdm.auto import tqdm
 
 from rewards.exact_match import is_correct
+from train.selection import SelectionRule, select, settled
+
+logger = logging.getLogger(__name__)
 
 
 @torch.no_grad()
@@ -72,6 +78,7 @@ def evaluate(model, tokenizer, rows: list[dict], max_new_tokens: int, desc="eval
             for d, idx in sorted(groups.items())
         }
     result["completions"] = texts
+    result["per_example"] = {"correct": correct, "tokens": lengths}  # for paired comparisons (train/ab_test.py)
     return result
 
 
@@ -80,6 +87,8 @@ def _summarise(rows, correct, lengths, truncated) -> dict:
         "n": len(rows),
         "em": statistics.fmean(correct),
         "mean_tokens": statistics.fmean(lengths),
+        "median_tokens": float(statistics.median(lengths)),
+        "p90_tokens": float(sorted(lengths)[min(len(lengths) - 1, math.ceil(0.9 * len(lengths)) - 1)]),
         "truncated": statistics.fmean(truncated),
     }
     if all("oracle_tokens" in r for r in rows):
@@ -99,22 +108,200 @@ def flat_metrics(result: dict, prefix: str = "eval") -> dict[str, float]:
 
 class PeriodicEval:
     """A TrainerCallback (duck-typed, added with `trainer.add_callback`) that evaluates greedily on val every
-    `every` optimizer steps and logs EM and tokens overall and per difficulty level."""
+    `every` optimizer steps, logs EM and tokens overall and per difficulty level, and — given a selection
+    rule — asks for a checkpoint whenever an evaluation is the best so far (protected from rotation as the
+    trainer's best checkpoint) and stops training once λ and the val metrics have settled for `patience`
+    evaluations (`train/selection.py`)."""
 
-    def __init__(self, trainer, tokenizer, rows: list[dict], max_new_tokens: int, every: int):
+    def __init__(self, trainer, tokenizer, rows: list[dict], max_new_tokens: int, every: int,
+                 rule: SelectionRule | None = None, patience: int = 0):
         self.trainer, self.tokenizer, self.rows = trainer, tokenizer, rows
         self.max_new_tokens, self.every = max_new_tokens, every
-        self.history: list[dict] = []
+        self.rule, self.patience = rule, patience
+        self.records: list[dict] = []  # {step, em, mean_tokens, lambda}, one per evaluation
+        self.stopped_early_at: int | None = None
 
     def __getattr__(self, name):  # every other TrainerCallback event: nothing to do
         if name.startswith("on_"):
             return lambda *args, **kwargs: None
         raise AttributeError(name)
 
+    def on_train_begin(self, args, state, control, **kwargs):
+        """On resume, the evaluations before the checkpoint come back from the trainer's log history."""
+        self.records = [
+            {"step": h["step"], "em": h["eval/em"], "mean_tokens": h["eval/mean_tokens"], "lambda": h.get("eval/lambda", 0.0)}
+            for h in state.log_history if "eval/em" in h
+        ]
+
     def on_step_end(self, args, state, control, **kwargs):
         if self.every <= 0 or state.global_step % self.every or state.global_step == state.max_steps:
             return
         result = evaluate(self.trainer.model, self.tokenizer, self.rows, self.max_new_tokens, desc="val eval")
-        metrics = flat_metrics(result)
-        self.history.append({"step": state.global_step, **metrics})
+        record = {"step": state.global_step, "em": result["em"], "mean_tokens": result["mean_tokens"],
+                  "lambda": float(self.trainer.controller.lam)}
+        self.records.append(record)
+        metrics = {**flat_metrics(result), "eval/lambda": record["lambda"]}
+        if self.rule is not None:
+            metrics["eval/feasible"] = float(self.rule.feasible(record))
+            if select(self.records, self.rule) is record:  # the best so far: keep this checkpoint
+                control.should_save = True
+                state.best_global_step = state.global_step
+                state.best_metric = record["em"] if self.rule.mode != "em_floor" else -record["mean_tokens"]
+                state.best_model_checkpoint = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
         self.trainer.log(metrics)
+        if settled(self.records, self.patience):
+            self.stopped_early_at = state.global_step
+            control.should_training_stop = True
+            control.should_save = True
+
+
+# -- command line: evaluate a base model or adapters, and A/B-test two of them ---------------------------
+CLI_DOC = """Evaluate the base model and/or adapters on a split; with two models, a paired bootstrap A/B test.
+
+    python -m train.evaluate runs/arith                       # a run: its base model and its adapter
+    python -m train.evaluate base runs/arith --split test      # A = the base model, B = the run's adapter
+    python -m train.evaluate runs/a runs/b --temperature 1.0   # two runs, greedy and sampled, A/B on both
+
+A model is `base`, a run directory (its `export/` or `adapter/` and `summary.json`), or an adapter
+directory. Writes JSON (`--out`, default `<first run>/eval_<split>.json`) and, with `--report_to wandb`,
+logs the figures as a W&B eval run (offline unless a server is reachable).
+"""
+
+
+def _resolve(spec: str, base_model: str | None) -> tuple[str, str | None, dict]:
+    """(base model path, adapter path or None, the run's summary or {}) for one model spec."""
+    import json
+    from pathlib import Path
+
+    if spec == "base":
+        if not base_model:
+            raise ValueError("'base' needs --model, or a run/adapter beside it to take the base model from")
+        return base_model, None, {}
+    path = Path(spec)
+    if not path.exists():
+        raise FileNotFoundError(f"no such run or adapter directory: {spec}")
+    summary = json.loads((path / "summary.json").read_text()) if (path / "summary.json").exists() else {}
+    for adapter in (path / "export", path / "adapter", path):
+        if (adapter / "adapter_config.json").exists():
+            config = json.loads((adapter / "adapter_config.json").read_text())
+            return base_model or summary.get("base_model") or config["base_model_name_or_path"], str(adapter), summary
+    raise FileNotFoundError(f"{spec}: no adapter_config.json in it, its export/ or its adapter/")
+
+
+def cli(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    from train import tasks
+    from train.ab_test import paired_bootstrap
+
+    parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=CLI_DOC,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="+", help="one or two of: base, a run directory, an adapter directory")
+    parser.add_argument("--model", help="base model path (default: the run's or the adapter's own)")
+    parser.add_argument("--task", help="task name (default: the run's task, else arith)")
+    parser.add_argument("--data_path", help="the task's local files (gsm8k)")
+    parser.add_argument("--split", default="val", choices=["val", "test"])
+    parser.add_argument("--size", type=int, help="only the first N rows")
+    parser.add_argument("--seed", type=int, default=None, help="the split's seed (default: the run's, else 0)")
+    parser.add_argument("--max_new_tokens", type=int, default=None, help="default: the run's, else 128")
+    parser.add_argument("--temperature", type=float, help="also evaluate sampled completions at this temperature")
+    parser.add_argument("--n_boot", type=int, default=5000)
+    parser.add_argument("--out", help="JSON file to write")
+    parser.add_argument("--report_to", default="none", choices=["none", "wandb"])
+    args = parser.parse_args(argv)
+    if len(args.models) > 2:
+        parser.error("give one or two models")
+    try:
+        return _run_cli(args, tasks, paired_bootstrap)
+    except (ValueError, KeyError, OSError) as err:
+        print(f"train.evaluate: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run_cli(args, tasks, paired_bootstrap) -> int:
+    import json
+    from pathlib import Path
+
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    specs = [s for s in args.models if s != "base"]
+    resolved_other = [_resolve(s, args.model) for s in specs]
+    base_default = args.model or (resolved_other[0][0] if resolved_other else None)
+    summary = next((r[2] for r in resolved_other if r[2]), {})
+    task_name = args.task or summary.get("task") or "arith"
+    seed = args.seed if args.seed is not None else summary.get("seed", 0)
+    max_new = args.max_new_tokens or summary.get("max_completion_length") or 128
+    task = tasks.get(task_name)
+    rows = task.load(seed, None, args.data_path)[1] if args.split == "val" else task.test_rows(seed, args.data_path)
+    rows = rows[: args.size] if args.size else rows
+
+    results = {}
+    for spec in args.models:
+        base_path, adapter, _ = _resolve(spec, base_default)
+        tokenizer = AutoTokenizer.from_pretrained(adapter or base_path)
+        model = AutoModelForCausalLM.from_pretrained(base_path)
+        if adapter:
+            model = PeftModel.from_pretrained(model, adapter)
+        entry = {"base_model": base_path, "adapter": adapter, "greedy": evaluate(model, tokenizer, rows, max_new, desc=spec)}
+        if args.temperature is not None:
+            entry["sampled"] = evaluate(model, tokenizer, rows, max_new, desc=spec, temperature=args.temperature)
+        results[spec if spec not in results else f"{spec}#2"] = entry
+
+    report = {"task": task_name, "split": args.split, "n": len(rows), "seed": seed, "max_new_tokens": max_new,
+              "models": {}, "ab_test": {}}
+    for name, entry in results.items():
+        report["models"][name] = {k: {m: v for m, v in r.items() if m not in ("completions", "per_example")}
+                                  for k, r in entry.items() if isinstance(r, dict)}
+    if len(results) == 2:
+        (name_a, a), (name_b, b) = results.items()
+        for mode in ("greedy", "sampled"):
+            if mode in a:
+                pa, pb = a[mode]["per_example"], b[mode]["per_example"]
+                report["ab_test"][mode] = {"a": name_a, "b": name_b, **paired_bootstrap(
+                    pa["correct"], pb["correct"], pa["tokens"], pb["tokens"], n_boot=args.n_boot, seed=seed)}
+    out = Path(args.out) if args.out else Path(specs[0] if specs else ".") / f"eval_{args.split}.json"
+    out.write_text(json.dumps(report, indent=1))
+    _print_report(report)
+    print(f"\nwrote {out}")
+    if args.report_to == "wandb":
+        _log_wandb(report, out.parent)
+    return 0
+
+
+def _print_report(report: dict) -> None:
+    print(f"\n{report['task']} {report['split']} ({report['n']} prompts, ≤ {report['max_new_tokens']} new tokens)\n")
+    print("| model | mode | EM | mean tokens | median | p90 | tokens/oracle | truncated |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, modes in report["models"].items():
+        for mode, r in modes.items():
+            ratio = f"{r['tokens_over_oracle']:.2f}" if "tokens_over_oracle" in r else "–"
+            print(f"| {name} | {mode} | {r['em']:.3f} | {r['mean_tokens']:.1f} | {r['median_tokens']:.0f} | "
+                  f"{r['p90_tokens']:.0f} | {ratio} | {r['truncated']:.3f} |")
+    for mode, t in report["ab_test"].items():
+        print(f"\nA/B ({mode}, B = {t['b']} vs A = {t['a']}, paired bootstrap {t['level']:.0%}): "
+              f"EM {t['em_diff']:+.3f} [{t['em_ci'][0]:+.3f}, {t['em_ci'][1]:+.3f}] (p = {t['p_em']:.3f}), "
+              f"tokens {t['tokens_diff']:+.1f} [{t['tokens_ci'][0]:+.1f}, {t['tokens_ci'][1]:+.1f}]")
+
+
+def _log_wandb(report: dict, where) -> None:
+    from train.tracking import configure_wandb
+
+    configure_wandb(["wandb"], str(where))
+    try:
+        import wandb
+
+        run = wandb.init(project="terse", job_type="eval", config={k: report[k] for k in ("task", "split", "n", "seed")})
+        for name, modes in report["models"].items():
+            for mode, r in modes.items():
+                run.summary.update({f"{name}/{mode}/{k}": v for k, v in r.items() if isinstance(v, (int, float))})
+        for mode, t in report["ab_test"].items():
+            run.summary.update({f"ab/{mode}/{k}": v for k, v in t.items() if isinstance(v, (int, float))})
+        run.finish()
+    except Exception as err:  # noqa: BLE001 - logging must never fail the evaluation
+        logger.warning("W&B logging failed: %s", err)
+
+
+if __name__ == "__main__":
+    raise SystemExit(cli())

@@ -60,8 +60,19 @@ def main(argv: list[str] | None = None) -> dict:
     from train.dual import DualController, DualSettings
     from train.evaluate import PeriodicEval, evaluate
     from train.export import export
-    from train.tracking import configure_wandb, finish_wandb, guard_wandb_callbacks, wandb_dir
-    from train.trainer import TRAINERS, latest_complete_checkpoint, write_json_atomic
+    from train.selection import SelectionRule, select
+    from train.tracking import (
+        configure_wandb,
+        finish_wandb,
+        guard_wandb_callbacks,
+        wandb_dir,
+    )
+    from train.trainer import (
+        TRAINERS,
+        latest_complete_checkpoint,
+        load_adapter_weights,
+        write_json_atomic,
+    )
 
     started = time.time()
     state = PartialState(cpu=training_args.use_cpu)
@@ -151,8 +162,12 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
     guard_wandb_callbacks(trainer)
+    # Selection: highest EM within T (budget), fewest tokens at EM >= F (em_floor), highest EM (none).
+    rule = SelectionRule(script_args.constraint, controller_target(script_args, base), script_args.selection_tolerance)
+    periodic = PeriodicEval(trainer, tokenizer, val_rows, max_new, script_args.eval_every,
+                            rule if script_args.select_checkpoint else None, script_args.early_stopping_patience)
     if script_args.eval_every:
-        trainer.add_callback(PeriodicEval(trainer, tokenizer, val_rows, max_new, script_args.eval_every))
+        trainer.add_callback(periodic)
 
     # -- 6. Train --------------------------------------------------------------------------------------
     resume = training_args.resume_from_checkpoint
@@ -160,12 +175,28 @@ def main(argv: list[str] | None = None) -> dict:
         resume = latest_complete_checkpoint(training_args.output_dir)  # skips a half-written last one
         if resume is None:
             raise FileNotFoundError(f"--resume_from_checkpoint true: no complete checkpoint in {training_args.output_dir}")
+    train_started = time.time()
     trainer.train(resume_from_checkpoint=resume)
+    train_seconds = time.time() - train_started
+    steps_run = trainer.state.global_step - (int(Path(resume).name.rsplit("-", 1)[1]) if resume else 0)
+    lengths = [h["completions/mean_length"] for h in trainer.state.log_history if "completions/mean_length" in h]
+    train_tokens = round(sum(lengths) / len(lengths), 2) if lengths else None
 
-    # -- 7. Final evaluation, adapter, summary ---------------------------------------------------------
+    # -- 7. Final evaluation and checkpoint selection ---------------------------------------------------
     final_model = trainer.model
-    final = evaluate(final_model, tokenizer, val_rows, max_new, desc="final eval")
     out = Path(training_args.output_dir)
+    final = evaluate(final_model, tokenizer, val_rows, max_new, desc="final eval")
+    last = {"step": trainer.state.global_step, "em": final["em"], "mean_tokens": final["mean_tokens"],
+            "lambda": controller.lam}
+    selected = select(periodic.records + [last], rule) if script_args.select_checkpoint else last
+    if selected is not last:  # an earlier evaluated checkpoint satisfies the constraint better: ship that one
+        checkpoint = out / f"checkpoint-{selected['step']}"
+        load_adapter_weights(final_model, checkpoint)
+        if budget_model is not None and (checkpoint / "budget_model.json").exists():
+            budget_model.load_state_dict(BudgetModel.load(checkpoint).state_dict())
+        final = evaluate(final_model, tokenizer, val_rows, max_new, desc="selected eval")
+        logger.info("selected checkpoint %s (EM %.3f, %.1f tokens) over the last step", checkpoint, final["em"],
+                    final["mean_tokens"])
     summary = {
         "base": strip(base),
         "final": strip(final),
@@ -174,9 +205,19 @@ def main(argv: list[str] | None = None) -> dict:
                        "controller_target": target},
         "lambda": controller.lam,
         "steps": trainer.state.global_step,
+        "selected_step": selected["step"],
+        "stopped_early_at": periodic.stopped_early_at,
+        "evaluations": periodic.records + [last],
+        "train_seconds": round(train_seconds, 1),
+        "seconds_per_step": round(train_seconds / max(1, steps_run), 3),
+        "train_mean_completion_tokens": train_tokens,
+        "terse_overhead_seconds_per_step": round(trainer.overhead_seconds / max(1, steps_run), 4),
         "wall_seconds": round(time.time() - started, 1),
         "algorithm": script_args.algorithm,
         "task": script_args.task,
+        "seed": training_args.seed,
+        "data_path": script_args.data_path,
+        "max_completion_length": max_new,
         "base_model": model_path,
         "wandb_dir": wandb_dir(),
         "adapter": str(out / "adapter"),
@@ -221,7 +262,7 @@ def to_rloo_config(grpo_args):
 
 
 def strip(result: dict) -> dict:
-    return {k: v for k, v in result.items() if k != "completions"}
+    return {k: v for k, v in result.items() if k not in ("completions", "per_example")}
 
 
 def print_summary(s: dict) -> None:

@@ -20,12 +20,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 
 import torch
+from accelerate.utils import gather_object
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer, RLOOTrainer
-
-from accelerate.utils import gather_object
 
 from rewards.budget_model import BUDGET_MODEL_FILE, BudgetModel
 from train.dual import DualController
@@ -53,6 +53,8 @@ class DualControlMixin:
         self.em_index = em_index  # which reward function is exact match (the accuracy measurement)
         self._dual_window = torch.zeros(3, dtype=torch.float64)  # [sum tokens, sum EM, completions]
         self._tokens_ema: float | None = None  # smoothed mean completion tokens (the em_floor budget level)
+        self.overhead_seconds = 0.0  # wall time spent in what Terse adds to TRL (budgets, gathers, controller)
+        self._overhead_logged = 0.0
         self._apply_lambda()
 
     def _apply_lambda(self) -> None:
@@ -60,11 +62,20 @@ class DualControlMixin:
             self.reward_weights[self.dual_index] = -self.controller.lam
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        started = time.perf_counter()
         texts = [prompt_text(p) for p in prompts]
         if self.budget_model is not None:
             for row, budget in zip(inputs, self.budget_model.allocate(texts, self._budget_level()), strict=True):
                 row["token_budget"] = budget
+        self.overhead_seconds += time.perf_counter() - started
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        started = time.perf_counter()
+        self._record_batch(rewards_per_func, texts, completion_ids_list)
+        self.overhead_seconds += time.perf_counter() - started
+        return rewards_per_func
+
+    def _record_batch(self, rewards_per_func, texts, completion_ids_list) -> None:
+        """Feed the controller's window and the budget model with the batch's lengths and EM (all ranks)."""
         if self.model.training:  # evaluation must not move the controller or the budget model
             lengths = torch.tensor([len(ids) for ids in completion_ids_list], device=rewards_per_func.device)
             lengths = self.accelerator.gather(lengths).double().cpu()  # all ranks, like rewards_per_func
@@ -75,7 +86,6 @@ class DualControlMixin:
                 batch = self.budget_model.update(all_texts, lengths.long().tolist(), (em > 0.5).tolist())
                 for key, value in batch.items():
                     self._metrics["train"][key].append(value)
-        return rewards_per_func
 
     def _budget_level(self) -> float:
         """The mean budget the learned per-prompt budgets share: the token target T in budget mode; else the
@@ -87,7 +97,11 @@ class DualControlMixin:
     def training_step(self, model, inputs, num_items_in_batch):
         output = super().training_step(model, inputs, num_items_in_batch)
         if self._step % self.current_gradient_accumulation_steps == 0:  # optimizer-step boundary
+            started = time.perf_counter()
             self._dual_step()
+            self.overhead_seconds += time.perf_counter() - started
+            self._metrics["train"]["terse/overhead_seconds"].append(self.overhead_seconds - self._overhead_logged)
+            self._overhead_logged = self.overhead_seconds
         return output
 
     def _dual_step(self) -> None:
@@ -158,6 +172,17 @@ def latest_complete_checkpoint(output_dir: str) -> str | None:
         if name.startswith(f"{PREFIX_CHECKPOINT_DIR}-") and os.path.exists(os.path.join(path, COMPLETE_MARKER)):
             steps.append((int(name.rsplit("-", 1)[1]), path))
     return max(steps)[1] if steps else None
+
+
+def load_adapter_weights(model, checkpoint) -> None:
+    """Put a checkpoint's LoRA weights into a PEFT model in place (checkpoint selection after training)."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    path = os.path.join(checkpoint, "adapter_model.safetensors")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"selected checkpoint has no adapter weights: {path}")
+    set_peft_model_state_dict(model, load_file(path))
 
 
 def prompt_text(prompt) -> str:

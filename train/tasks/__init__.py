@@ -21,6 +21,11 @@ class Arith:
         count = word_count  # the built-in tokenizer is word-level over the task's vocabulary
         return arith.build_split("train", seed, count), arith.build_split("val", seed, count, size=val_size)
 
+    def test_rows(self, seed: int, data_path: str | None = None) -> list[dict]:
+        from train.tasks import arith
+
+        return arith.build_split("test", seed, word_count)
+
     def sft_rows(self, train_rows: list[dict]) -> list[dict]:
         return train_rows
 
@@ -41,6 +46,11 @@ class GSM8K:
 
         return gsm8k.load(seed, val_size, data_path)
 
+    def test_rows(self, seed: int, data_path: str | None = None) -> list[dict]:
+        from train.tasks import gsm8k
+
+        return gsm8k.load_test(data_path)
+
     def sft_rows(self, train_rows: list[dict]) -> list[dict]:
         raise ValueError("task gsm8k has no built-in warm start: set model_name_or_path to an instruct model")
 
@@ -50,11 +60,39 @@ class GSM8K:
         return Dataset.from_list([{"prompt": r["prompt"], "answer": r["answer"]} for r in train_rows])
 
 
+@dataclass(frozen=True)
+class WordProblems:
+    """Small-number word problems for small instruct models (`train/tasks/word_problems.py`)."""
+
+    name: str = "word_problems"
+
+    def load(self, seed: int, val_size: int | None = None, data_path: str | None = None):
+        from train.tasks import word_problems
+
+        if data_path:
+            raise ValueError("task word_problems is generated from its seed: data_path must be unset")
+        return word_problems.build_split("train", seed), word_problems.build_split("val", seed, size=val_size)
+
+    def test_rows(self, seed: int, data_path: str | None = None) -> list[dict]:
+        from train.tasks import word_problems
+
+        return word_problems.build_split("test", seed)
+
+    def sft_rows(self, train_rows: list[dict]) -> list[dict]:
+        raise ValueError("task word_problems has no built-in warm start: set model_name_or_path to an instruct "
+                         "model (e.g. the one `python launch/fetch_smollm2.py` writes)")
+
+    def rl_dataset(self, train_rows: list[dict]):
+        from datasets import Dataset
+
+        return Dataset.from_list([{k: r[k] for k in ("prompt", "answer", "difficulty")} for r in train_rows])
+
+
 def word_count(text: str) -> int:
     return len(text.split())
 
 
-TASKS = {"arith": Arith(), "gsm8k": GSM8K()}
+TASKS = {"arith": Arith(), "gsm8k": GSM8K(), "word_problems": WordProblems()}
 
 
 def get(name: str):

@@ -1,0 +1,71 @@
+"""Training runs cached by their settings, shared by the benchmark scripts.
+
+A run is `train/run.py` with a list of command-line arguments. Its directory is `ROOT/<label>-<key>`, key
+a hash of the arguments (order-insensitive for `--flag value` pairs), so
+- an interrupted benchmark resumes where it stopped (finished runs have `summary.json` and are not redone);
+- adding a method to a comparison runs only that method;
+- two benchmarks asking for the same settings (bench_budget's `learned` and compare's `terse`) share one run.
+Delete a run's directory to redo it. Each run writes its log next to its directory (`<dir>.log`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+ROOT = REPO / "runs" / "cache"
+
+
+# Where a run logs to and how many threads it uses do not change what it learns (threads can change the
+# last bits of floating-point sums, not the figures a benchmark reports).
+UNKEYED = {"--report_to", "--torch_threads"}
+
+
+def settings_key(args: list[str]) -> str:
+    pairs, i = [], 0
+    while i < len(args):
+        if args[i].startswith("--") and i + 1 < len(args) and not args[i + 1].startswith("--"):
+            pairs.append((args[i], args[i + 1]))
+            i += 2
+        else:
+            pairs.append((args[i], ""))
+            i += 1
+    pairs = [p for p in pairs if p[0] not in UNKEYED]
+    return hashlib.sha256(json.dumps(sorted(pairs)).encode()).hexdigest()[:12]
+
+
+def run_dir(label: str, args: list[str], root: Path = ROOT) -> Path:
+    return root / f"{label}-{settings_key(args)}"
+
+
+def cached_run(label: str, args: list[str], root: Path = ROOT, env: dict | None = None) -> dict:
+    """The run's summary.json, training it first unless a finished run with these settings exists."""
+    out = run_dir(label, args, root)
+    summary = out / "summary.json"
+    if not summary.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, str(REPO / "train" / "run.py"), *args, "--output_dir", str(out)]
+        print(f"[{label}] {' '.join(args)}", flush=True)
+        started = time.time()
+        with open(f"{out}.log", "w") as log:
+            proc = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        if proc.returncode != 0:
+            raise RuntimeError(f"[{label}] failed (exit {proc.returncode}); see {out}.log")
+        print(f"[{label}] done in {time.time() - started:.0f} s", flush=True)
+    result = json.loads(summary.read_text())
+    result["dir"] = str(out)
+    return result
+
+
+def dual_trace(run: dict) -> list[tuple[int, float, float]]:
+    """(step, smoothed constraint, target) per logged step, from the run's last checkpoint's trainer state."""
+    out = Path(run["dir"])
+    states = sorted(out.glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.split("-")[1]))
+    history = json.loads(states[-1].read_text())["log_history"] if states else []
+    return [(h["step"], h["dual/constraint"], h["dual/target"]) for h in history if "dual/constraint" in h]

@@ -1,0 +1,60 @@
+"""Checkpoint selection and early stopping from the periodic val evaluations.
+
+Why: the last step of an RL run is not necessarily its best. The checkpoint worth shipping is the one that
+satisfies the constraint best: the highest EM within the token budget (budget mode), the fewest tokens
+at or above the EM floor (em_floor mode), the highest EM when there is no constraint. And a run whose λ
+and val metrics have stopped moving is spending compute for nothing: it can stop.
+
+Pure functions over a list of evaluation records {step, em, mean_tokens, lambda}; the trainer glue lives
+in `train/evaluate.py` (`PeriodicEval`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SelectionRule:
+    mode: str  # "budget" | "em_floor" | "none"
+    target: float  # T (tokens) or F (EM); unused for "none"
+    tolerance: float = 0.05  # budget: mean tokens may exceed T by this fraction; em_floor: EM below F by this
+
+    def feasible(self, record: dict) -> bool:
+        if self.mode == "budget":
+            return record["mean_tokens"] <= self.target * (1 + self.tolerance)
+        if self.mode == "em_floor":
+            return record["em"] >= self.target - self.tolerance
+        return True
+
+    def key(self, record: dict) -> tuple:
+        """Larger is better. Infeasible records rank below every feasible one, by how far off they are."""
+        if not self.feasible(record):
+            miss = (record["mean_tokens"] / self.target - 1) if self.mode == "budget" else (self.target - record["em"])
+            return (0, -miss, 0.0, -record["step"])
+        if self.mode == "em_floor":
+            return (1, -record["mean_tokens"], record["em"], -record["step"])
+        return (1, record["em"], -record["mean_tokens"], -record["step"])  # ties: fewer tokens, earlier
+
+
+def select(records: list[dict], rule: SelectionRule) -> dict | None:
+    """The evaluation record of the checkpoint to keep (None when there is none)."""
+    return max(records, key=rule.key) if records else None
+
+
+def settled(records: list[dict], patience: int, em_tol: float = 0.01, tokens_tol: float = 0.03,
+            lambda_tol: float = 0.02) -> bool:
+    """True when, over the last `patience` evaluations after the first, no evaluation moved EM by more than
+    `em_tol`, mean tokens by more than `tokens_tol` (relative) or λ by more than `lambda_tol` from the one
+    before it: the controller has found its operating point and training stopped changing the model."""
+    if patience <= 0 or len(records) < patience + 1:
+        return False
+    window = records[-(patience + 1):]
+    for before, after in zip(window, window[1:]):
+        if abs(after["em"] - before["em"]) > em_tol:
+            return False
+        if abs(after["mean_tokens"] / max(before["mean_tokens"], 1e-9) - 1) > tokens_tol:
+            return False
+        if abs(after.get("lambda", 0.0) - before.get("lambda", 0.0)) > lambda_tol:
+            return False
+    return True
