@@ -40,12 +40,15 @@ BUDGET_MODEL_FILE = "budget_model.json"
 @dataclass
 class BudgetModelSettings:
     n_features: int = 256  # hashed feature buckets
-    quantile: float = 0.5  # of a prompt's sufficient correct lengths: the regression target
+    quantile: float = 0.25  # of a prompt's sufficient correct lengths: the regression target
     reliable_accuracy: float = 0.85  # accuracy around a length from which that length counts as sufficient
     neighbourhood: float = 1.25  # "about the same length": within this factor
+    min_evidence: int = 2  # completions of about a length needed before it can count as reliable
+    pooled_evidence: float = 20.0  # pooled (forgotten) completions in a cell before its accuracy is trusted
     ridge: float = 1.0
     forget: float = 0.98  # per update, old statistics are down-weighted by this factor
     min_samples: int = 32  # targets needed before predictions replace the fallback
+    mean_ema: float = 0.9  # smoothing of the running mean prediction that allocations are normalised by
     min_budget: float = 1.0
 
 
@@ -81,6 +84,7 @@ class BudgetModel:
         self.weights = np.zeros(d)
         self.samples = 0
         self.mean_prediction: float | None = None  # running mean of f over training prompts
+        self.reliability: dict[str, list[float]] = {}  # cell -> [correct, count], pooled over recent batches
 
     @property
     def ready(self) -> bool:
@@ -104,13 +108,20 @@ class BudgetModel:
     def targets(self, prompts: list[str], lengths: list[int], correct: list[bool]) -> dict[str, float]:
         """Per distinct prompt with ≥ 1 correct completion, the length a correct answer needs.
 
-        A correct completion counts as evidence of a *sufficient* length only if the completions of about
-        its length (within a factor `neighbourhood`) are reliably right (accuracy ≥ `reliable_accuracy`):
-        a short guess that is right 70% of the time is luck, not a length the prompt can be answered in.
-        The target is the `quantile` of those lengths. A prompt with no reliable length keeps at least the
-        budget it has (its longest correct length, or the current prediction if that is larger), so a
-        policy that starts guessing on a prompt can never talk that prompt's budget down — on arith the
-        budgets of one-operation prompts otherwise ratcheted down to the 3-token guess and their EM to 0.7.
+        A correct completion counts as evidence of a *sufficient* length only if completions of about its
+        length are reliably right (accuracy ≥ `reliable_accuracy`): a short guess that is right 70% of
+        the time is luck, not a length the prompt can be answered in. Eight samples of one prompt cannot
+        tell 70% from 100% (three lucky guesses in a row happen a third of the time), so the accuracy is
+        pooled over recent batches by cell — prompt size × completion length, both on log scales
+        (`observe`) — and the prompt's own group (completions within a factor `neighbourhood`) decides
+        only while its cell has too little evidence.
+
+        The target is a low `quantile` of the sufficient lengths: what the prompt *needs*, not what the
+        policy currently spends. (Regressing on the median kept the ratio of current lengths: verbose hard
+        prompts kept their verbosity while easy ones were squeezed below their need — arith, T = 24:
+        one-operation budgets 3.3 tokens, five-operation 50.) A prompt with no reliable length keeps at
+        least the budget it has (its longest correct length, or the current prediction if larger), so a
+        policy that starts guessing on a prompt cannot talk that prompt's budget down.
         """
         groups: dict[str, list[tuple[int, bool]]] = {}
         for p, n, c in zip(prompts, lengths, correct, strict=True):
@@ -123,8 +134,13 @@ class BudgetModel:
                 continue
             sufficient = []
             for n in right:
+                pooled = self.pooled_accuracy(p, n)
+                if pooled is not None:
+                    if pooled >= self.settings.reliable_accuracy:
+                        sufficient.append(n)
+                    continue
                 near = [c for m, c in group if n / k <= m <= n * k]
-                if sum(near) / len(near) >= self.settings.reliable_accuracy:
+                if len(near) >= self.settings.min_evidence and sum(near) / len(near) >= self.settings.reliable_accuracy:
                     sufficient.append(n)
             if sufficient:
                 out[p] = length_quantile(sufficient, self.settings.quantile)
@@ -136,8 +152,30 @@ class BudgetModel:
                 out[p] = max(out[p], current)
         return out
 
+    @staticmethod
+    def _cell(prompt: str, n: int) -> str:
+        return f"{int(2 * math.log2(2 + len(str(prompt).split())))}:{int(math.log(max(n, 1)) / math.log(1.25))}"
+
+    def observe(self, prompts: list[str], lengths: list[int], correct: list[bool]) -> None:
+        """Add a batch to the pooled accuracy per (prompt size, completion length) cell, forgetting old batches."""
+        for stats in self.reliability.values():
+            stats[0] *= self.settings.forget
+            stats[1] *= self.settings.forget
+        for p, n, c in zip(prompts, lengths, correct, strict=True):
+            stats = self.reliability.setdefault(self._cell(p, int(n)), [0.0, 0.0])
+            stats[0] += float(c)
+            stats[1] += 1.0
+
+    def pooled_accuracy(self, prompt: str, n: int) -> float | None:
+        """Recent accuracy of completions of about length n to prompts of about this size (None: too few)."""
+        stats = self.reliability.get(self._cell(prompt, n))
+        if stats is None or stats[1] < self.settings.pooled_evidence:
+            return None
+        return stats[0] / stats[1]
+
     def update(self, prompts: list[str], lengths: list[int], correct: list[bool]) -> dict[str, float]:
         """Learn from one batch (all ranks' completions); returns metrics on the batch *before* the update."""
+        self.observe(prompts, lengths, correct)
         targets = self.targets(prompts, lengths, correct)
         metrics = {"budget/targets": float(len(targets))}
         if not targets:
@@ -159,7 +197,7 @@ class BudgetModel:
         metrics["budget/mean_target"] = float(np.mean(np.exp(y)))
         if self.ready:
             batch_mean = float(np.mean(self.predict(sorted(set(prompts)))))
-            f = self.settings.forget
+            f = self.settings.mean_ema
             self.mean_prediction = batch_mean if self.mean_prediction is None else f * self.mean_prediction + (1 - f) * batch_mean
         return metrics
 
@@ -173,6 +211,7 @@ class BudgetModel:
             "weights": self.weights.tolist(),
             "samples": self.samples,
             "mean_prediction": self.mean_prediction,
+            "reliability": self.reliability,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -183,6 +222,7 @@ class BudgetModel:
         self.weights = np.asarray(state["weights"], dtype=float)
         self.samples = int(state["samples"])
         self.mean_prediction = state.get("mean_prediction")
+        self.reliability = {k: list(v) for k, v in state.get("reliability", {}).items()}
 
     def save(self, directory: str | os.PathLike) -> str:
         path = os.path.join(directory, BUDGET_MODEL_FILE)

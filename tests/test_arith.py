@@ -55,3 +55,16 @@ def test_rows_record_oracle_tokens_with_eos():
     for row in arith.build_split("val", 0, word_count, size=10):
         k = row["difficulty"]
         assert row["oracle_tokens"] == (3 if k == 1 else 6 * k + 3)
+
+
+def test_rl_prompts_are_never_in_the_warm_start():
+    from train import tasks
+
+    task = tasks.get("arith")
+    train, val = task.load(0, val_size=20)
+    sft, rl = task.sft_rows(train), task.rl_rows(train)
+    assert len(sft) + len(rl) == len(train) and 0.1 < len(rl) / len(train) < 0.3
+    assert not {r["prompt"] for r in sft} & {r["prompt"] for r in rl}
+    assert {r["difficulty"] for r in rl} == {1, 2, 3, 4, 5}
+    dataset = task.rl_dataset(train)
+    assert len(dataset) == len(rl) and set(dataset["prompt"]) == {r["prompt"] for r in rl}

@@ -60,9 +60,9 @@ def test_targets_count_only_lengths_that_are_reliably_right():
     lengths = [50, 10, 30, 7] + [3, 3, 9, 9, 12, 20, 22, 22]
     correct = [True, False, True, False] + [True, False] + [True] * 6
     t = model.targets(prompts, lengths, correct)
-    # a: right at 50 and 30 (each alone in its length range) → quantile 0 = 30; b: none right;
+    # a: right at 50 and 30, but each alone in its length range (no evidence of reliability) → longest; b: none;
     # c: the 3-token answers are right half the time (luck), so the shortest sufficient length is 9
-    assert t == {"a": 30.0, "c": 9.0}
+    assert t == {"a": 50.0, "c": 9.0}
     # a policy guessing a one-step prompt: short guesses right 5/8, the worked answers always right
     guess = model.targets(["d"] * 11, [3] * 8 + [9, 9, 9], [True] * 5 + [False] * 3 + [True] * 3)
     assert guess == {"d": 9.0}
@@ -100,3 +100,27 @@ def test_budget_penalty_relative_overshoot():
     assert budget_penalty(["#### 2", "#### 1"], ids[2:], ["1", "1"], budget_tokens=20) == [0.0, 2.0]  # default cap
     with pytest.raises(ValueError, match="budgets > 0"):
         budget_penalty(["#### 1"], [[0]], ["1"], budget_tokens=0)
+
+
+def test_pooled_accuracy_unmasks_lucky_guesses():
+    """Three right 3-token guesses in one group look reliable; pooled over batches they are right 70%."""
+    rng = random.Random(2)
+    model = BudgetModel(BudgetModelSettings(quantile=0.0, reliable_accuracy=0.85))
+    rows = arith.build_split("train", 0, word_count, size=400)
+    easy = [r for r in rows if r["difficulty"] == 1]
+    for _ in range(10):  # one-operation prompts: 3-token guesses right 70%, 9-token worked answers right always
+        prompts, lengths, correct = [], [], []
+        for row in rng.sample(easy, 4):
+            for _ in range(8):
+                guess = rng.random() < 0.5
+                prompts.append(row["prompt"])
+                lengths.append(3 if guess else 9)
+                correct.append(rng.random() < 0.7 if guess else True)
+        model.observe(prompts, lengths, correct)
+    prompt = easy[0]["prompt"]
+    assert model.pooled_accuracy(prompt, 3) == pytest.approx(0.7, abs=0.1)
+    assert model.pooled_accuracy(prompt, 9) == 1.0
+    lucky = model.targets([prompt] * 5, [3, 3, 3, 9, 9], [True] * 5)
+    assert lucky == {prompt: 9.0}
+    fresh = BudgetModel(BudgetModelSettings(quantile=0.0))  # no pooled evidence yet: the group decides
+    assert fresh.targets([prompt] * 5, [3, 3, 3, 9, 9], [True] * 5) == {prompt: 3.0}

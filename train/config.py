@@ -58,7 +58,7 @@ class ScriptArguments:
         metadata={"help": "Learn a per-prompt token budget online and hand it to the rewards as `token_budget`."},
     )
     budget_quantile: float = field(
-        default=0.5, metadata={"help": "Quantile of a prompt's correct lengths the budget model regresses on."}
+        default=0.25, metadata={"help": "Quantile of a prompt's reliably-correct lengths the budget model regresses on."}
     )
     # -- data, base model, evaluation ------------------------------------------------------------------
     val_size: int | None = field(default=None, metadata={"help": "Use only the first N val rows (default: all)."})
