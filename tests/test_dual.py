@@ -23,6 +23,17 @@ def test_em_floor_mode_sign():
     assert c.update(0.6) < lam  # below the floor: pressure backs off
 
 
+def test_em_floor_error_is_in_units_of_em_scale():
+    c = DualController(DualSettings(mode="em_floor", target=0.8, lr=0.1, ema=0.0, em_scale=0.05))
+    c.update(0.85)  # 0.05 of slack = one unit of error
+    assert c.error == pytest.approx(1.0) and c.lam == pytest.approx(0.1)
+    raw = DualController(DualSettings(mode="em_floor", target=0.8, lr=0.1, ema=0.0, em_scale=1.0))
+    raw.update(0.85)  # A-DLP's raw gap
+    assert raw.error == pytest.approx(0.05) and raw.lam == pytest.approx(0.005)
+    with pytest.raises(ValueError, match="em_scale"):
+        DualSettings(mode="em_floor", target=0.8, em_scale=0.0)
+
+
 def test_projection_at_zero_and_cap():
     c = budget(lr=1.0, ema=0.0, lambda_max=0.3)
     for _ in range(20):

@@ -50,6 +50,9 @@ class ScriptArguments:
     dual_lr: float = field(default=0.02, metadata={"help": "Dual step size (integral gain)."})
     dual_kp: float = field(default=0.2, metadata={"help": "Proportional gain (0: plain dual ascent)."})
     dual_ema: float = field(default=0.8, metadata={"help": "EMA factor smoothing the measured constraint."})
+    dual_em_scale: float = field(
+        default=0.05, metadata={"help": "em_floor mode: EM slack that counts as one unit of controller error."}
+    )
     dual_warmup_steps: int = field(default=0, metadata={"help": "Optimizer steps before λ may move."})
     lambda_init: float = field(default=0.0, metadata={"help": "Initial λ."})
     lambda_max: float = field(default=0.45, metadata={"help": "Upper bound of λ."})
@@ -97,6 +100,8 @@ class ScriptArguments:
                 raise ValueError(f"em_floor must lie in [0, 1], got {self.em_floor}")
             if self.em_tolerance is not None and not 0 <= self.em_tolerance <= 1:
                 raise ValueError(f"em_tolerance must lie in [0, 1], got {self.em_tolerance}")
+        if not self.dual_em_scale > 0:
+            raise ValueError(f"dual_em_scale must be > 0, got {self.dual_em_scale}")
         if self.selection_tolerance < 0:
             raise ValueError(f"selection_tolerance must be >= 0, got {self.selection_tolerance}")
         if self.early_stopping_patience < 0:

@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> dict:
             lambda_max=script_args.lambda_max,
             ema=script_args.dual_ema,
             warmup_steps=script_args.dual_warmup_steps,
+            em_scale=script_args.dual_em_scale,
         )
     )
 
