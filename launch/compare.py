@@ -41,6 +41,8 @@ FIXED = ["--constraint", "none"]  # a fixed coefficient: no controller
 METHODS: dict[str, tuple[str, list[str], dict | None]] = {
     "terse": ("Terse: PI dual ascent on the budget, learned per-prompt budgets",
               ["--learned_budget", "true"], None),
+    "terse_global": ("Terse's default recipe: PI dual ascent on the budget, one global budget",
+                     ["--learned_budget", "false"], None),
     "em_only": ("plain TRL GRPO, EM reward alone", ["--constraint", "none"], None),
     "leash": ("LEASH/LACONIC: plain dual ascent on the budget, one global budget, relative overshoot",
               ["--learned_budget", "false", "--dual_kp", "0", "--dual_ema", "0"], None),
@@ -125,7 +127,7 @@ def dominated_by(terse: dict, rows: list[dict]) -> list[str]:
     """Peer runs with both higher EM and fewer tokens than Terse's mean, beyond the seed spreads."""
     out = []
     for row in rows:
-        if row["method"] == "terse":
+        if row["method"].startswith("terse"):
             continue
         for em, tok in row["points"]:
             if em > terse["em"] + terse["em_spread"] and tok < terse["tokens"] - terse["tokens_spread"]:
@@ -160,7 +162,8 @@ def verdict(rows: list[dict], base: dict, target: float, oracle: float) -> str:
     out = []
     beaten = dominated_by(terse, rows)
     out.append(f"- Pareto: {'no peer run dominates Terse' if not beaten else 'dominated by ' + ', '.join(beaten)}")
-    within = [r for r in rows if r["method"] not in ("terse", "em_only") and r["tokens"] <= target * 1.05]
+    within = [r for r in rows if not r["method"].startswith("terse") and r["method"] != "em_only"
+              and r["tokens"] <= target * 1.05]
     if within:
         best = max(within, key=lambda r: r["em"])
         out.append(f"- at the budget (mean tokens ≤ 1.05·T): Terse EM {terse['em']:.3f} vs best peer {best['method']} "

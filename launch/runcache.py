@@ -1,11 +1,11 @@
 """Training runs cached by their settings, shared by the benchmark scripts.
 
-A run is `train/run.py` with a list of command-line arguments. Its directory is `ROOT/<label>-<key>`, key
-a hash of the arguments (order-insensitive for `--flag value` pairs), so
+A run is `train/run.py` with a list of command-line arguments. Its directory is `ROOT/<key>`, key a hash
+of the arguments (order-insensitive for `--flag value` pairs; the label is only for the log), so
 - an interrupted benchmark resumes where it stopped (finished runs have `summary.json` and are not redone);
 - adding a method to a comparison runs only that method;
 - two benchmarks asking for the same settings (bench_budget's `learned` and compare's `terse`) share one run.
-Delete a run's directory to redo it. Each run writes its log next to its directory (`<dir>.log`).
+Delete a run's directory to redo it. Each run writes its log next to its directory (`<key>.<label>.log`).
 """
 
 from __future__ import annotations
@@ -40,23 +40,23 @@ def settings_key(args: list[str]) -> str:
     return hashlib.sha256(json.dumps(sorted(pairs)).encode()).hexdigest()[:12]
 
 
-def run_dir(label: str, args: list[str], root: Path = ROOT) -> Path:
-    return root / f"{label}-{settings_key(args)}"
+def run_dir(args: list[str], root: Path = ROOT) -> Path:
+    return root / settings_key(args)
 
 
 def cached_run(label: str, args: list[str], root: Path = ROOT, env: dict | None = None) -> dict:
     """The run's summary.json, training it first unless a finished run with these settings exists."""
-    out = run_dir(label, args, root)
+    out = run_dir(args, root)
     summary = out / "summary.json"
     if not summary.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, str(REPO / "train" / "run.py"), *args, "--output_dir", str(out)]
         print(f"[{label}] {' '.join(args)}", flush=True)
         started = time.time()
-        with open(f"{out}.log", "w") as log:
+        with open(f"{out}.{label}.log", "w") as log:
             proc = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
         if proc.returncode != 0:
-            raise RuntimeError(f"[{label}] failed (exit {proc.returncode}); see {out}.log")
+            raise RuntimeError(f"[{label}] failed (exit {proc.returncode}); see {out}.{label}.log")
         print(f"[{label}] done in {time.time() - started:.0f} s", flush=True)
     result = json.loads(summary.read_text())
     result["dir"] = str(out)

@@ -31,7 +31,8 @@ from rewards.budget_model import BUDGET_MODEL_FILE, BudgetModel
 from train.dual import DualController
 
 DUAL_STATE_FILE = "dual_state.json"
-COMPLETE_MARKER = "terse_checkpoint_complete"  # written last: a checkpoint without it is half-written
+COMPLETE_MARKER = "terse_checkpoint_complete"
+FLOOR_LEVEL = 0.8  # em_floor mode: learned budgets share 0.8 × the recent mean length  # written last: a checkpoint without it is half-written
 
 
 class DualControlMixin:
@@ -88,11 +89,15 @@ class DualControlMixin:
                     self._metrics["train"][key].append(value)
 
     def _budget_level(self) -> float:
-        """The mean budget the learned per-prompt budgets share: the token target T in budget mode; else the
-        smoothed mean length of recent batches (so the longer half of each prompt's answers is pressed)."""
+        """The mean budget the learned per-prompt budgets share: the token target T in budget mode; in
+        em_floor mode `FLOOR_LEVEL` × the smoothed mean length of recent batches. The level sits below the
+        current mean so that there is always a shorter target while λ > 0: at the mean itself, budgets
+        followed the policy down until every answer matched its budget and the pressure vanished (arith:
+        stuck at 31 tokens from step 120 to 160 with λ at its cap and EM 0.02 above the floor)."""
         if self.controller.settings.mode == "budget":
             return self.controller.settings.target
-        return self._tokens_ema if self._tokens_ema is not None else self.budget_model.fallback
+        level = self._tokens_ema if self._tokens_ema is not None else self.budget_model.fallback
+        return FLOOR_LEVEL * level
 
     def training_step(self, model, inputs, num_items_in_batch):
         output = super().training_step(model, inputs, num_items_in_batch)

@@ -1,0 +1,32 @@
+"""The benchmark scripts' own logic: run caching by settings, sweep arguments, the Pareto check."""
+
+import json
+
+from launch.compare import dominated_by, fill_target, with_coefficient
+from launch.runcache import run_dir, settings_key
+
+
+def test_settings_key_ignores_order_and_logging_but_not_settings():
+    a = ["--seed", "0", "--max_steps", "120", "--report_to", "wandb", "--torch_threads", "1"]
+    b = ["--max_steps", "120", "--seed", "0", "--report_to", "none"]
+    assert settings_key(a) == settings_key(b)
+    assert settings_key(a) != settings_key(["--seed", "1", "--max_steps", "120"])
+    assert run_dir(a).name == settings_key(a)
+
+
+def test_sweep_arguments_change_one_reward_parameter():
+    args = ["--constraint", "none", "--rewards", json.dumps({"exact_match": {"weight": 0.0}, "truncation": {"limit": "{T}"}})]
+    filled = fill_target(args, 24.4)
+    assert json.loads(filled[-1])["truncation"]["limit"] == 24
+    swept = with_coefficient(filled, "limit", 36)
+    assert json.loads(swept[-1]) == {"exact_match": {"weight": 0.0}, "truncation": {"limit": 36}}
+    assert swept[:2] == ["--constraint", "none"]
+
+
+def test_pareto_check_respects_the_seed_spread():
+    terse = {"method": "terse", "em": 0.95, "em_spread": 0.02, "tokens": 25.0, "tokens_spread": 1.0}
+    rows = [terse,
+            {"method": "a", "points": [(0.96, 23.0)]},   # better on both, but within the spread on EM
+            {"method": "b", "points": [(0.99, 20.0)]},   # dominates beyond the spread
+            {"method": "c", "points": [(1.00, 40.0)]}]   # more accurate but longer
+    assert dominated_by(terse, rows) == ["b (EM 0.990, 20.0 tokens)"]
