@@ -188,10 +188,10 @@ def plot(rows: list[dict], base: dict, target: float, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 5))
-    for r in rows:
+    for i, r in enumerate(rows):
         ems, toks = zip(*r["points"], strict=True)
-        style = {"marker": "*", "s": 160, "zorder": 3} if r["method"] == "terse" else {"marker": "o", "s": 40}
-        ax.scatter(toks, ems, label=r["method"], **style)
+        style = {"marker": "*", "s": 160, "zorder": 3} if r["method"].startswith("terse") else {"marker": "o", "s": 40}
+        ax.scatter(toks, ems, label=r["method"], color=plt.cm.tab20(i % 20), **style)
     ax.scatter([base["mean_tokens"]], [base["em"]], marker="X", s=120, c="black", label="base model")
     ax.axvline(target, ls="--", c="grey", lw=1)
     ax.text(target, ax.get_ylim()[0], " T", va="bottom", color="grey")

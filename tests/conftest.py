@@ -22,8 +22,9 @@ def tiny_base(tmp_path_factory):
     torch.set_num_threads(2)
     cache = tmp_path_factory.mktemp("cache")
     settings = WarmStartSettings(sft_steps=40)
-    train_rows, _ = tasks.get("arith").load(seed=0)
-    return cache, cached_base_model(cache, settings, train_rows)
+    task = tasks.get("arith")
+    train_rows, _ = task.load(seed=0)
+    return cache, cached_base_model(cache, settings, task.sft_rows(train_rows))  # what run.py asks for
 
 
 SMOKE = [

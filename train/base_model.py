@@ -131,6 +131,30 @@ def warm_start(out_dir: Path, settings: WarmStartSettings, train_rows: list[dict
     shutil.rmtree(out_dir / "sft", ignore_errors=True)
 
 
+DISTRIBUTED_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
+                   "GROUP_RANK", "ROLE_RANK", "ROLE_WORLD_SIZE", "TORCHELASTIC_RUN_ID", "ACCELERATE_USE_CPU")
+
+
+def _warm_start_in_own_process(out_dir: Path, settings: WarmStartSettings, train_rows: list[dict]) -> None:
+    """Under `accelerate launch` with several processes, an SFTTrainer started by the main rank alone would
+    join torch.distributed and wait forever for ranks that are waiting for the cache. So the main rank
+    trains the warm start in a child process that does not see the distributed environment."""
+    import subprocess
+    import sys
+
+    rows_file = out_dir / "sft_rows.json"
+    rows_file.write_text(json.dumps(train_rows))
+    code = ("import json, sys; from pathlib import Path; from train.base_model import WarmStartSettings, warm_start; "
+            "a = json.loads(sys.argv[1]); warm_start(Path(a['out']), WarmStartSettings(**a['settings']), "
+            "json.loads(Path(a['rows']).read_text()))")
+    arg = json.dumps({"out": str(out_dir), "settings": asdict(settings), "rows": str(rows_file)})
+    env = {k: v for k, v in os.environ.items() if k not in DISTRIBUTED_ENV}
+    repo = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = repo + os.pathsep + env.get("PYTHONPATH", "")
+    subprocess.run([sys.executable, "-c", code, arg], check=True, env=env)
+    rows_file.unlink()
+
+
 def cached_base_model(cache_dir: str | os.PathLike, settings: WarmStartSettings, train_rows: list[dict]) -> Path:
     """Path of the warm-started model for `settings`, training it first if no complete copy is cached."""
     final = Path(cache_dir) / f"arith-tiny-{settings.key(train_rows)}"
@@ -141,7 +165,10 @@ def cached_base_model(cache_dir: str | os.PathLike, settings: WarmStartSettings,
     tmp = Path(tempfile.mkdtemp(prefix=final.name + ".tmp-", dir=final.parent))
     try:
         logger.info("warm start: training the base model (cached afterwards in %s)", final)
-        warm_start(tmp, settings, train_rows)
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            _warm_start_in_own_process(tmp, settings, train_rows)
+        else:
+            warm_start(tmp, settings, train_rows)
         if final.exists():  # an incomplete leftover: replace it
             shutil.rmtree(final)
         os.replace(tmp, final)
