@@ -192,9 +192,6 @@ def cli(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    from train import tasks
-    from train.ab_test import paired_bootstrap
-
     parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=CLI_DOC,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("models", nargs="+", help="one or two of: base, a run directory, an adapter directory")
@@ -213,23 +210,27 @@ def cli(argv: list[str] | None = None) -> int:
     if len(args.models) > 2:
         parser.error("give one or two models")
     try:
-        return _run_cli(args, tasks, paired_bootstrap)
+        return _run_cli(args)
     except (ValueError, KeyError, OSError) as err:
         print(f"train.evaluate: error: {err}", file=sys.stderr)
         return 2
 
 
-def _run_cli(args, tasks, paired_bootstrap) -> int:
+def _run_cli(args) -> int:
     import json
     from pathlib import Path
 
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from train import tasks
+    from train.ab_test import paired_bootstrap
+
     specs = [s for s in args.models if s != "base"]
-    resolved_other = [_resolve(s, args.model) for s in specs]
-    base_default = args.model or (resolved_other[0][0] if resolved_other else None)
-    summary = next((r[2] for r in resolved_other if r[2]), {})
+    resolved = {s: _resolve(s, args.model) for s in specs}  # run/adapter → (base model, adapter, summary)
+    base_default = args.model or (resolved[specs[0]][0] if specs else None)
+    resolved["base"] = _resolve("base", base_default) if "base" in args.models else None
+    summary = next((r[2] for s, r in resolved.items() if s != "base" and r[2]), {})
     task_name = args.task or summary.get("task") or "arith"
     seed = args.seed if args.seed is not None else summary.get("seed", 0)
     max_new = args.max_new_tokens or summary.get("max_completion_length") or 128
@@ -239,7 +240,7 @@ def _run_cli(args, tasks, paired_bootstrap) -> int:
 
     results = {}
     for spec in args.models:
-        base_path, adapter, _ = _resolve(spec, base_default)
+        base_path, adapter, _ = resolved[spec]
         tokenizer = AutoTokenizer.from_pretrained(adapter or base_path)
         model = AutoModelForCausalLM.from_pretrained(base_path)
         if adapter:

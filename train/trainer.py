@@ -31,8 +31,8 @@ from rewards.budget_model import BUDGET_MODEL_FILE, BudgetModel
 from train.dual import DualController
 
 DUAL_STATE_FILE = "dual_state.json"
-COMPLETE_MARKER = "terse_checkpoint_complete"
-FLOOR_LEVEL = 0.8  # em_floor mode: learned budgets share 0.8 × the recent mean length  # written last: a checkpoint without it is half-written
+COMPLETE_MARKER = "terse_checkpoint_complete"  # written last: a checkpoint without it is half-written
+FLOOR_LEVEL = 0.8  # em_floor mode: learned budgets share 0.8 × the recent mean length
 
 
 class DualControlMixin:

@@ -42,9 +42,7 @@ class Arith:
         return [r for r in train_rows if _for_rl(r["prompt"])]
 
     def rl_dataset(self, train_rows: list[dict]):
-        from datasets import Dataset
-
-        return Dataset.from_list([{k: r[k] for k in ("prompt", "answer", "difficulty")} for r in self.rl_rows(train_rows)])
+        return _dataset(self.rl_rows(train_rows), ("prompt", "answer", "difficulty"))
 
 
 @dataclass(frozen=True)
@@ -67,9 +65,7 @@ class GSM8K:
         raise ValueError("task gsm8k has no built-in warm start: set model_name_or_path to an instruct model")
 
     def rl_dataset(self, train_rows: list[dict]):
-        from datasets import Dataset
-
-        return Dataset.from_list([{"prompt": r["prompt"], "answer": r["answer"]} for r in train_rows])
+        return _dataset(train_rows, ("prompt", "answer"))
 
 
 @dataclass(frozen=True)
@@ -95,9 +91,14 @@ class WordProblems:
                          "model (e.g. the one `python launch/fetch_smollm2.py` writes)")
 
     def rl_dataset(self, train_rows: list[dict]):
-        from datasets import Dataset
+        return _dataset(train_rows, ("prompt", "answer", "difficulty"))
 
-        return Dataset.from_list([{k: r[k] for k in ("prompt", "answer", "difficulty")} for r in train_rows])
+
+def _dataset(rows: list[dict], columns: tuple[str, ...]):
+    """The RL dataset TRL trains on: the given columns of each row (every column reaches the rewards)."""
+    from datasets import Dataset
+
+    return Dataset.from_list([{k: r[k] for k in columns} for r in rows])
 
 
 def _for_rl(prompt: str, share: int = 5) -> bool:
