@@ -45,6 +45,7 @@ class BudgetModelSettings:
     neighbourhood: float = 1.25  # "about the same length": within this factor
     min_evidence: int = 2  # completions of about a length needed before it can count as reliable
     pooled_evidence: float = 20.0  # pooled (forgotten) completions in a cell before its accuracy is trusted
+    fresh_visits: int = 1  # a prompt's completions are evidence of sufficiency only in its first N batches
     ridge: float = 1.0
     forget: float = 0.98  # per update, old statistics are down-weighted by this factor
     min_samples: int = 32  # targets needed before predictions replace the fallback
@@ -85,6 +86,7 @@ class BudgetModel:
         self.samples = 0
         self.mean_prediction: float | None = None  # running mean of f over training prompts
         self.reliability: dict[str, list[float]] = {}  # cell -> [correct, count], pooled over recent batches
+        self.visits: dict[str, int] = {}  # prompt -> batches it appeared in (who is still fresh)
 
     @property
     def ready(self) -> bool:
@@ -116,6 +118,13 @@ class BudgetModel:
         (`observe`) — and the prompt's own group (completions within a factor `neighbourhood`) decides
         only while its cell has too little evidence.
 
+        Only *fresh* prompts are evidence (`fresh_visits`): a prompt RL has already trained on can be
+        memorised, and then its short guesses are right every time although on a new prompt they are right
+        70% of the time (arith: 9 distinct one-operation RL prompts, each drawn ~70 times in 120 steps).
+        Accuracy on prompts the policy sees for the first time is a held-out estimate of its accuracy on
+        new prompts, which is what a budget is for. A stale prompt is judged by its cell alone: without
+        pooled evidence none of its lengths counts as sufficient.
+
         The target is a low `quantile` of the sufficient lengths: what the prompt *needs*, not what the
         policy currently spends. (Regressing on the median kept the ratio of current lengths: verbose hard
         prompts kept their verbosity while easy ones were squeezed below their need — arith, T = 24:
@@ -139,6 +148,8 @@ class BudgetModel:
                     if pooled >= self.settings.reliable_accuracy:
                         sufficient.append(n)
                     continue
+                if not self.is_fresh(p):
+                    continue
                 near = [c for m, c in group if n / k <= m <= n * k]
                 if len(near) >= self.settings.min_evidence and sum(near) / len(near) >= self.settings.reliable_accuracy:
                     sufficient.append(n)
@@ -156,12 +167,21 @@ class BudgetModel:
     def _cell(prompt: str, n: int) -> str:
         return f"{int(2 * math.log2(2 + len(str(prompt).split())))}:{int(math.log(max(n, 1)) / math.log(1.25))}"
 
+    def is_fresh(self, prompt: str) -> bool:
+        """Seen in at most `fresh_visits` batches, the current one included (never observed: fresh)."""
+        return self.visits.get(prompt, 0) <= self.settings.fresh_visits
+
     def observe(self, prompts: list[str], lengths: list[int], correct: list[bool]) -> None:
-        """Add a batch to the pooled accuracy per (prompt size, completion length) cell, forgetting old batches."""
+        """Count the batch's prompts as visited, and add the completions of fresh prompts to the pooled
+        accuracy per (prompt size, completion length) cell, forgetting old batches."""
+        for p in set(prompts):
+            self.visits[p] = self.visits.get(p, 0) + 1
         for stats in self.reliability.values():
             stats[0] *= self.settings.forget
             stats[1] *= self.settings.forget
         for p, n, c in zip(prompts, lengths, correct, strict=True):
+            if not self.is_fresh(p):
+                continue
             stats = self.reliability.setdefault(self._cell(p, int(n)), [0.0, 0.0])
             stats[0] += float(c)
             stats[1] += 1.0
@@ -212,6 +232,7 @@ class BudgetModel:
             "samples": self.samples,
             "mean_prediction": self.mean_prediction,
             "reliability": self.reliability,
+            "visits": self.visits,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -223,6 +244,7 @@ class BudgetModel:
         self.samples = int(state["samples"])
         self.mean_prediction = state.get("mean_prediction")
         self.reliability = {k: list(v) for k, v in state.get("reliability", {}).items()}
+        self.visits = {k: int(v) for k, v in state.get("visits", {}).items()}
 
     def save(self, directory: str | os.PathLike) -> str:
         path = os.path.join(directory, BUDGET_MODEL_FILE)

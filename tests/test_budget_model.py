@@ -124,3 +124,31 @@ def test_pooled_accuracy_unmasks_lucky_guesses():
     assert lucky == {prompt: 9.0}
     fresh = BudgetModel(BudgetModelSettings(quantile=0.0))  # no pooled evidence yet: the group decides
     assert fresh.targets([prompt] * 5, [3, 3, 3, 9, 9], [True] * 5) == {prompt: 3.0}
+
+
+def test_memorised_prompts_are_not_evidence():
+    """RL revisits a few one-operation prompts until it knows their answers: there a 3-token guess is always
+    right, on a prompt it meets for the first time only 70% of the time. Only fresh prompts count."""
+    rng = random.Random(3)
+    model = BudgetModel(BudgetModelSettings(quantile=0.0, reliable_accuracy=0.85, fresh_visits=1))
+    easy = sorted({r["prompt"] for r in arith.build_split("train", 0, word_count, size=600) if r["difficulty"] == 1})
+    memorised, new = easy[:3], iter(easy[3:])
+    for _ in range(12):
+        prompts, lengths, correct = [], [], []
+        for prompt in [*memorised, next(new)]:
+            seen = prompt in memorised and prompt in model.visits
+            for _ in range(8):
+                guess = rng.random() < 0.5
+                prompts.append(prompt)
+                lengths.append(3 if guess else 9)
+                correct.append(seen or rng.random() < 0.7 if guess else True)
+        model.observe(prompts, lengths, correct)
+    assert model.visits[memorised[0]] == 12 and not model.is_fresh(memorised[0])
+    assert model.pooled_accuracy(memorised[0], 3) == pytest.approx(0.7, abs=0.15)  # fresh prompts' accuracy
+    assert model.targets([memorised[0]] * 5, [3, 3, 3, 9, 9], [True] * 5) == {memorised[0]: 9.0}
+    # a stale prompt whose cell lacks evidence: its own (memorised) group no longer vouches for a length
+    stale = BudgetModel(BudgetModelSettings(quantile=0.0, fresh_visits=1))
+    stale.visits[memorised[0]] = 5
+    assert stale.targets([memorised[0]] * 5, [3, 3, 3, 9, 9], [True] * 5) == {memorised[0]: 9.0}
+    fresh = BudgetModel(BudgetModelSettings(quantile=0.0, fresh_visits=1))
+    assert fresh.targets([memorised[0]] * 5, [3, 3, 3, 9, 9], [True] * 5) == {memorised[0]: 3.0}

@@ -63,6 +63,10 @@ class ScriptArguments:
     budget_quantile: float = field(
         default=0.25, metadata={"help": "Quantile of a prompt's reliably-correct lengths the budget model regresses on."}
     )
+    budget_reliable_accuracy: float = field(
+        default=0.85,
+        metadata={"help": "Accuracy (on fresh prompts) from which a completion length counts as sufficient for the budget model."},
+    )
     # -- data, base model, evaluation ------------------------------------------------------------------
     val_size: int | None = field(default=None, metadata={"help": "Use only the first N val rows (default: all)."})
     eval_every: int = field(default=0, metadata={"help": "Greedy val evaluation every N steps (0: off)."})
@@ -108,6 +112,8 @@ class ScriptArguments:
             raise ValueError(f"early_stopping_patience must be >= 0, got {self.early_stopping_patience}")
         if self.early_stopping_patience and not self.eval_every:
             raise ValueError("early_stopping_patience needs eval_every > 0 (it watches the periodic evaluations)")
+        if not 0 < self.budget_reliable_accuracy <= 1:
+            raise ValueError(f"budget_reliable_accuracy must lie in (0, 1], got {self.budget_reliable_accuracy}")
         if not 0 <= self.budget_quantile <= 1:
             raise ValueError(f"budget_quantile must lie in [0, 1], got {self.budget_quantile}")
         if not isinstance(self.rewards, dict):

@@ -143,7 +143,10 @@ def main(argv: list[str] | None = None) -> dict:
     training_args.reward_weights = [0.0 if r.dual else float(r.weight) for r in rewards]
     budget_model = None
     if script_args.learned_budget:  # a per-prompt budget, learned online; the global budget until then
-        budget_model = BudgetModel(BudgetModelSettings(quantile=script_args.budget_quantile), fallback=budget)
+        settings = BudgetModelSettings(
+            quantile=script_args.budget_quantile, reliable_accuracy=script_args.budget_reliable_accuracy
+        )
+        budget_model = BudgetModel(settings, fallback=budget)
 
     # -- 5. Trainer: TRL GRPO/RLOO + LoRA, owning the dual controller -----------------------------------
     trainer_cls = TRAINERS[script_args.algorithm]
