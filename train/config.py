@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from train.dual import MODES
 
-DEFAULT_REWARDS = {"exact_match": {}, "budget_penalty": {"weight": "dual", "correct_only": True, "cap": 1.0}}
+DEFAULT_REWARDS = {"exact_match": {}, "budget_penalty": {"weight": "dual", "correct_only": True, "cap": 2.0}}
 
 
 class JSONMapping(dict):
@@ -47,15 +47,15 @@ class ScriptArguments:
     em_tolerance: float | None = field(
         default=None, metadata={"help": "F = base val EM minus this (em_floor mode)."}
     )
-    dual_lr: float = field(default=0.03, metadata={"help": "Dual step size (integral gain)."})
+    dual_lr: float = field(default=0.02, metadata={"help": "Dual step size (integral gain)."})
     dual_kp: float = field(default=0.2, metadata={"help": "Proportional gain (0: plain dual ascent)."})
-    dual_ema: float = field(default=0.9, metadata={"help": "EMA factor smoothing the measured constraint."})
+    dual_ema: float = field(default=0.8, metadata={"help": "EMA factor smoothing the measured constraint."})
     dual_em_scale: float = field(
         default=0.05, metadata={"help": "em_floor mode: EM slack that counts as one unit of controller error."}
     )
     dual_warmup_steps: int = field(default=0, metadata={"help": "Optimizer steps before λ may move."})
     lambda_init: float = field(default=0.0, metadata={"help": "Initial λ."})
-    lambda_max: float = field(default=0.9, metadata={"help": "Upper bound of λ."})
+    lambda_max: float = field(default=0.45, metadata={"help": "Upper bound of λ."})
     learned_budget: bool = field(
         default=False,
         metadata={"help": "Learn a per-prompt token budget online and hand it to the rewards as `token_budget`."},
