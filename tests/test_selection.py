@@ -30,6 +30,12 @@ def test_em_floor_mode_picks_fewest_tokens_above_the_floor():
     assert select(LOG, SelectionRule("em_floor", 0.97, 0.0))["step"] == 120
 
 
+def test_em_floor_mode_has_no_slack_below_the_floor():
+    # the case that showed it: a slack of 0.05 EM let 0.953 EM at 30.1 tokens beat 1.000 at 31.0 (F = 0.98)
+    log = [{"step": 80, "em": 0.953, "mean_tokens": 30.1}, {"step": 120, "em": 1.0, "mean_tokens": 31.0}]
+    assert select(log, SelectionRule("em_floor", 0.98, tolerance=0.05))["step"] == 120
+
+
 def test_no_constraint_picks_highest_em():
     assert select(LOG, SelectionRule("none", 0.0))["step"] == 40
     assert select([], SelectionRule("none", 0.0)) is None

@@ -76,7 +76,7 @@ class ScriptArguments:
     )
     selection_tolerance: float = field(
         default=0.05,
-        metadata={"help": "Selection slack: mean tokens up to T·(1+this), or EM down to F − this."},
+        metadata={"help": "Selection slack in budget mode: mean tokens up to T·(1+this) count as within budget (em_floor mode: none)."},
     )
     early_stopping_patience: int = field(
         default=0, metadata={"help": "Stop once λ and val EM/tokens settled for this many evaluations (0: off)."}
