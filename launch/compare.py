@@ -166,8 +166,10 @@ def verdict(rows: list[dict], base: dict, target: float, oracle: float) -> str:
               and r["tokens"] <= target * 1.05]
     if within:
         best = max(within, key=lambda r: r["em"])
+        where = "within" if terse["tokens"] <= target * 1.05 else "NOT within (the comparison is not like for like)"
         out.append(f"- at the budget (mean tokens ≤ 1.05·T): Terse EM {terse['em']:.3f} vs best peer {best['method']} "
-                   f"{best['em']:.3f} (margin {terse['em'] - best['em']:+.3f}; Terse {terse['tokens']:.1f} tokens)")
+                   f"{best['em']:.3f} (margin {terse['em'] - best['em']:+.3f}; Terse {terse['tokens']:.1f} tokens, "
+                   f"{where} the budget itself)")
     else:
         out.append("- at the budget: no peer reached mean tokens ≤ 1.05·T")
     out.append(f"- Terse tokens/oracle {terse['tokens'] / oracle:.2f} (≤ 1.2 wanted), EM {terse['em']:.3f} vs base "
