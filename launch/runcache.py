@@ -5,7 +5,9 @@ of the arguments (order-insensitive for `--flag value` pairs; the label is only 
 - an interrupted benchmark resumes where it stopped (finished runs have `summary.json` and are not redone);
 - adding a method to a comparison runs only that method;
 - two benchmarks asking for the same settings (bench_budget's `learned` and compare's `terse`) share one run.
-Delete a run's directory to redo it. Each run writes its log next to its directory (`<key>.<label>.log`).
+The key also hashes the source files that make the base model every run starts from (the embedded task's
+generator and the warm start), so a change to the warm-start data does not silently reuse runs trained from
+the old base model. Delete a run's directory to redo it. Each run writes its log next to its directory (`<key>.<label>.log`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,15 @@ ROOT = REPO / "runs" / "cache"
 # Where a run logs to and how many threads it uses do not change what it learns (threads can change the
 # last bits of floating-point sums, not the figures a benchmark reports).
 UNKEYED = {"--report_to", "--torch_threads"}
+# The files that determine the base model (its cache key hashes the data they generate).
+BASE_MODEL_SOURCES = ("train/tasks/arith.py", "train/base_model.py")
+
+
+def base_model_digest() -> str:
+    digest = hashlib.sha256()
+    for name in BASE_MODEL_SOURCES:
+        digest.update((REPO / name).read_bytes())
+    return digest.hexdigest()
 
 
 def settings_key(args: list[str]) -> str:
@@ -37,7 +48,7 @@ def settings_key(args: list[str]) -> str:
             pairs.append((args[i], ""))
             i += 1
     pairs = [p for p in pairs if p[0] not in UNKEYED]
-    return hashlib.sha256(json.dumps(sorted(pairs)).encode()).hexdigest()[:12]
+    return hashlib.sha256(json.dumps([sorted(pairs), base_model_digest()]).encode()).hexdigest()[:12]
 
 
 def run_dir(args: list[str], root: Path = ROOT) -> Path:

@@ -68,3 +68,15 @@ def test_rl_prompts_are_never_in_the_warm_start():
     assert {r["difficulty"] for r in rl} == {1, 2, 3, 4, 5}
     dataset = task.rl_dataset(train)
     assert len(dataset) == len(rl) and set(dataset["prompt"]) == {r["prompt"] for r in rl}
+
+
+def test_warm_start_has_concise_long_traces_but_leans_wordy():
+    """The base model must see the concise trace at every difficulty (else the oracle is out of its reach),
+    while most steps still carry an extra (so its greedy answers are the wordy ones)."""
+    rng = random.Random(3)
+    problems = [arith.make_problem(rng, arith.MAX_OPS) for _ in range(2000)]
+    traces = [arith.sample_trace(p, rng) for p in problems]
+    concise = sum(t == arith.oracle_trace(p) for p, t in zip(problems, traces)) / len(traces)
+    assert abs(concise - arith.CONCISE_TRACE_RATE) < 0.03
+    steps_with_extra = sum(len(re.findall(r"= \d+ ; (?:so|check)", t)) for t in traces) / (len(traces) * arith.MAX_OPS)
+    assert steps_with_extra > 0.5

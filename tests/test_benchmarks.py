@@ -14,6 +14,15 @@ def test_settings_key_ignores_order_and_logging_but_not_settings():
     assert run_dir(a).name == settings_key(a)
 
 
+def test_settings_key_changes_with_the_base_model_source(monkeypatch):
+    """Runs trained from another base model (another warm-start data generator) are not reused."""
+    from launch import runcache
+
+    before = settings_key(["--seed", "0"])
+    monkeypatch.setattr(runcache, "base_model_digest", lambda: "another warm start")
+    assert settings_key(["--seed", "0"]) != before
+
+
 def test_sweep_arguments_change_one_reward_parameter():
     args = ["--constraint", "none", "--rewards", json.dumps({"exact_match": {"weight": 0.0}, "truncation": {"limit": "{T}"}})]
     filled = fill_target(args, 24.4)
