@@ -39,3 +39,17 @@ def test_pareto_check_respects_the_seed_spread():
             {"method": "b", "points": [(0.99, 20.0)]},   # dominates beyond the spread
             {"method": "c", "points": [(1.00, 40.0)]}]   # more accurate but longer
     assert dominated_by(terse, rows) == ["b (EM 0.990, 20.0 tokens)"]
+
+
+def test_oracle_reach_check_rebuilds_the_problem_from_its_prompt():
+    import random
+
+    from launch.check_oracle_reach import problem_from_prompt
+    from train.tasks import arith
+
+    rng = random.Random(0)
+    for n_ops in range(1, arith.MAX_OPS + 1):
+        problem = arith.make_problem(rng, n_ops)
+        rebuilt = problem_from_prompt(arith.prompt_text(problem))
+        assert {k: rebuilt[k] for k in ("start", "ops", "answer", "difficulty")} == \
+            {k: problem[k] for k in ("start", "ops", "answer", "difficulty")}
