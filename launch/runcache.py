@@ -5,13 +5,14 @@ of the arguments (order-insensitive for `--flag value` pairs; the label is only 
 - an interrupted benchmark resumes where it stopped (finished runs have `summary.json` and are not redone);
 - adding a method to a comparison runs only that method;
 - two benchmarks asking for the same settings (bench_budget's `learned` and compare's `terse`) share one run.
-The key also hashes the source files that make the base model every run starts from (the embedded task's
-generator and the warm start), so a change to the warm-start data does not silently reuse runs trained from
-the old base model. Delete a run's directory to redo it. Each run writes its log next to its directory (`<key>.<label>.log`).
+The key also hashes the code (not the docstrings or comments) of the files that make the base model every
+run starts from (the embedded task's generator and the warm start), so a change to the warm-start data does
+not silently reuse runs trained from the old base model. Delete a run's directory to redo it. Each run writes its log next to its directory (`<key>.<label>.log`).
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -31,10 +32,22 @@ UNKEYED = {"--report_to", "--torch_threads"}
 BASE_MODEL_SOURCES = ("train/tasks/arith.py", "train/base_model.py")
 
 
+def _code_without_docs(source: str) -> str:
+    """The module's syntax tree without docstrings (comments are not in it): an edit to the prose does not
+    invalidate hours of cached runs, an edit to the code does."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
 def base_model_digest() -> str:
     digest = hashlib.sha256()
     for name in BASE_MODEL_SOURCES:
-        digest.update((REPO / name).read_bytes())
+        digest.update(_code_without_docs((REPO / name).read_text()).encode())
     return digest.hexdigest()
 
 

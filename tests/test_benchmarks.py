@@ -23,6 +23,14 @@ def test_settings_key_changes_with_the_base_model_source(monkeypatch):
     assert settings_key(["--seed", "0"]) != before
 
 
+def test_base_model_digest_ignores_docstrings_and_comments():
+    from launch.runcache import _code_without_docs
+
+    code = 'def f(x):\n    """Why."""\n    return x + 1  # note\n'
+    assert _code_without_docs(code) == _code_without_docs(code.replace("Why.", "Because.").replace("note", "n"))
+    assert _code_without_docs(code) != _code_without_docs(code.replace("x + 1", "x + 2"))
+
+
 def test_sweep_arguments_change_one_reward_parameter():
     args = ["--constraint", "none", "--rewards", json.dumps({"exact_match": {"weight": 0.0}, "truncation": {"limit": "{T}"}})]
     filled = fill_target(args, 24.4)

@@ -107,7 +107,7 @@ def sample_trace(problem: dict, rng: random.Random) -> str:
     while its samples still cover every length down to the concise trace.
 
     A share `CONCISE_TRACE_RATE` of traces is the concise trace itself. Why: from the beta-binomial alone a
-    five-step trace with no extra at all is rare (≈ 0.01%), and a base model warm-started without them
+    five-step trace with no extra at all is rare (≈ 0.04%), and a base model warm-started without them
     computed concise five-operation traces right only 57% of the time (teacher-forced, val) against 100%
     for the wordy ones — the oracle length was then out of reach for reasons of the base model, not of
     length training. With them it can write every difficulty's concise trace, and greedy still leans wordy
