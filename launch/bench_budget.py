@@ -26,6 +26,9 @@ sys.path.insert(0, str(REPO))
 from launch.runcache import cached_run, dual_trace  # noqa: E402
 
 WARMUP = 5
+# 0.35 × 60 base tokens = 21: the mean length of the shortest traces the base model writes reliably (every
+# step written out; launch/check_oracle_reach.py), so the budget binds without being infeasible.
+BUDGET_RATIO = 0.35
 # Everything else is the default recipe (configs/arith.yaml): budget_penalty, PI controller, EMA smoothing.
 RUNS = {
     # name: extra CLI arguments on top of the default recipe
@@ -76,9 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default=",".join(RUNS), help="comma-separated subset of " + ",".join(RUNS))
     parser.add_argument("--max_steps", type=int, default=120)
-    # 0.35 × 60 base tokens = 21: the mean length of the shortest traces the base model writes reliably
-    # (every step written out; launch/check_oracle_reach.py), so the budget binds without being infeasible.
-    parser.add_argument("--budget_ratio", type=float, default=0.35)
+    parser.add_argument("--budget_ratio", type=float, default=BUDGET_RATIO)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, help="torch threads per run (default: all cores)")
     args = parser.parse_args()

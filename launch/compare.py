@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from launch.bench_budget import common_args  # noqa: E402
+from launch.bench_budget import BUDGET_RATIO, common_args  # noqa: E402
 from launch.runcache import cached_run  # noqa: E402
 
 
@@ -34,6 +34,7 @@ def rewards(**spec) -> list[str]:
     return ["--rewards", json.dumps({"exact_match": {"weight": 0.0}, **spec})]
 
 
+BUDGET_TOLERANCE = 0.05  # "within the budget": mean tokens ≤ T·(1 + this)
 COMPLETIONS_PER_STEP = 64  # configs/arith.yaml: 8 prompts × 8 generations
 FIXED = ["--constraint", "none"]  # a fixed coefficient: no controller
 # name: (what it is, arguments at the published default, {coefficient: [sweep values]} or None).
@@ -92,10 +93,14 @@ def t_from_base(run: dict, ratio: float) -> float:
     return run["base"]["mean_tokens"] * ratio
 
 
-def feasible_key(run: dict, target: float, tol: float = 0.05) -> tuple:
-    """Best point of a sweep: highest EM within T(1 + tol); if none fits, the fewest tokens."""
+def within_budget(tokens: float, target: float) -> bool:
+    return tokens <= target * (1 + BUDGET_TOLERANCE)
+
+
+def feasible_key(run: dict, target: float) -> tuple:
+    """Best point of a sweep: highest EM within the budget; if none fits, the fewest tokens."""
     f = run["final"]
-    if f["mean_tokens"] <= target * (1 + tol):
+    if within_budget(f["mean_tokens"], target):
         return (1, f["em"], -f["mean_tokens"])
     return (0, -f["mean_tokens"], f["em"])
 
@@ -163,10 +168,10 @@ def verdict(rows: list[dict], base: dict, target: float, oracle: float) -> str:
     beaten = dominated_by(terse, rows)
     out.append(f"- Pareto: {'no peer run dominates Terse' if not beaten else 'dominated by ' + ', '.join(beaten)}")
     within = [r for r in rows if not r["method"].startswith("terse") and r["method"] != "em_only"
-              and r["tokens"] <= target * 1.05]
+              and within_budget(r["tokens"], target)]
     if within:
         best = max(within, key=lambda r: r["em"])
-        where = "within" if terse["tokens"] <= target * 1.05 else "NOT within (the comparison is not like for like)"
+        where = "within" if within_budget(terse["tokens"], target) else "NOT within (the comparison is not like for like)"
         out.append(f"- at the budget (mean tokens ≤ 1.05·T): Terse EM {terse['em']:.3f} vs best peer {best['method']} "
                    f"{best['em']:.3f} (margin {terse['em'] - best['em']:+.3f}; Terse {terse['tokens']:.1f} tokens, "
                    f"{where} the budget itself)")
@@ -212,9 +217,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--threads", type=int, help="torch threads per run (default: all cores)")
     parser.add_argument("--max_steps", type=int, default=120)
-    # 0.35 × 60 base tokens = 21: the mean length of the shortest traces the base model writes reliably
-    # (every step written out; launch/check_oracle_reach.py), so the budget binds without being infeasible.
-    parser.add_argument("--budget_ratio", type=float, default=0.35)
+    parser.add_argument("--budget_ratio", type=float, default=BUDGET_RATIO)
     parser.add_argument("--out", default=str(REPO / "runs" / "compare"))
     args = parser.parse_args()
     seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",")]

@@ -7,12 +7,14 @@ of the arguments (order-insensitive for `--flag value` pairs; the label is only 
 - two benchmarks asking for the same settings (bench_budget's `learned` and compare's `terse`) share one run.
 The key also hashes the code (not the docstrings or comments) of the files that make the base model every
 run starts from (the embedded task's generator and the warm start), so a change to the warm-start data does
-not silently reuse runs trained from the old base model. Delete a run's directory to redo it. Each run writes its log next to its directory (`<key>.<label>.log`).
+not silently reuse runs trained from the old base model. Delete a run's directory to redo it. Each run
+writes its log next to its directory (`<key>.<label>.log`).
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import os
@@ -44,7 +46,10 @@ def _code_without_docs(source: str) -> str:
     return ast.dump(tree)
 
 
+@functools.cache
 def base_model_digest() -> str:
+    """Read once per process: every run a benchmark starts is keyed against the same code, even if the
+    files are edited while it runs."""
     digest = hashlib.sha256()
     for name in BASE_MODEL_SOURCES:
         digest.update(_code_without_docs((REPO / name).read_text()).encode())
