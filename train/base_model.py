@@ -26,6 +26,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 BUILTIN_MODEL = "builtin:arith-tiny"  # the `model_name_or_path` that asks for this module's model
+BUILTIN_PREFIX = "builtin:"  # `builtin:<anything>`: this module's model, warm-started on the recipe's task
 WARM_START_VERSION = 1  # bump when the code below changes in a way the settings and data don't capture
 
 
@@ -34,6 +35,7 @@ class WarmStartSettings:
     """Everything that determines the warm-started model (and so its cache key)."""
 
     seed: int = 0
+    task: str = "arith"  # a generated task with warm-start traces (`arith`, `chain`)
     hidden_size: int = 128
     num_layers: int = 4
     num_heads: int = 4
@@ -95,10 +97,10 @@ def warm_start(out_dir: Path, settings: WarmStartSettings, train_rows: list[dict
     from transformers import GenerationConfig
     from trl import SFTConfig, SFTTrainer
 
-    from train.tasks import arith
+    from train import tasks
 
     torch.manual_seed(settings.seed)
-    tokenizer = build_tokenizer(arith.vocabulary())
+    tokenizer = build_tokenizer(tasks.get(settings.task).vocabulary())
     model = build_model(tokenizer, settings)
     dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in train_rows])
     config = SFTConfig(
@@ -157,7 +159,7 @@ def _warm_start_in_own_process(out_dir: Path, settings: WarmStartSettings, train
 
 def cached_base_model(cache_dir: str | os.PathLike, settings: WarmStartSettings, train_rows: list[dict]) -> Path:
     """Path of the warm-started model for `settings`, training it first if no complete copy is cached."""
-    final = Path(cache_dir) / f"arith-tiny-{settings.key(train_rows)}"
+    final = Path(cache_dir) / f"{settings.task}-tiny-{settings.key(train_rows)}"
     if (final / "config.json").exists() and (final / "warm_start.json").exists():
         logger.info("warm start: using cached base model %s", final)
         return final

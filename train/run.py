@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> dict:
     from rewards import build_rewards
     from rewards.budget_model import BudgetModel, BudgetModelSettings
     from train import tasks
-    from train.base_model import BUILTIN_MODEL, WarmStartSettings, cached_base_model
+    from train.base_model import BUILTIN_MODEL, BUILTIN_PREFIX, WarmStartSettings, cached_base_model
     from train.dual import DualController, DualSettings
     from train.evaluate import PeriodicEval, evaluate
     from train.export import export
@@ -89,10 +89,12 @@ def main(argv: list[str] | None = None) -> dict:
     # -- 2. Base model: the built-in warm start (cached) or any HF causal LM ------------------------------
     model_path = model_args.model_name_or_path or BUILTIN_MODEL
     looks_local = model_path.startswith((".", "/", "~")) or model_path.count("/") > 1
-    if model_path != BUILTIN_MODEL and looks_local and not Path(model_path).expanduser().exists():
+    builtin = model_path.startswith(BUILTIN_PREFIX)
+    if not builtin and looks_local and not Path(model_path).expanduser().exists():
         raise FileNotFoundError(f"model_name_or_path: no such directory {model_path!r}")
-    if model_path == BUILTIN_MODEL:
-        settings = WarmStartSettings(seed=training_args.seed, sft_steps=script_args.warm_start_steps)
+    if builtin:
+        settings = WarmStartSettings(seed=training_args.seed, sft_steps=script_args.warm_start_steps,
+                                     task=script_args.task)
         with state.main_process_first():  # one rank trains the warm start, the others read the cache
             model_path = str(cached_base_model(script_args.cache_dir, settings, task.sft_rows(train_rows)))
     tokenizer = AutoTokenizer.from_pretrained(model_path)
@@ -163,6 +165,7 @@ def main(argv: list[str] | None = None) -> dict:
         dual_index=dual_index,
         em_index=names.index("exact_match"),
         budget_model=budget_model,
+        reward_states={r.name: r.state for r in rewards if r.state is not None},
     )
 
     guard_wandb_callbacks(trainer)
@@ -237,6 +240,10 @@ def main(argv: list[str] | None = None) -> dict:
             summary["export"] = str(export(out, out / "export", overwrite=True))
             write_json_atomic(str(out / "summary.json"), summary)
         (out / "val_completions.json").write_text(json.dumps(final["completions"][:50], indent=1))
+        # Per val prompt, for paired comparisons of two runs (launch/compare.py, train/ab_test.py).
+        write_json_atomic(str(out / "val_per_example.json"), {
+            "prompts": [r["prompt"] for r in val_rows], "difficulty": [r.get("difficulty") for r in val_rows],
+            **final["per_example"]})
         finish_wandb(summary)
         print_summary(summary)
     return summary

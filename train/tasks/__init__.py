@@ -16,16 +16,24 @@ class Arith:
 
     name: str = "arith"
 
-    def load(self, seed: int, val_size: int | None = None, data_path: str | None = None):
-        from train.tasks import arith
+    def module(self):
+        """The generator module (`build_split`, `vocabulary`), which is also the built-in base model's data."""
+        import importlib
 
+        return importlib.import_module(f"train.tasks.{self.name}")
+
+    def vocabulary(self) -> list[str]:
+        return self.module().vocabulary()
+
+    def load(self, seed: int, val_size: int | None = None, data_path: str | None = None):
+        if data_path:
+            raise ValueError(f"task {self.name} is generated from its seed: data_path must be unset")
+        build = self.module().build_split
         count = word_count  # the built-in tokenizer is word-level over the task's vocabulary
-        return arith.build_split("train", seed, count), arith.build_split("val", seed, count, size=val_size)
+        return build("train", seed, count), build("val", seed, count, size=val_size)
 
     def test_rows(self, seed: int, data_path: str | None = None) -> list[dict]:
-        from train.tasks import arith
-
-        return arith.build_split("test", seed, word_count)
+        return self.module().build_split("test", seed, word_count)
 
     def sft_rows(self, train_rows: list[dict]) -> list[dict]:
         """The warm start's rows: train prompts that RL never sees (`rl_rows` holds those)."""
@@ -43,6 +51,14 @@ class Arith:
 
     def rl_dataset(self, train_rows: list[dict]):
         return _dataset(self.rl_rows(train_rows), ("prompt", "answer", "difficulty"))
+
+
+@dataclass(frozen=True)
+class Chain(Arith):
+    """The benchmark task (`train/tasks/chain.py`): answer modes from worked to direct, whose accuracy
+    falls with compression by an amount that depends on the prompt. Built-in base model, no download."""
+
+    name: str = "chain"
 
 
 @dataclass(frozen=True)
@@ -109,7 +125,7 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
-TASKS = {"arith": Arith(), "gsm8k": GSM8K(), "word_problems": WordProblems()}
+TASKS = {"arith": Arith(), "chain": Chain(), "gsm8k": GSM8K(), "word_problems": WordProblems()}
 
 
 def get(name: str):

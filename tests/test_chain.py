@@ -1,0 +1,77 @@
+"""The benchmark task `chain`: modes, their lengths, correctness of every trace, fixed balanced splits."""
+
+import random
+from collections import Counter
+
+import pytest
+
+from rewards.exact_match import is_correct
+from train import tasks
+from train.tasks import arith, chain, word_count
+
+
+def test_every_mode_of_every_problem_is_correct_and_as_long_as_stated():
+    rng = random.Random(0)
+    for d in range(1, chain.MAX_OPS + 1):
+        problem = arith.make_problem(rng, d)
+        for mode in chain.MODES:
+            text = chain.trace_text(problem, mode)
+            assert text.split()[0] == mode
+            assert is_correct(text, str(problem["answer"])), (mode, text)
+            assert word_count(text) + 1 == chain.mode_tokens(d, mode)  # + end of sequence
+
+
+def test_folded_modes_write_fewer_running_values():
+    problem = {"start": 7, "ops": [("+", 5), ("-", 9), ("+", 3)], "answer": 6, "difficulty": 3}
+    assert chain.trace_text(problem, "values") == "values 12 ; 3 ; #### 6"
+    assert chain.trace_text(problem, "pairs") == "pairs 3 ; #### 6"
+    assert chain.trace_text(problem, "direct") == "direct #### 6"
+    assert chain.trace_text(problem, "steps") == "steps 7 + 5 = 12 ; 12 - 9 = 3 ; 3 + 3 = 6 ; #### 6"
+    assert chain.trace_text(problem, "full").startswith("full 7 + 5 = 12 ; check 12 - 5 = 7 ok ; 12 - 9 = 3 ;")
+    with pytest.raises(ValueError, match="unknown chain mode"):
+        chain.trace_text(problem, "terse")
+
+
+def test_modes_get_shorter_from_full_to_direct():
+    for d in range(1, chain.MAX_OPS + 1):
+        lengths = [chain.mode_tokens(d, m) for m in chain.MODES]
+        assert lengths == sorted(lengths, reverse=True)
+    assert chain.mode_tokens(6, "full") / chain.mode_tokens(6, "direct") >= 20  # a wide range to compress
+
+
+def test_splits_are_fixed_balanced_disjoint_and_hide_the_difficulty():
+    task = tasks.get("chain")
+    train, val = task.load(0)
+    assert task.load(0)[1] == val and task.load(1)[1] != val
+    counts = Counter(r["difficulty"] for r in val)
+    assert set(counts) == set(range(1, chain.MAX_OPS + 1)) and max(counts.values()) - min(counts.values()) <= 1
+    assert not {r["prompt"] for r in val} & {r["prompt"] for r in train}
+    assert len({r["prompt"] for r in val}) == len(val)
+    for r in val[:50]:  # the prompt is the expression: its length shows the difficulty, no label does
+        assert r["prompt"].count("+") + r["prompt"].count("-") == r["difficulty"]
+        assert not any(m in r["prompt"].split() for m in chain.MODES)
+    modes = Counter(r["completion"].split()[0] for r in train)
+    assert modes.most_common(1)[0][0] == "full" and set(modes) == set(chain.MODES)
+    assert not set(r["prompt"] for r in task.rl_rows(train)) & set(r["prompt"] for r in task.sft_rows(train))
+
+
+def test_chain_and_arith_are_data_path_free():
+    with pytest.raises(ValueError, match="data_path"):
+        tasks.get("chain").load(0, data_path="/x")
+
+
+def test_reliability_curves_and_references_from_per_row_results():
+    from launch.reliability import curves_from, references
+
+    rows = [{"difficulty": 1}, {"difficulty": 1}, {"difficulty": 2}, {"difficulty": 2}]
+    per_mode = {"steps": ([True, True, True, True], [10, 10, 16, 16]),
+                "direct": ([True, True, False, True], [4, 4, 4, 4])}
+    curves = curves_from(rows, per_mode)
+    assert curves == {"1": [{"mode": "steps", "mean_tokens": 10, "em": 1.0}, {"mode": "direct", "mean_tokens": 4, "em": 1.0}],
+                      "2": [{"mode": "steps", "mean_tokens": 16, "em": 1.0}, {"mode": "direct", "mean_tokens": 4, "em": 0.5}]}
+    refs = references(curves, {"1": 0.5, "2": 0.5}, base_tokens=20, ratios=(0.2, 0.4, 0.5))
+    # T = 4: everyone direct, EM 0.75. T = 8: d=2's upgrade costs 0.5·12 = 6 mean tokens and 4 are left, so
+    # 2/3 of d=2 answer in steps: EM 0.75 + 0.5·0.5·2/3. T = 10: all of d=2 in steps, EM 1.
+    assert [round(p["em"], 3) for p in refs["frontier"]] == [0.75, 0.917, 1.0]
+    # uniform at T = 8: cap 16 would cost 10 mean tokens, so cap 10 — d=2 stays direct: EM 0.75.
+    assert [round(p["em"], 3) for p in refs["uniform"]] == [0.75, 0.75, 1.0]
