@@ -1,0 +1,156 @@
+"""Reliability curves of a recipe's base model, and the references every length method is judged against.
+
+    python launch/reliability.py --config configs/benchmark.yaml --out runs/reliability/chain-s0.json
+    python launch/reliability.py --config configs/benchmark.yaml --seed 1 --out runs/reliability/chain-s1.json
+
+For every answer mode of the task (`train/tasks/chain.py`: full, steps, values, pairs, direct) the base
+model is made to answer every val prompt in that mode — its first completion word, the mode word, is
+forced and the rest is its own greedy generation, exactly as it would continue had it chosen that word
+itself — and EM and mean tokens (the forced word included) are measured per difficulty. From those
+curves (`train/allocation.py`):
+
+- `frontier`: EM*(T), the best val EM that any per-prompt choice of modes reaches at mean tokens ≤ T;
+- `uniform`: the best EM of one common length cap at mean tokens ≤ T;
+
+for T = 0.2, 0.3, …, 1.0 × the base model's mean tokens. Written as JSON (the schema of issue 13:
+`base`, `curves`, `frontier`, `uniform`, plus `shares` of prompts per difficulty and `modes`) and
+printed as tables. `launch/compare.py` reads the file to draw the frontier and to report each method's
+gap to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+RATIOS = tuple(round(0.1 * i, 1) for i in range(2, 11))
+
+
+def forced_mode_results(model, tokenizer, rows: list[dict], mode: str, max_new_tokens: int) -> tuple[list, list]:
+    """(correct, tokens) per row when the completion's first word is `mode` (counted as one token)."""
+    from rewards.exact_match import is_correct
+    from train.evaluate import generate
+
+    texts, lengths, _ = generate(model, tokenizer, [f"{r['prompt']} {mode}" for r in rows], max_new_tokens - 1,
+                                 desc=f"mode {mode}")
+    correct = [is_correct(f"{mode} {t}", r["answer"]) for t, r in zip(texts, rows, strict=True)]
+    return correct, [n + 1 for n in lengths]
+
+
+def curves_from(rows: list[dict], per_mode: dict[str, tuple[list, list]]) -> dict:
+    """{difficulty: [{"mode", "mean_tokens", "em"}, ...]} from per-row results of every mode."""
+    cells = defaultdict(list)
+    for i, row in enumerate(rows):
+        cells[str(row["difficulty"])].append(i)
+    return {
+        d: [{"mode": mode, "mean_tokens": sum(tok[i] for i in idx) / len(idx), "em": sum(ok[i] for i in idx) / len(idx)}
+            for mode, (ok, tok) in per_mode.items()]
+        for d, idx in sorted(cells.items(), key=lambda kv: int(kv[0]))
+    }
+
+
+def references(curves: dict, shares: dict, base_tokens: float, ratios=RATIOS) -> dict:
+    """The `frontier` and `uniform` lists at each ratio of base tokens."""
+    from train.allocation import frontier, uniform
+
+    out = {"frontier": [], "uniform": []}
+    for ratio in ratios:
+        budget = ratio * base_tokens
+        for name, solve in (("frontier", frontier), ("uniform", uniform)):
+            point = solve(curves, shares, budget)
+            out[name].append({"ratio": ratio, "target": budget, "tokens": point["tokens"], "em": point["em"],
+                              "feasible": point["feasible"]})
+    return out
+
+
+def measure(model, tokenizer, rows: list[dict], modes: tuple[str, ...], max_new_tokens: int) -> dict:
+    """The whole report for a model on rows: base (free greedy), curves, shares, frontier, uniform."""
+    from train.evaluate import evaluate
+
+    base = evaluate(model, tokenizer, rows, max_new_tokens, desc="base (free)")
+    per_mode = {mode: forced_mode_results(model, tokenizer, rows, mode, max_new_tokens) for mode in modes}
+    curves = curves_from(rows, per_mode)
+    shares = {d: sum(1 for r in rows if str(r["difficulty"]) == d) / len(rows) for d in curves}
+    report = {"base": {"em": base["em"], "mean_tokens": base["mean_tokens"],
+                       "by_difficulty": {d: {k: v[k] for k in ("em", "mean_tokens")}
+                                         for d, v in base.get("by_difficulty", {}).items()}},
+              "modes": list(modes), "shares": shares, "curves": curves}
+    report.update(references(curves, shares, base["mean_tokens"]))
+    return report
+
+
+def print_report(report: dict) -> None:
+    modes, curves = report["modes"], report["curves"]
+    base = report["base"]
+    print(f"\nbase model (free greedy): val EM {base['em']:.3f}, mean tokens {base['mean_tokens']:.1f}\n")
+    print("reliability curves, EM (mean tokens) per forced mode, most detailed → most compressed:\n")
+    print("| difficulty | share | " + " | ".join(modes) + " | loss longest→shortest |")
+    print("|---|---|" + "---|" * len(modes) + "---|")
+    for d, curve in curves.items():
+        by_mode = {p["mode"]: p for p in curve}
+        cells = [f"{by_mode[m]['em']:.2f} ({by_mode[m]['mean_tokens']:.1f})" for m in modes]
+        longest, shortest = max(curve, key=lambda p: p["mean_tokens"]), min(curve, key=lambda p: p["mean_tokens"])
+        print(f"| {d} | {report['shares'][d]:.2f} | " + " | ".join(cells) + f" | {longest['em'] - shortest['em']:+.2f} |")
+    print("\nreferences at T = ratio × base tokens:\n")
+    print("| ratio | T | frontier EM*(T) | tokens | uniform cap EM | tokens | EM* − uniform |")
+    print("|---|---|---|---|---|---|---|")
+    for f, u in zip(report["frontier"], report["uniform"], strict=True):
+        mark = "" if f["feasible"] else " (infeasible)"
+        print(f"| {f['ratio']:.1f} | {f['target']:.1f} | {f['em']:.3f}{mark} | {f['tokens']:.1f} | {u['em']:.3f} | "
+              f"{u['tokens']:.1f} | {f['em'] - u['em']:+.3f} |")
+
+
+def load_base_model(config: str, extra: list[str]):
+    """(tokenizer, model, val rows, max new tokens, modes) for a recipe, training its warm start if uncached."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from train import tasks
+    from train.base_model import BUILTIN_PREFIX, WarmStartSettings, cached_base_model
+    from train.run import parse_args
+
+    script_args, training_args, model_args = parse_args(["--config", config, *extra])
+    task = tasks.get(script_args.task)
+    modes = getattr(task.module(), "MODES", None) if hasattr(task, "module") else None
+    if not modes:
+        raise ValueError(f"task {script_args.task!r} has no answer modes to force (the benchmark task `chain` has)")
+    train_rows, val_rows = task.load(training_args.seed, script_args.val_size, script_args.data_path)
+    path = model_args.model_name_or_path
+    if path.startswith(BUILTIN_PREFIX):
+        settings = WarmStartSettings(seed=training_args.seed, sft_steps=script_args.warm_start_steps, task=task.name)
+        path = cached_base_model(script_args.cache_dir, settings, task.sft_rows(train_rows))
+    tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
+    return tokenizer, model.eval(), val_rows, training_args.max_completion_length, tuple(modes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=str(REPO / "configs" / "benchmark.yaml"))
+    parser.add_argument("--out", help="JSON file to write (default: runs/reliability/<task>-s<seed>.json)")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    extra = ["--seed", str(args.seed)] if args.seed is not None else []
+    tokenizer, model, rows, max_new, modes = load_base_model(args.config, extra)
+    report = measure(model, tokenizer, rows, modes, max_new)
+    print_report(report)
+    out = Path(args.out) if args.out else default_path(args.config, args.seed or 0)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+    print(f"\nwrote {out}")
+
+
+def default_path(config: str, seed: int) -> Path:
+    return REPO / "runs" / "reliability" / f"{Path(config).stem}-s{seed}.json"
+
+
+if __name__ == "__main__":
+    main()

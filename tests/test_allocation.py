@@ -1,0 +1,74 @@
+"""The allocation frontier and the uniform cap on reliability curves worked out by hand."""
+
+import pytest
+
+from train.allocation import concave_hull, frontier, uniform
+
+
+def curve(*points):
+    return [{"mode": f"m{i}", "mean_tokens": t, "em": e} for i, (t, e) in enumerate(points)]
+
+
+# Cell a: a long mode buys little (0.5 → 0.6 for 16 tokens); cell b: a long mode buys a lot (0.2 → 1.0 for 8).
+CURVES = {"a": curve((4, 0.5), (20, 0.6)), "b": curve((4, 0.2), (12, 1.0))}
+SHARES = {"a": 1, "b": 1}
+
+
+def test_hull_drops_dominated_and_under_chord_modes():
+    hull = concave_hull(curve((4, 0.2), (6, 0.3), (10, 0.8), (12, 0.7), (4, 0.1)))
+    # (6, 0.3) lies under the chord (4, 0.2)–(10, 0.8); (12, 0.7) is longer and worse; (4, 0.1) ties on length.
+    assert hull == [(4, 0.2), (10, 0.8)]
+
+
+def test_frontier_buys_the_steepest_upgrade_first_then_a_fraction():
+    # start: 4 tokens, EM (0.5 + 0.2)/2 = 0.35; b's upgrade (slope 0.1) costs 4 mean tokens → 8, 0.75;
+    # a's upgrade (slope 1/160) costs 8; 4 are left, so half of a's prompts move: EM + 0.5·0.5·0.1 = 0.775.
+    f = frontier(CURVES, SHARES, 12)
+    assert f["feasible"]
+    assert f["tokens"] == pytest.approx(12)
+    assert f["em"] == pytest.approx(0.775)
+    assert f["allocation"]["b"] == [(12, 1.0, 1.0)]
+    assert f["allocation"]["a"] == [(4, 0.5, 0.5), (20, 0.6, 0.5)]
+    assert frontier(CURVES, SHARES, 8)["em"] == pytest.approx(0.75)
+
+
+def test_uniform_takes_the_largest_cap_within_the_budget():
+    # cap 4: 4 tokens, 0.35; cap 12: a stays at 4 (its 20-token mode does not fit), b at 12 → 8 tokens, 0.75;
+    # cap 20: a at 20, b at 12 → 16 tokens > 12. So U(12) is the cap-12 point, 0.025 below the frontier.
+    u = uniform(CURVES, SHARES, 12)
+    assert u["cap"] == 12 and u["feasible"]
+    assert u["tokens"] == pytest.approx(8)
+    assert u["em"] == pytest.approx(0.75)
+    assert u["modes"] == {"a": "m0", "b": "m1"}
+    assert uniform(CURVES, SHARES, 16)["em"] == pytest.approx(0.8)
+
+
+def test_uniform_prefers_the_shortest_of_equally_accurate_modes():
+    curves = {"easy": curve((4, 1.0), (20, 1.0)), "hard": curve((4, 0.2), (30, 1.0))}
+    u = uniform(curves, {"easy": 1, "hard": 1}, 100)
+    assert u["tokens"] == pytest.approx(17)  # easy answers in 4 tokens even though 20 fit
+    assert u["em"] == pytest.approx(1.0)
+
+
+def test_below_every_shortest_mode_both_report_the_shortest_point_as_infeasible():
+    f, u = frontier(CURVES, SHARES, 3), uniform(CURVES, SHARES, 3)
+    assert not f["feasible"] and not u["feasible"]
+    assert f["tokens"] == u["tokens"] == pytest.approx(4)
+    assert f["em"] == u["em"] == pytest.approx(0.35)
+
+
+def test_shares_weight_the_cells():
+    # b three times as common: start 4 tokens, EM 0.25·0.5 + 0.75·0.2 = 0.275; b's upgrade costs 0.75·8 = 6.
+    assert frontier(CURVES, {"a": 1, "b": 3}, 10)["em"] == pytest.approx(0.275 + 0.75 * 0.8)
+
+
+def test_frontier_is_never_below_uniform():
+    curves = {1: curve((4, 1.0), (10, 1.0)), 3: curve((4, 0.3), (8, 0.7), (22, 1.0)),
+              6: curve((4, 0.05), (14, 0.6), (40, 1.0))}
+    for budget in range(4, 45, 2):
+        assert frontier(curves, {1: 1, 3: 1, 6: 1}, budget)["em"] >= uniform(curves, {1: 1, 3: 1, 6: 1}, budget)["em"] - 1e-9
+
+
+def test_missing_curve_is_an_error():
+    with pytest.raises(ValueError, match="without a reliability curve"):
+        frontier(CURVES, {"a": 1, "c": 1}, 10)

@@ -1,0 +1,115 @@
+"""How well *could* any length method do? The allocation frontier and the best single cap, from reliability curves.
+
+A reliability curve says, for one cell of prompts (a difficulty level), how accurate the base model is in
+each of its answer modes and how many tokens each mode costs: `[{"mode", "mean_tokens", "em"}, ...]`.
+Given the cells' shares of the prompts, two references follow, both at a mean-token budget T:
+
+- **allocation frontier** EM*(T): the best EM that *any* per-prompt choice among the base model's modes
+  reaches at mean tokens ≤ T. It is a multiple-choice knapsack; prompts of one cell may answer in
+  different modes, so its LP relaxation is the exact answer up to one prompt per cell. The LP is solved
+  greedily: start every cell at its shortest mode, then buy the upgrades on each cell's upper concave
+  hull (tokens → EM) in order of EM per token until the budget is spent (the last one fractionally).
+  No training method can beat this by choosing how long to answer, only by making the modes themselves
+  more accurate.
+- **uniform cap** U(T): what one global budget could at best do — every prompt gets the same cap C on
+  its answer length and answers in its most accurate mode within C (the shortest among equally accurate
+  ones; its shortest mode if none fits), C the largest cap whose mean tokens stay ≤ T.
+
+EM*(T) − U(T) is what per-prompt allocation is worth on a task: zero where every cell has one right
+length, large where cells differ in what an extra token buys.
+"""
+
+from __future__ import annotations
+
+EPS = 1e-9
+
+
+def _points(curve: list[dict]) -> list[tuple[float, float]]:
+    return sorted((float(p["mean_tokens"]), float(p["em"])) for p in curve)
+
+
+def concave_hull(curve: list[dict]) -> list[tuple[float, float]]:
+    """The upper concave hull of a cell's (tokens, EM) points, from its shortest mode (the most accurate
+    of the shortest ones) to its most accurate mode (the shortest of those); dominated modes drop out."""
+    if not curve:
+        raise ValueError("a reliability curve needs at least one mode")
+    pts = _points(curve)
+    start_t = pts[0][0]
+    start = max((p for p in pts if p[0] == start_t), key=lambda p: p[1])
+    hull = [start]
+    for t, e in pts:
+        if t <= start[0] or e <= hull[-1][1] + EPS:  # not longer-and-better than the last kept point
+            continue
+        while len(hull) >= 2:  # drop the last point if it lies on or under the chord to the new one
+            (t1, e1), (t2, e2) = hull[-2], hull[-1]
+            if (e2 - e1) * (t - t1) <= (e - e1) * (t2 - t1) + EPS:
+                hull.pop()
+            else:
+                break
+        hull.append((t, e))
+    return hull
+
+
+def frontier(curves: dict, shares: dict, budget: float) -> dict:
+    """EM*(T): {"tokens", "em", "feasible", "allocation": {cell: [(tokens, EM, fraction), ...]}}.
+    `curves` and `shares` are keyed by cell; shares are normalised here. Infeasible (T below every
+    cell's shortest mode): the all-shortest point, feasible False."""
+    weights = _normalised(shares, curves)
+    hulls = {c: concave_hull(curves[c]) for c in weights}
+    tokens = sum(w * hulls[c][0][0] for c, w in weights.items())
+    em = sum(w * hulls[c][0][1] for c, w in weights.items())
+    allocation = {c: [(*hulls[c][0], 1.0)] for c in weights}
+    if tokens > budget + EPS:
+        return {"tokens": tokens, "em": em, "feasible": False, "allocation": allocation}
+    upgrades = []  # (slope, cell, from-point, to-point); per cell the slopes decrease along the hull
+    for c, hull in hulls.items():
+        for (t1, e1), (t2, e2) in zip(hull, hull[1:]):
+            upgrades.append(((e2 - e1) / (t2 - t1), c, (t1, e1), (t2, e2)))
+    upgrades.sort(key=lambda u: -u[0])
+    left = budget - tokens
+    for _, c, (t1, e1), (t2, e2) in upgrades:  # a cell's prompts all sit at its last point until it moves
+        cost = weights[c] * (t2 - t1)
+        share = min(1.0, left / cost)
+        tokens += share * cost
+        em += share * weights[c] * (e2 - e1)
+        left -= share * cost
+        allocation[c] = [(t2, e2, 1.0)] if share >= 1.0 else [(t1, e1, 1.0 - share), (t2, e2, share)]
+        if share < 1.0:
+            break
+    return {"tokens": tokens, "em": em, "feasible": True, "allocation": allocation}
+
+
+def cap_choice(curve: list[dict], cap: float) -> tuple[float, float, str]:
+    """(tokens, EM, mode) a cell answers in under a length cap: its most accurate mode within the cap,
+    the shortest among equally accurate ones; its shortest mode if none fits."""
+    fits = [p for p in curve if p["mean_tokens"] <= cap + EPS]
+    if not fits:
+        p = min(curve, key=lambda p: (p["mean_tokens"], -p["em"]))
+    else:
+        p = max(fits, key=lambda p: (round(p["em"], 9), -p["mean_tokens"]))
+    return float(p["mean_tokens"]), float(p["em"]), p.get("mode", "")
+
+
+def uniform(curves: dict, shares: dict, budget: float) -> dict:
+    """U(T): {"tokens", "em", "cap", "feasible", "modes": {cell: mode}} for the largest common cap whose
+    mean tokens stay ≤ T (the smallest cap, feasible False, if none does)."""
+    weights = _normalised(shares, curves)
+    caps = sorted({float(p["mean_tokens"]) for c in weights for p in curves[c]})
+    points = []
+    for cap in caps:  # mean tokens never fall as the cap grows (a larger cap only adds longer modes)
+        choice = {c: cap_choice(curves[c], cap) for c in weights}
+        tokens = sum(w * choice[c][0] for c, w in weights.items())
+        points.append({"tokens": tokens, "em": sum(w * choice[c][1] for c, w in weights.items()), "cap": cap,
+                       "feasible": tokens <= budget + EPS, "modes": {c: choice[c][2] for c in weights}})
+    feasible = [p for p in points if p["feasible"]]
+    return feasible[-1] if feasible else points[0]
+
+
+def _normalised(shares: dict, curves: dict) -> dict:
+    missing = set(shares) - set(curves)
+    if missing:
+        raise ValueError(f"cells without a reliability curve: {sorted(missing)}")
+    total = sum(shares.values())
+    if total <= 0:
+        raise ValueError("cell shares must sum to a positive number")
+    return {c: s / total for c, s in shares.items() if s > 0}
