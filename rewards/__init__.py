@@ -20,9 +20,13 @@ from dataclasses import dataclass, field
 from rewards.budget_penalty import budget_penalty
 from rewards.exact_match import exact_match
 from rewards.peers import (
+    LaserDState,
+    alp,
     arora_zanette,
     kimi_length,
+    laser_d,
     linear_length,
+    pass_rate_linear,
     shorter_better,
     trl_cosine,
     trl_soft_overlong,
@@ -42,7 +46,15 @@ REGISTRY: dict[str, Callable[..., list[float]]] = {
     "shorter_better": shorter_better,
     "trl_soft_overlong": trl_soft_overlong,
     "trl_cosine": trl_cosine,
+    # per-prompt peers (rewards/peers.py)
+    "alp": alp,
+    "pass_rate_linear": pass_rate_linear,
+    "laser_d": laser_d,
 }
+# Rewards with memory across steps: a fresh state object per run, bound as their `state` parameter and
+# saved in checkpoints by the trainer (like the learned budget model). Its settings are the reward's
+# parameters named in the state's constructor (e.g. `laser_d: {window: 512}`).
+STATEFUL = {"laser_d": LaserDState}
 DUAL = "dual"
 
 
@@ -52,6 +64,7 @@ class Reward:
     func: Callable[..., list[float]]  # params already bound; __name__ is `name` (TRL logs by it)
     weight: float | str  # a number, or DUAL
     params: dict = field(default_factory=dict)
+    state: object | None = None  # for STATEFUL rewards: has state_dict() / load_state_dict()
 
     @property
     def dual(self) -> bool:
@@ -73,6 +86,13 @@ def build_rewards(spec: dict[str, dict | None], runtime: dict | None = None) -> 
             raise ValueError(f"rewards.{name}.weight must be a number or {DUAL!r}, got {weight!r}")
         func = REGISTRY[name]
         accepted = func.__code__.co_varnames[: func.__code__.co_argcount + func.__code__.co_kwonlyargcount]
+        state = None
+        if name in STATEFUL:
+            factory = STATEFUL[name]
+            own = factory.__init__.__code__.co_varnames[1: factory.__init__.__code__.co_argcount]
+            state = factory(**{k: params.pop(k) for k in list(params) if k in own})
+            accepted = (*accepted, *own)
+            params["state"] = state
         unknown = set(params) - set(accepted)
         if unknown:
             raise ValueError(f"rewards.{name}: unknown parameter(s) {sorted(unknown)}; accepted: {accepted[1:]}")
@@ -81,7 +101,7 @@ def build_rewards(spec: dict[str, dict | None], runtime: dict | None = None) -> 
                 params[key] = value
         bound = functools.update_wrapper(functools.partial(func, **params), func)
         bound.__name__ = name
-        rewards.append(Reward(name=name, func=bound, weight=weight, params=params))
+        rewards.append(Reward(name=name, func=bound, weight=weight, params=params, state=state))
     if sum(r.dual for r in rewards) > 1:
         raise ValueError("at most one reward can have `weight: dual`")
     return rewards

@@ -31,6 +31,7 @@ from rewards.budget_model import BUDGET_MODEL_FILE, BudgetModel
 from train.dual import DualController
 
 DUAL_STATE_FILE = "dual_state.json"
+REWARD_STATE_FILE = "reward_state_{}.json"  # a stateful reward's memory (rewards.STATEFUL)
 COMPLETE_MARKER = "terse_checkpoint_complete"  # written last: a checkpoint without it is half-written
 FLOOR_LEVEL = 0.8  # em_floor mode: learned budgets share 0.8 × the recent mean length
 
@@ -45,11 +46,13 @@ class DualControlMixin:
         dual_index: int | None,
         em_index: int,
         budget_model: BudgetModel | None = None,
+        reward_states: dict | None = None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.controller = controller
         self.budget_model = budget_model
+        self.reward_states = reward_states or {}  # name -> memory of a stateful reward (e.g. LASER-D's windows)
         self.dual_index = dual_index  # which reward function's weight is −λ (None: no controlled reward)
         self.em_index = em_index  # which reward function is exact match (the accuracy measurement)
         self._dual_window = torch.zeros(3, dtype=torch.float64)  # [sum tokens, sum EM, completions]
@@ -150,6 +153,8 @@ class DualControlMixin:
             write_json_atomic(os.path.join(folder, DUAL_STATE_FILE), state)
             if self.budget_model is not None:
                 self.budget_model.save(folder)
+            for name, reward_state in self.reward_states.items():
+                write_json_atomic(os.path.join(folder, REWARD_STATE_FILE.format(name)), reward_state.state_dict())
             write_json_atomic(os.path.join(folder, COMPLETE_MARKER), {"step": self.state.global_step})
 
     def _load_optimizer_and_scheduler(self, checkpoint):
@@ -164,6 +169,11 @@ class DualControlMixin:
                 self._apply_lambda()
             if self.budget_model is not None and os.path.exists(os.path.join(checkpoint, BUDGET_MODEL_FILE)):
                 self.budget_model.load_state_dict(BudgetModel.load(checkpoint).state_dict())
+            for name, reward_state in self.reward_states.items():
+                path = os.path.join(checkpoint, REWARD_STATE_FILE.format(name))
+                if os.path.exists(path):
+                    with open(path) as f:
+                        reward_state.load_state_dict(json.load(f))
 
 
 def latest_complete_checkpoint(output_dir: str) -> str | None:
