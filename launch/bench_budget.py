@@ -39,9 +39,12 @@ RUNS = {
 }
 
 
-def common_args(max_steps: int, seed: int, budget_ratio: float) -> list[str]:
-    """Settings every benchmark run shares (also used by launch/compare.py, so identical runs are shared)."""
-    return ["--max_steps", str(max_steps), "--seed", str(seed), "--budget_ratio", str(budget_ratio),
+def common_args(max_steps: int, seed: int, budget_ratio: float, config: str | None = None) -> list[str]:
+    """Settings every benchmark run shares (also used by launch/compare.py, so identical runs are shared).
+    `config`: the recipe (default: the embedded arith recipe)."""
+    path = Path(config).resolve() if config else None
+    recipe = ["--config", str(path.relative_to(REPO) if path.is_relative_to(REPO) else path)] if config else []
+    return [*recipe, "--max_steps", str(max_steps), "--seed", str(seed), "--budget_ratio", str(budget_ratio),
             "--report_to", "wandb", "--save_steps", "40", "--eval_every", "40", "--dual_warmup_steps", str(WARMUP)]
 
 

@@ -1,25 +1,38 @@
 """Terse against the published length penalties: same task, seed, steps and token budget, side by side.
 
-    python launch/compare.py --quick     # one seed, every method at its published default (≈ 40 min, 2-core CPU)
-    python launch/compare.py             # 3 seeds; fixed-coefficient methods sweep their coefficient (hours)
+    python launch/compare.py --config configs/benchmark.yaml --quick                  # every method once
+    python launch/compare.py --config configs/benchmark.yaml --budget_ratio 0.6 --workers 8   # 3 seeds, sweeps
+    python launch/compare.py --quick                                                  # the embedded arith task
 
-Every method is `train/run.py` on the embedded arith task with the same settings (launch/bench_budget.py's
-`common_args`: steps, seed, T = budget_ratio × base tokens, evaluation and checkpoint selection every 40
-steps) and its own rewards. Runs are cached by their settings (`launch/runcache.py`): an interrupted
-comparison resumes, and adding a method runs only that method. W&B groups the runs as `compare`.
+Every method is `train/run.py` on the recipe's task (default: the embedded arith task; the benchmark task is
+`configs/benchmark.yaml`) with the same settings (launch/bench_budget.py's `common_args`: steps, seed,
+T = budget_ratio × base tokens, evaluation and checkpoint selection every 40 steps) and its own rewards.
+Fixed-coefficient methods sweep their coefficient at the first seed and run their best point (highest EM
+within 1.05·T) at every seed. Runs are cached by their settings (`launch/runcache.py`): an interrupted
+comparison resumes, and adding a method runs only that method. `--workers N` runs N at once (each with
+cores ÷ N threads). W&B groups the runs as `compare`.
 
-Written to `runs/compare/`: `table.md` (method, runs needed, val EM ± spread, mean tokens ± spread,
-tokens ÷ oracle, budget error, wall time, seconds per optimizer step, per 1k generated tokens, Terse's own
-bookkeeping time), `pareto.png` (EM against mean tokens, one point per run, the base model marked) and
-`results.json`. Spread is the range (max − min) over seeds.
+On a task with answer modes (the benchmark task) the base model's reliability curves
+(`launch/reliability.py`, computed per seed if missing) give the allocation frontier EM*(T) and the best
+uniform cap: the table reports each method's gap to the frontier, and the plot draws both curves.
+
+Written to `--out` (default `runs/compare/<recipe>-r<ratio>/`): `table.md` (per method: runs needed to
+land within the budget, val EM ± spread, mean tokens ± spread, gap to the frontier, budget error, time;
+then EM / tokens per difficulty; then the verdict with paired-bootstrap intervals), `pareto.png` (EM
+against mean tokens, one point per run, frontier and uniform curves, base model) and `results.json`.
+Spread is the range (max − min) over seeds.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,7 +81,15 @@ METHODS: dict[str, tuple[str, list[str], dict | None]] = {
     "shorter_better": ("ShorterBetter: α·c − β·|n − shortest correct|",
                        [*FIXED, *rewards(shorter_better={"alpha": 1.0, "beta": 0.001})],
                        {"beta": [0.001, 0.01, 0.03]}),
+    # per-prompt peers: the price of a token depends on how well the policy solves the prompt
+    "alp": ("ALP (Just Enough Thinking): c − β/N·max(solve rate, 1/K)·n",
+            [*FIXED, *rewards(alp={"beta": 0.2, "max_len": 128})], {"beta": [0.1, 0.2, 0.4, 0.8]}),
+    "pass_rate_linear": ("prime-rl pass-rate-scaled linear: c − coef·pass rate·n/max_G n",
+                         [*FIXED, *rewards(pass_rate_linear={"coef": 0.25})], {"coef": [0.1, 0.25, 0.5, 1.0]}),
+    "laser_d": ("LASER-D: c + α·[c and n ≤ L_T(bucket)], bucket targets recomputed online",
+                [*FIXED, *rewards(laser_d={"alpha": 0.5})], {"alpha": [0.25, 0.5, 1.0]}),
 }
+PER_PROMPT = ("terse", "alp", "pass_rate_linear", "laser_d")  # methods whose length price differs per prompt
 
 
 def with_coefficient(args: list[str], name: str, value) -> list[str]:
@@ -105,17 +126,38 @@ def feasible_key(run: dict, target: float) -> tuple:
     return (0, -f["mean_tokens"], f["em"])
 
 
-def summarise(name: str, runs: list[dict], needed: int, target: float) -> dict:
+def runs_to_budget(tried: list[dict], target: float) -> int | None:
+    """Runs a user needs to land within the budget: the whole sweep if any of its points does (nobody knows
+    beforehand which will), 1 for a single-run method that does; None if none does."""
+    return len(tried) if any(within_budget(r["final"]["mean_tokens"], target) for r in tried) else None
+
+
+def frontier_em(reliability: dict | None, target: float) -> float | None:
+    """EM*(T) of a seed's base model (None without reliability curves)."""
+    if not reliability:
+        return None
+    from train.allocation import frontier
+
+    return frontier(reliability["curves"], reliability["shares"], target)["em"]
+
+
+def summarise(name: str, runs: list[dict], to_budget: int | None, sweep_size: int, target: float,
+              reliability: dict) -> dict:
     em = [r["final"]["em"] for r in runs]
     tok = [r["final"]["mean_tokens"] for r in runs]
     gen = [r.get("train_mean_completion_tokens") or 0 for r in runs]
     sps = [r["seconds_per_step"] for r in runs]
+    gaps = [frontier_em(reliability.get(r["seed"]), r["constraint"]["target"] or target) - r["final"]["em"]
+            for r in runs if reliability.get(r["seed"])]
+    levels = sorted(runs[0]["final"].get("by_difficulty", {}), key=int)
     return {
         "method": name,
-        "runs_needed": needed,
-        "seeds": len(runs),
+        "runs_to_budget": to_budget,
+        "sweep": sweep_size,
+        "seeds": [r["seed"] for r in runs],
         "em": statistics.fmean(em), "em_spread": max(em) - min(em),
         "tokens": statistics.fmean(tok), "tokens_spread": max(tok) - min(tok),
+        "frontier_gap": statistics.fmean(gaps) if gaps else None,
         "tokens_over_oracle": statistics.fmean(r["final"].get("tokens_over_oracle", float("nan")) for r in runs),
         "budget_error": statistics.fmean(tok) / target - 1,
         "wall_minutes": statistics.fmean(r["wall_seconds"] for r in runs) / 60,
@@ -123,6 +165,9 @@ def summarise(name: str, runs: list[dict], needed: int, target: float) -> dict:
         "seconds_per_1k_generated": statistics.fmean(1000 * s / (g * COMPLETIONS_PER_STEP) for s, g in zip(sps, gen) if g)
         if any(gen) else None,
         "overhead_per_step": statistics.fmean(r.get("terse_overhead_seconds_per_step", 0.0) for r in runs),
+        "by_difficulty": {d: (statistics.fmean(r["final"]["by_difficulty"][d]["em"] for r in runs),
+                              statistics.fmean(r["final"]["by_difficulty"][d]["mean_tokens"] for r in runs))
+                          for d in levels},
         "points": [(r["final"]["em"], r["final"]["mean_tokens"]) for r in runs],
         "dirs": [r["dir"] for r in runs],
     }
@@ -140,61 +185,130 @@ def dominated_by(terse: dict, rows: list[dict]) -> list[str]:
     return out
 
 
-def table(rows: list[dict], base: dict, target: float, oracle: float, steps: int, seeds: list[int]) -> str:
+def per_example(run_dir: str) -> dict | None:
+    path = Path(run_dir) / "val_per_example.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def paired(a: dict, b: dict) -> dict | None:
+    """Paired bootstrap of B − A over val prompts, pooled over the seeds both methods ran (prompt i of seed s
+    in A against prompt i of seed s in B)."""
+    from train.ab_test import paired_bootstrap
+
+    ca, cb, ta, tb = [], [], [], []
+    for da, db in zip(a["dirs"], b["dirs"]):  # seeds in the same order
+        ea, eb = per_example(da), per_example(db)
+        if ea is None or eb is None or ea["prompts"] != eb["prompts"]:
+            return None
+        ca += ea["correct"]; cb += eb["correct"]; ta += ea["tokens"]; tb += eb["tokens"]  # noqa: E702
+    return paired_bootstrap(ca, cb, ta, tb) if ca else None
+
+
+def table(rows: list[dict], base: dict, target: float, oracle: float, steps: int, seeds: list[int],
+          task: str, references: dict | None) -> str:
+    ref = ""
+    if references:
+        ref = f"; frontier EM*(T) = {references['frontier']:.3f}, best uniform cap {references['uniform']:.3f}"
     lines = [
-        f"arith, {steps} steps, seeds {seeds}, token target T = {target:.1f} (base {base['mean_tokens']:.1f} tokens, "
-        f"EM {base['em']:.3f}; oracle {oracle:.1f})",
+        f"{task}, {steps} steps, seeds {seeds}, token target T = {target:.1f} (base {base['mean_tokens']:.1f} tokens, "
+        f"EM {base['em']:.3f}; oracle {oracle:.1f}{ref})",
         "",
-        "| method | runs | val EM ± spread | mean tokens ± spread | tokens/oracle | budget error | wall (min) | "
-        "s/step | s per 1k gen. tokens | Terse bookkeeping s/step |",
+        "| method | runs to land within 1.05·T | val EM ± spread | mean tokens ± spread | gap to frontier | "
+        "budget error | wall (min) | s/step | s per 1k gen. tokens | Terse bookkeeping s/step |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         per_1k = f"{r['seconds_per_1k_generated']:.2f}" if r["seconds_per_1k_generated"] else "–"
+        runs = str(r["runs_to_budget"]) if r["runs_to_budget"] else f"none of {max(1, r['sweep'])}"
+        gap = f"{r['frontier_gap']:+.3f}" if r["frontier_gap"] is not None else "–"
         lines.append(
-            f"| {r['method']} | {r['runs_needed']} | {r['em']:.3f} ± {r['em_spread']:.3f} | "
-            f"{r['tokens']:.1f} ± {r['tokens_spread']:.1f} | {r['tokens_over_oracle']:.2f} | {r['budget_error']:+.2f} | "
+            f"| {r['method']} | {runs} | {r['em']:.3f} ± {r['em_spread']:.3f} | "
+            f"{r['tokens']:.1f} ± {r['tokens_spread']:.1f} | {gap} | {r['budget_error']:+.2f} | "
             f"{r['wall_minutes']:.1f} | {r['seconds_per_step']:.2f} | {per_1k} | {r['overhead_per_step']:.4f} |"
         )
+    levels = list(rows[0]["by_difficulty"]) if rows else []
+    if levels:
+        lines += ["", "per difficulty, val EM / mean tokens (mean over seeds):", "",
+                  "| method | " + " | ".join(f"d={d}" for d in levels) + " |", "|---|" + "---|" * len(levels)]
+        bd = base.get("by_difficulty", {})
+        if bd:
+            lines.append("| base | " + " | ".join(f"{bd[d]['em']:.2f} / {bd[d]['mean_tokens']:.1f}" for d in levels) + " |")
+        for r in rows:
+            lines.append(f"| {r['method']} | " + " | ".join(f"{r['by_difficulty'][d][0]:.2f} / {r['by_difficulty'][d][1]:.1f}"
+                                                          for d in levels) + " |")
     return "\n".join(lines)
 
 
-def verdict(rows: list[dict], base: dict, target: float, oracle: float) -> str:
+def _ci(test: dict | None) -> str:
+    if not test:
+        return "(no paired data)"
+    lo, hi = test["em_ci"]
+    return f"EM difference {test['em_diff']:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}] over {test['n']} paired prompts"
+
+
+def verdict(rows: list[dict], base: dict, target: float, oracle: float, references: dict | None = None) -> str:
     by = {r["method"]: r for r in rows}
-    terse, em_only = by.get("terse"), by.get("em_only")
+    terse, em_only, glob = by.get("terse"), by.get("em_only"), by.get("terse_global")
     if terse is None:
         return ""
     out = []
     beaten = dominated_by(terse, rows)
     out.append(f"- Pareto: {'no peer run dominates Terse' if not beaten else 'dominated by ' + ', '.join(beaten)}")
-    within = [r for r in rows if not r["method"].startswith("terse") and r["method"] != "em_only"
-              and within_budget(r["tokens"], target)]
-    if within:
-        best = max(within, key=lambda r: r["em"])
-        where = "within" if within_budget(terse["tokens"], target) else "NOT within (the comparison is not like for like)"
-        out.append(f"- at the budget (mean tokens ≤ 1.05·T): Terse EM {terse['em']:.3f} vs best peer {best['method']} "
-                   f"{best['em']:.3f} (margin {terse['em'] - best['em']:+.3f}; Terse {terse['tokens']:.1f} tokens, "
-                   f"{where} the budget itself)")
-    else:
-        out.append("- at the budget: no peer reached mean tokens ≤ 1.05·T")
-    out.append(f"- Terse tokens/oracle {terse['tokens'] / oracle:.2f} (≤ 1.2 wanted), EM {terse['em']:.3f} vs base "
-               f"{base['em']:.3f} (≥ base − 0.02 wanted)")
+    terse_within = "within" if within_budget(terse["tokens"], target) else "NOT within (not like for like)"
+    if glob:
+        test = paired(glob, terse)
+        line = (f"- learned vs global budget: Terse EM {terse['em']:.3f} at {terse['tokens']:.1f} tokens, global "
+                f"{glob['em']:.3f} at {glob['tokens']:.1f}; {_ci(test)}")
+        if terse["frontier_gap"] is not None and glob["frontier_gap"] is not None:
+            closed = 1 - terse["frontier_gap"] / glob["frontier_gap"] if glob["frontier_gap"] > 0 else float("nan")
+            line += (f"; gap to the frontier {terse['frontier_gap']:+.3f} vs {glob['frontier_gap']:+.3f} "
+                     f"(share of the global budget's gap closed: {closed:.2f})")
+        out.append(line)
+    peers = [r for r in rows if not r["method"].startswith("terse") and r["method"] != "em_only"]
+    within = [r for r in peers if within_budget(r["tokens"], target)]
+    for label, group in (("best peer", within), ("best per-prompt peer", [r for r in within if r["method"] in PER_PROMPT])):
+        if group:
+            best = max(group, key=lambda r: r["em"])
+            out.append(f"- {label} within the budget (mean tokens ≤ 1.05·T): {best['method']} EM {best['em']:.3f} at "
+                       f"{best['tokens']:.1f} tokens; Terse {terse['em']:.3f} at {terse['tokens']:.1f} ({terse_within} "
+                       f"the budget); Terse − peer: {_ci(paired(best, terse))}")
+        else:
+            out.append(f"- {label}: none reached mean tokens ≤ 1.05·T")
     if em_only:
+        out.append(f"- EM-only control: EM {em_only['em']:.3f} at {em_only['tokens']:.1f} tokens = "
+                   f"{em_only['tokens'] / base['mean_tokens']:.2f} × base (no length pressure)")
         overhead = terse["overhead_per_step"] / em_only["seconds_per_step"]
-        out.append(f"- cost: Terse {terse['seconds_per_step']:.2f} s/step vs EM-only GRPO {em_only['seconds_per_step']:.2f} "
-                   f"(Terse's completions are shorter); Terse's own bookkeeping (budget model, controller, gathers) "
-                   f"{terse['overhead_per_step'] * 1000:.1f} ms/step = {overhead:.4f}× an EM-only step, so at equal "
-                   f"generation length Terse costs {1 + overhead:.3f}× EM-only GRPO")
+        out.append(f"- cost: Terse's own bookkeeping (budget model, controller, gathers) "
+                   f"{terse['overhead_per_step'] * 1000:.1f} ms/step = {overhead:.4f}× an EM-only step")
     return "\n".join(out)
 
 
-def plot(rows: list[dict], base: dict, target: float, path: Path) -> None:
+def reference_curves(reliability: dict | None, upto: float) -> dict[str, list[tuple[float, float]]]:
+    """(tokens, EM) of the frontier and the best uniform cap at budgets up to `upto`, for the plot."""
+    if not reliability:
+        return {}
+    from train.allocation import frontier, uniform
+
+    out = {"allocation frontier EM*(T)": [], "best uniform cap": []}
+    budget = min(p["mean_tokens"] for c in reliability["curves"].values() for p in c)
+    while budget <= upto:
+        for label, solve in zip(out, (frontier, uniform)):
+            point = solve(reliability["curves"], reliability["shares"], budget)
+            out[label].append((point["tokens"], point["em"]))
+        budget += 0.25
+    return out
+
+
+def plot(rows: list[dict], base: dict, target: float, path: Path, reliability: dict | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    for (label, points), style in zip(reference_curves(reliability, base["mean_tokens"]).items(), ("-", ":")):
+        xs, ys = zip(*points, strict=True)
+        ax.plot(xs, ys, style, color="black", lw=1.2, label=label + " (seed 0 base model)", drawstyle="default")
     for i, r in enumerate(rows):
         ems, toks = zip(*r["points"], strict=True)
         style = {"marker": "*", "s": 160, "zorder": 3} if r["method"].startswith("terse") else {"marker": "o", "s": 40}
@@ -210,62 +324,145 @@ def plot(rows: list[dict], base: dict, target: float, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+class Contest:
+    """Runs a comparison's training runs `workers` at a time; each method waits only for what it needs."""
+
+    def __init__(self, args):
+        self.args = args
+        self.pool = ThreadPoolExecutor(max_workers=args.workers)
+        self.threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
+        self.futures: dict[tuple, Future] = {}
+        self.lock = threading.Lock()
+
+    def run(self, name: str, method_args: list[str], seed: int) -> Future:
+        common = common_args(self.args.max_steps, seed, self.args.budget_ratio, self.args.config)
+        args = common + ["--torch_threads", str(self.threads)] + method_args
+        env = {"WANDB_RUN_GROUP": "compare", "WANDB_NAME": f"{name}-s{seed}", "OMP_NUM_THREADS": str(self.threads)}
+        with self.lock:  # identical settings (a sweep point that is also the default) run once
+            key = tuple(sorted(args))
+            if key not in self.futures:
+                self.futures[key] = self.pool.submit(cached_run, name, args, env=env)
+            return self.futures[key]
+
+    def reliability(self, seed: int) -> Future:
+        """The seed's reliability curves (trains its base model first if uncached); None for tasks without modes."""
+        def measure():
+            if not self.args.config or not has_modes(self.args.config):
+                return None
+            from launch.reliability import default_path
+
+            path = default_path(self.args.config, seed)
+            if not path.exists():
+                cmd = [sys.executable, str(REPO / "launch" / "reliability.py"), "--config", self.args.config,
+                       "--seed", str(seed), "--out", str(path), "--threads", str(self.threads)]
+                log = path.with_suffix(".log")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with open(log, "w") as f:
+                    proc = subprocess.run(cmd, cwd=REPO, stdout=f, stderr=subprocess.STDOUT)
+                if proc.returncode != 0:
+                    print(f"[reliability s{seed}] failed; see {log}", flush=True)
+                    return None
+            report = json.loads(path.read_text())
+            return report if report.get("curves") else None
+
+        with self.lock:
+            key = ("reliability", seed)
+            if key not in self.futures:
+                self.futures[key] = self.pool.submit(measure)
+            return self.futures[key]
+
+
+def has_modes(config: str) -> bool:
+    """Does the recipe's task have answer modes (so reliability curves and a frontier)?"""
+    import yaml
+
+    from train import tasks
+
+    task = tasks.get((yaml.safe_load(Path(config).read_text()) or {}).get("task", "arith"))
+    return hasattr(task, "module") and hasattr(task.module(), "MODES")
+
+
+def run_method(contest: Contest, name: str, seeds: list[int], target_of) -> tuple:
+    """(results per seed, runs to land within the budget, sweep size) of one method."""
+    args = contest.args
+    _, method_args, sweep = METHODS[name]
+    target = None
+    if any("{" in a and "T}" in a for a in method_args):
+        target = target_of()
+        method_args = fill_target(method_args, target)
+    if sweep and not args.quick:  # sweep at the first seed, then the best point at every seed
+        (coef, values), = sweep.items()
+        values = [json.loads(fill_target([json.dumps(v)], target)[0]) if target else v for v in values]
+        tried = [contest.run(name, with_coefficient(method_args, coef, v), seeds[0]) for v in values]
+        tried = [f.result() for f in tried]
+        goal = target or target_of()
+        best = max(zip(tried, values), key=lambda t: feasible_key(t[0], goal))[1]
+        method_args = with_coefficient(method_args, coef, best)
+        results = [f.result() for f in [contest.run(name, method_args, s) for s in seeds]]
+        return results, runs_to_budget(tried, goal), len(tried)
+    results = [f.result() for f in [contest.run(name, method_args, s) for s in seeds]]
+    return results, runs_to_budget(results[:1], target or target_of()), 1
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help="recipe every run starts from (default: the embedded arith recipe)")
     parser.add_argument("--quick", action="store_true", help="one seed, published defaults only")
     parser.add_argument("--only", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--threads", type=int, help="torch threads per run (default: all cores)")
+    parser.add_argument("--workers", type=int, default=1, help="training runs at once")
+    parser.add_argument("--threads", type=int, help="torch threads per run (default: cores ÷ workers)")
     parser.add_argument("--max_steps", type=int, default=120)
     parser.add_argument("--budget_ratio", type=float, default=BUDGET_RATIO)
-    parser.add_argument("--out", default=str(REPO / "runs" / "compare"))
+    parser.add_argument("--out", help="output folder (default: runs/compare/<recipe>-r<ratio>)")
     args = parser.parse_args()
+    unknown = set(args.only.split(",")) - set(METHODS)
+    if unknown:
+        parser.error(f"--only: unknown method(s) {sorted(unknown)}; available: {','.join(METHODS)}")
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
     seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",")]
     names = [n for n in METHODS if n in args.only.split(",")]
-    if "terse" in names:  # first: its summary gives T for the methods that need it
-        names.remove("terse")
-        names.insert(0, "terse")
-    env = {"WANDB_RUN_GROUP": "compare"}
+    contest = Contest(args)
+    reliability_futures = {s: contest.reliability(s) for s in seeds}
+    for f in reliability_futures.values():  # base models first: runs of a seed share its warm start
+        f.result()
 
-    def run(name: str, method_args: list[str], seed: int) -> dict:
-        common = common_args(args.max_steps, seed, args.budget_ratio)
-        common += ["--torch_threads", str(args.threads)] if args.threads else []
-        return cached_run(name, common + method_args, env={**env, "WANDB_NAME": f"{name}-s{seed}"})
+    def target_of() -> float:  # T as the runs compute it: budget_ratio × the base model's val tokens
+        return contest.run("terse", METHODS["terse"][1], seeds[0]).result()["constraint"]["target"]
 
-    target = None
-    rows, first = [], None
-    for name in names:
-        _, method_args, sweep = METHODS[name]
-        if target is None and any("{" in a and "T}" in a for a in method_args):
-            probe = run("terse", METHODS["terse"][1], seeds[0])
-            target = probe["constraint"]["target"]
-        method_args = fill_target(method_args, target) if target else method_args
-        needed = 0
-        if sweep and not args.quick:  # sweep at the first seed, then the best point at every seed
-            (coef, values), = sweep.items()
-            tried = []
-            for v in values:
-                value = json.loads(fill_target([json.dumps(v)], target)[0]) if target else v
-                tried.append((run(name, with_coefficient(method_args, coef, value), seeds[0]), value))
-            needed = len(tried)
-            goal = target or t_from_base(tried[0][0], args.budget_ratio)
-            best_value = max(tried, key=lambda t: feasible_key(t[0], goal))[1]
-            method_args = with_coefficient(method_args, coef, best_value)
-        results = [run(name, method_args, s) for s in seeds]
-        needed += len(seeds) - (1 if sweep and not args.quick else 0)
-        first = first or results[0]
-        if target is None and results[0]["constraint"]["mode"] == "budget":
-            target = results[0]["constraint"]["target"]
-        rows.append((name, results, needed))
-    target = target or t_from_base(first, args.budget_ratio)
-    summaries = [summarise(name, results, needed, target) for name, results, needed in rows]
+    with ThreadPoolExecutor(max_workers=len(names)) as methods:
+        done = {name: methods.submit(run_method, contest, name, seeds, target_of) for name in names}
+        outcomes = {}
+        for name in names:
+            try:
+                outcomes[name] = done[name].result()
+            except RuntimeError as err:  # one failed run does not lose the others
+                print(f"[{name}] skipped: {err}", flush=True)
+    contest.pool.shutdown()
+    if not outcomes:
+        sys.exit("compare: every method failed; see the run logs under runs/cache/")
+    first = next(iter(outcomes.values()))[0][0]
+    target = t_from_base(first, args.budget_ratio)
+    reliability = {s: f.result() for s, f in reliability_futures.items()}
+    summaries = [summarise(n, res, to_budget, sweep, target, reliability)
+                 for n, (res, to_budget, sweep) in outcomes.items()]
     base, oracle = first["base"], first["oracle_mean_tokens"]
-    out = Path(args.out)
+    rel0 = reliability.get(seeds[0])
+    refs = None
+    if rel0:
+        from train.allocation import frontier, uniform
+
+        refs = {"frontier": frontier(rel0["curves"], rel0["shares"], target)["em"],
+                "uniform": uniform(rel0["curves"], rel0["shares"], target)["em"]}
+    out = Path(args.out) if args.out else REPO / "runs" / "compare" / f"{Path(args.config).stem if args.config else 'arith'}-r{args.budget_ratio}"
     out.mkdir(parents=True, exist_ok=True)
-    text = table(summaries, base, target, oracle, args.max_steps, seeds) + "\n\n" + verdict(summaries, base, target, oracle)
+    text = (table(summaries, base, target, oracle, args.max_steps, seeds, first.get("task", "arith"), refs)
+            + "\n\n" + verdict(summaries, base, target, oracle, refs))
     (out / "table.md").write_text(text + "\n")
-    (out / "results.json").write_text(json.dumps({"target": target, "base": base, "rows": summaries}, indent=1))
-    plot(summaries, base, target, out / "pareto.png")
+    (out / "results.json").write_text(json.dumps({"target": target, "base": base, "references": refs,
+                                                  "rows": summaries}, indent=1))
+    plot(summaries, base, target, out / "pareto.png", rel0)
     print("\n" + text + f"\n\nwrote {out / 'table.md'}, {out / 'pareto.png'}")
 
 
