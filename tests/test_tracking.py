@@ -54,3 +54,16 @@ def test_resumed_run_keeps_its_wandb_run_id(clean_env, tmp_path):
     first = os.environ.pop("WANDB_RUN_ID")
     configure_wandb(["wandb"], str(tmp_path / "run"))
     assert os.environ["WANDB_RUN_ID"] == first == (tmp_path / "run" / "wandb_run_id").read_text()
+
+
+def test_runs_without_wandb_never_import_it(monkeypatch, caplog):
+    """`report_to` without W&B: finishing the run neither imports wandb nor warns (it need not be installed)."""
+    import sys
+
+    from train.tracking import finish_wandb, wandb_dir
+
+    monkeypatch.setitem(sys.modules, "wandb", None)  # `import wandb` would now raise ImportError
+    with caplog.at_level("WARNING"):
+        finish_wandb({"final": {"em": 1.0, "mean_tokens": 3.0}})
+    assert wandb_dir() is None
+    assert "W&B" not in caplog.text

@@ -37,7 +37,9 @@ def parse_args(argv: list[str] | None = None):
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and "--use_cpu" not in argv:
         import torch
 
-        if not torch.cuda.is_available():  # several processes on a CPU-only machine: torch.distributed over gloo
+        # Several processes and not one GPU each (a CPU-only machine, or the CPU config on a one-GPU machine,
+        # where rank 1 would ask for a CUDA device that is not there): torch.distributed over gloo on the CPU.
+        if torch.cuda.device_count() < int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"])):
             argv += ["--use_cpu", "true"]
     parser = TrlParser((ScriptArguments, GRPOConfig, ModelConfig))
     return parser.parse_args_and_config(argv)

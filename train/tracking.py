@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -82,20 +83,24 @@ def guard_wandb_callbacks(trainer) -> None:
     handler.callbacks = [NeverRaise(cb) if type(cb).__name__ == "WandbCallback" else cb for cb in handler.callbacks]
 
 
+def _live_wandb():
+    """The wandb module if this process started a W&B run, else None — without importing wandb, so a run
+    with `report_to` excluding W&B never touches it (nor needs it installed)."""
+    wandb = sys.modules.get("wandb")
+    return wandb if wandb is not None and getattr(wandb, "run", None) is not None else None
+
+
 def wandb_dir() -> str | None:
-    try:
-        import wandb
-    except ImportError:
-        return None
-    return os.path.dirname(wandb.run.dir) if wandb.run is not None else None
+    wandb = _live_wandb()
+    return os.path.dirname(wandb.run.dir) if wandb is not None else None
 
 
 def finish_wandb(summary: dict) -> None:
+    wandb = _live_wandb()
+    if wandb is None:
+        return
     try:
-        import wandb
-
-        if wandb.run is not None:
-            wandb.run.summary.update({"final/em": summary["final"]["em"], "final/mean_tokens": summary["final"]["mean_tokens"]})
-            wandb.finish()
+        wandb.run.summary.update({"final/em": summary["final"]["em"], "final/mean_tokens": summary["final"]["mean_tokens"]})
+        wandb.finish()
     except Exception as err:  # noqa: BLE001 - W&B must never take a finished run down with it
         logger.warning("W&B finish failed: %s", err)
