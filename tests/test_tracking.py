@@ -67,3 +67,4 @@ def test_runs_without_wandb_never_import_it(monkeypatch, caplog):
         finish_wandb({"final": {"em": 1.0, "mean_tokens": 3.0}})
     assert wandb_dir() is None
     assert "W&B" not in caplog.text
+

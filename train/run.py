@@ -39,10 +39,15 @@ def parse_args(argv: list[str] | None = None):
 
         # Several processes and not one GPU each (a CPU-only machine, or the CPU config on a one-GPU machine,
         # where rank 1 would ask for a CUDA device that is not there): torch.distributed over gloo on the CPU.
-        if torch.cuda.device_count() < int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"])):
+        if cpu_fallback(int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"])), torch.cuda.device_count()):
             argv += ["--use_cpu", "true"]
     parser = TrlParser((ScriptArguments, GRPOConfig, ModelConfig))
     return parser.parse_args_and_config(argv)
+
+
+def cpu_fallback(local_processes: int, cuda_devices: int) -> bool:
+    """Several processes on a machine without one GPU each run on the CPU (gloo)."""
+    return local_processes > 1 and cuda_devices < local_processes
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -102,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     model = AutoModelForCausalLM.from_pretrained(
         model_path,
-        dtype=getattr(torch, model_args.dtype or "float32"),
+        dtype=getattr(torch, model_dtype(model_args.dtype, training_args.bf16)),
         attn_implementation=model_args.attn_implementation,
     )
 
@@ -260,6 +265,14 @@ def controller_target(script_args, base: dict) -> float:
             return script_args.em_floor
         return max(0.0, base["em"] - script_args.em_tolerance)
     return 0.0
+
+
+def model_dtype(dtype: str | None, bf16: bool) -> str:
+    """The weights' dtype: as given, else bfloat16 with `--bf16 true` (one flag turns a recipe bf16 on a GPU:
+    weights and autocast together), else float32."""
+    if dtype and dtype != "auto":
+        return dtype
+    return "bfloat16" if bf16 else "float32"
 
 
 def to_rloo_config(grpo_args):

@@ -13,19 +13,24 @@ A problem is `arith`'s chain of 1–`MAX_OPS` operations on small integers (`7 +
 difficulty is the number of operations, which the prompt shows but never states. A completion starts
 with a *mode word* and ends in `#### N`:
 
-    full    a + b = c ; check c - b = a ok ;  per operation      (worked and re-checked: the wordy default)
-    steps   a + b = c ;                        per operation      (worked)
-    values  c ;                                per operation but the last (operands read from the prompt)
-    pairs   c ;                                every 2nd operation (two operations folded per value)
-    direct                                     nothing            (all operations folded)
+    full    a + b = c ; check c - b = a ok ;  per operation       (worked and re-checked: the wordy default)
+    steps   a + b = c ;                        per operation       (worked)
+    pairs   c ;                                every 2nd operation (two operations folded per written value)
+    direct                                     nothing             (all operations folded)
 
-    e.g. `7 + 5 - 9 + 3 ?` →  values 12 ; 3 ; #### 6      pairs 3 ; #### 6      direct #### 6
+    e.g. `7 + 5 - 9 + 3 ?` →  steps 7 + 5 = 12 ; 12 - 9 = 3 ; 3 + 3 = 6 ; #### 6    pairs 3 ; #### 6    direct #### 6
 
 Every mode is correct and complete: labels are never wrong on purpose. The warm start sees every mode
 (`MODE_MIX`), wordy `full` most often, so the base model answers in `full` when left alone and in any
 mode when its first word is forced (`launch/reliability.py` measures EM per mode and difficulty). What
-it cannot do reliably is fold many operations into one value: that is learned from data like every other
-skill of a 0.9M-parameter model, and its limit is the benchmark's reliability curve.
+it cannot do reliably is fold two or more operations into one written value (a two-operation fold is
+right about half the time), and the errors compound along the chain: that limit of a 0.9M-parameter model
+is the benchmark's reliability curve.
+
+Why no mode writes a bare running value after every operation (`12 ; 3 ; 6`): the base model learned
+that one as reliably as the worked steps (0.96–1.00 at every difficulty, measured) at a third of their
+length, so it made every prompt's best answer cheap and length methods tied again — the budget never
+bound. The modes kept are the ones whose cost and reliability differ by prompt.
 
 `oracle_tokens` is the length of the shortest trace (direct, with its end-of-sequence token); it is a
 lower bound, not a sufficient length: on this task the shortest *sufficient* length depends on the model,
@@ -40,14 +45,16 @@ from collections.abc import Callable
 from train.tasks import arith
 
 MAX_OPS = 6
-MODES = ("full", "steps", "values", "pairs", "direct")  # from the most detailed to the most compressed
-STRIDES = {"values": 1, "pairs": 2}  # a written running value after every k operations
+MODES = ("full", "steps", "pairs", "direct")  # from the most detailed to the most compressed
+STRIDES = {"pairs": 2}  # a written running value after every k operations
 # Share of each mode in the warm-start traces: `full` leads so greedy answers are wordy; the folded modes
 # are common enough that the model learns them as far as its size allows.
-MODE_MIX = {"full": 0.40, "steps": 0.15, "values": 0.15, "pairs": 0.15, "direct": 0.15}
-# Share of prompts per difficulty (1..MAX_OPS) in every split: see `launch/reliability.py` for why the mix
-# matters (the allocation frontier pulls away from a uniform cap only where cells differ in what a token buys).
-DIFFICULTY_MIX = (1, 1, 1, 1, 1, 1)
+MODE_MIX = {"full": 0.40, "steps": 0.20, "pairs": 0.20, "direct": 0.20}
+# Share of prompts per difficulty (1..MAX_OPS) in every split. The mix decides what per-prompt allocation is
+# worth (the allocation frontier pulls away from a uniform cap where cells differ in what a token buys):
+# many short prompts that need no steps and many long ones that need all of them, as in real traffic where
+# most requests are easy and a few are long. Chosen from the first base model's curves (issue 13).
+DIFFICULTY_MIX = (2, 2, 1, 1, 1, 2)
 SPLIT_SIZES = arith.SPLIT_SIZES
 SPLIT_SEED_OFFSETS = {"train": 10, "val": 11, "test": 12}
 
