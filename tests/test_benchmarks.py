@@ -14,6 +14,14 @@ def test_settings_key_ignores_order_and_logging_but_not_settings():
     assert run_dir(a).name == settings_key(a)
 
 
+def test_runs_without_a_controller_are_shared_across_budgets():
+    """A fixed-coefficient peer learns the same at T = 0.4 and 0.6 × base: one run serves both contests."""
+    fixed = ["--constraint", "none", "--seed", "0"]
+    assert settings_key(fixed + ["--budget_ratio", "0.4"]) == settings_key(fixed + ["--budget_ratio", "0.6"])
+    controlled = ["--seed", "0"]
+    assert settings_key(controlled + ["--budget_ratio", "0.4"]) != settings_key(controlled + ["--budget_ratio", "0.6"])
+
+
 def test_settings_key_changes_with_the_base_model_source(monkeypatch):
     """Runs trained from another base model (another warm-start data generator) are not reused."""
     from launch import runcache
