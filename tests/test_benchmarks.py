@@ -69,3 +69,14 @@ def test_oracle_reach_check_rebuilds_the_problem_from_its_prompt():
         rebuilt = problem_from_prompt(arith.prompt_text(problem))
         assert {k: rebuilt[k] for k in ("start", "ops", "answer", "difficulty")} == \
             {k: problem[k] for k in ("start", "ops", "answer", "difficulty")}
+
+
+def test_runs_to_land_within_the_budget_counts_the_whole_sweep_or_none():
+    from launch.compare import runs_to_budget
+
+    def run(tokens):
+        return {"final": {"mean_tokens": tokens, "em": 1.0}}
+
+    assert runs_to_budget([run(40), run(21), run(30)], target=20) == 3  # 21 ≤ 1.05·20: the sweep found one
+    assert runs_to_budget([run(40), run(30)], target=20) is None
+    assert runs_to_budget([run(19)], target=20) == 1
