@@ -155,3 +155,35 @@ def test_evaluate_cli_ab_tests_base_against_the_run(smoke_run, tmp_path):
     assert ab["tokens_diff"] == pytest.approx(run["mean_tokens"] - base["mean_tokens"])
     assert ab["em_ci"][0] <= ab["em_diff"] <= ab["em_ci"][1]
     assert cli([str(tmp_path / "missing")]) == 2  # a clear error, not a traceback
+
+
+def test_evaluate_cli_reports_beam_search_and_majority_vote_beside_greedy(smoke_run, tmp_path):
+    from train.evaluate import cli
+
+    out, _ = smoke_run
+    path = tmp_path / "decoding.json"
+    assert cli(["base", str(out), "--size", "8", "--n_boot", "200", "--num_beams", "3", "--temperature", "1.0",
+                "--samples", "3", "--out", str(path)]) == 0
+    report = json.loads(path.read_text())
+    modes = report["models"][str(out)]
+    assert set(modes) == {"greedy", "beam3", "sampled", "vote3"}
+    assert set(report["ab_test"]) == {"greedy", "beam3", "sampled", "vote3"}
+    # a vote's cost is all its samples: three samples of at least one token each
+    assert modes["vote3"]["mean_tokens"] >= 3
+
+
+def test_evaluate_cli_vote_without_temperature_is_an_error(capsys):
+    from train.evaluate import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli(["base", "--model", "x", "--samples", "3"])
+    assert exit_info.value.code == 2
+    assert "--samples needs --temperature" in capsys.readouterr().err
+
+
+def test_majority_answer_takes_the_most_common_extracted_answer():
+    from train.evaluate import majority_answer
+
+    assert majority_answer(["#### 5", "x #### 7", "#### 7.0", "nothing"]) == "x #### 7"
+    assert majority_answer(["#### 5", "#### 7"]) == "#### 5"  # a tie: the answer seen first
+    assert majority_answer(["no answer", "none either"]) == "no answer"

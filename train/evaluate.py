@@ -15,7 +15,7 @@ from collections import defaultdict
 import torch
 from tqdm.auto import tqdm
 
-from rewards.exact_match import is_correct
+from rewards.exact_match import extract_answer, is_correct, normalize_number
 from train.selection import SelectionRule, select, settled
 
 logger = logging.getLogger(__name__)
@@ -23,15 +23,18 @@ logger = logging.getLogger(__name__)
 
 @torch.no_grad()
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int = 128, desc="eval",
-             temperature: float | None = None, seed: int = 0):
-    """Completions (greedy, or sampled at `temperature` with a fixed seed): (texts, token counts, truncated
-    flags), in prompt order."""
+             temperature: float | None = None, seed: int = 0, num_beams: int = 1):
+    """Completions (greedy, beam search with `num_beams` > 1, or sampled at `temperature` with a fixed seed):
+    (texts, token counts, truncated flags), in prompt order."""
     was_training = model.training
     model.eval()
     tokenizer.padding_side = "left"
     texts, lengths, truncated = [], [], []
     device = next(model.parameters()).device
-    sampling = {"do_sample": False} if temperature is None else {"do_sample": True, "temperature": temperature, "top_k": 0}
+    if temperature is None:
+        sampling = {"do_sample": False, "num_beams": num_beams}
+    else:
+        sampling = {"do_sample": True, "temperature": temperature, "top_k": 0}
     if temperature is not None:
         torch.manual_seed(seed)
     if prompts and not isinstance(prompts[0], str):  # chat messages: the model's own template
@@ -61,11 +64,23 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_si
     return texts, lengths, truncated
 
 
-def evaluate(model, tokenizer, rows: list[dict], max_new_tokens: int, desc="eval", temperature=None) -> dict:
-    """EM, mean tokens, tokens ÷ oracle and truncation rate, overall and per difficulty (greedy unless a
-    sampling temperature is given)."""
+def evaluate(model, tokenizer, rows: list[dict], max_new_tokens: int, desc="eval", temperature=None,
+             num_beams: int = 1, samples: int = 1) -> dict:
+    """EM, mean tokens, tokens ÷ oracle and truncation rate, overall and per difficulty: greedy, beam search
+    (`num_beams` > 1), one sample at `temperature`, or with `samples` > 1 a majority vote over that many
+    samples per prompt (its tokens are all the samples' tokens together: what the vote costs to serve)."""
     prompts = [r["prompt"] for r in rows]
-    texts, lengths, truncated = generate(model, tokenizer, prompts, max_new_tokens, desc=desc, temperature=temperature)
+    if samples > 1:
+        if temperature is None:
+            raise ValueError("a majority vote over samples needs a sampling temperature")
+        drawn = [generate(model, tokenizer, prompts, max_new_tokens, desc=f"{desc} sample {k + 1}/{samples}",
+                          temperature=temperature, seed=k) for k in range(samples)]
+        texts = [majority_answer([d[0][i] for d in drawn]) for i in range(len(rows))]
+        lengths = [sum(d[1][i] for d in drawn) for i in range(len(rows))]
+        truncated = [any(d[2][i] for d in drawn) for i in range(len(rows))]
+    else:
+        texts, lengths, truncated = generate(model, tokenizer, prompts, max_new_tokens, desc=desc,
+                                             temperature=temperature, num_beams=num_beams)
     correct = [is_correct(t, r["answer"]) for t, r in zip(texts, rows, strict=True)]
     result = _summarise(rows, correct, lengths, truncated)
     groups = defaultdict(list)
@@ -80,6 +95,24 @@ def evaluate(model, tokenizer, rows: list[dict], max_new_tokens: int, desc="eval
     result["completions"] = texts
     result["per_example"] = {"correct": correct, "tokens": lengths}  # for paired comparisons (train/ab_test.py)
     return result
+
+
+def majority_answer(completions: list[str]) -> str:
+    """The completion whose extracted answer most of `completions` agree on (ties: the answer seen first;
+    completions without an answer do not vote). Returned as a completion, so the shared check scores it."""
+    counts: dict = {}
+    first: dict = {}
+    for text in completions:
+        value = extract_answer(text)
+        number = normalize_number(value) if value is not None else None
+        if number is None:
+            continue
+        counts[number] = counts.get(number, 0) + 1
+        first.setdefault(number, text)
+    if not counts:
+        return completions[0] if completions else ""
+    best = max(counts, key=lambda k: (counts[k], -list(first).index(k)))
+    return first[best]
 
 
 def _summarise(rows, correct, lengths, truncated) -> dict:
@@ -161,6 +194,7 @@ CLI_DOC = """Evaluate the base model and/or adapters on a split; with two models
     python -m train.evaluate runs/arith                       # a run: its base model and its adapter
     python -m train.evaluate base runs/arith --split test      # A = the base model, B = the run's adapter
     python -m train.evaluate runs/a runs/b --temperature 1.0   # two runs, greedy and sampled, A/B on both
+    python -m train.evaluate base runs/a --num_beams 4 --temperature 1.0 --samples 5   # decoding side by side
 
 A model is `base`, a run directory (its `export/` or `adapter/` and `summary.json`), or an adapter
 directory. Writes JSON (`--out`, default `<first run>/eval_<split>.json`) and, with `--report_to wandb`,
@@ -203,12 +237,19 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="the split's seed (default: the run's, else 0)")
     parser.add_argument("--max_new_tokens", type=int, default=None, help="default: the run's, else 128")
     parser.add_argument("--temperature", type=float, help="also evaluate sampled completions at this temperature")
+    parser.add_argument("--num_beams", type=int, default=1, help="also evaluate beam search with this many beams")
+    parser.add_argument("--samples", type=int, default=1,
+                        help="with --temperature: also a majority vote over this many samples per prompt")
     parser.add_argument("--n_boot", type=int, default=5000)
     parser.add_argument("--out", help="JSON file to write")
     parser.add_argument("--report_to", default="none", choices=["none", "wandb"])
     args = parser.parse_args(argv)
     if len(args.models) > 2:
         parser.error("give one or two models")
+    if args.samples > 1 and args.temperature is None:
+        parser.error("--samples needs --temperature (the vote is over sampled completions)")
+    if args.num_beams < 1 or args.samples < 1:
+        parser.error("--num_beams and --samples must be at least 1")
     try:
         return _run_cli(args)
     except (ValueError, KeyError, OSError) as err:
@@ -246,8 +287,13 @@ def _run_cli(args) -> int:
         if adapter:
             model = PeftModel.from_pretrained(model, adapter)
         entry = {"base_model": base_path, "adapter": adapter, "greedy": evaluate(model, tokenizer, rows, max_new, desc=spec)}
+        if args.num_beams > 1:
+            entry[f"beam{args.num_beams}"] = evaluate(model, tokenizer, rows, max_new, desc=spec, num_beams=args.num_beams)
         if args.temperature is not None:
             entry["sampled"] = evaluate(model, tokenizer, rows, max_new, desc=spec, temperature=args.temperature)
+        if args.samples > 1:
+            entry[f"vote{args.samples}"] = evaluate(model, tokenizer, rows, max_new, desc=spec,
+                                                    temperature=args.temperature, samples=args.samples)
         results[spec if spec not in results else f"{spec}#2"] = entry
 
     report = {"task": task_name, "split": args.split, "n": len(rows), "seed": seed, "max_new_tokens": max_new,
@@ -257,8 +303,8 @@ def _run_cli(args) -> int:
                                   for k, r in entry.items() if isinstance(r, dict)}
     if len(results) == 2:
         (name_a, a), (name_b, b) = results.items()
-        for mode in ("greedy", "sampled"):
-            if mode in a:
+        for mode in a:
+            if mode in b and isinstance(a[mode], dict) and "per_example" in a[mode]:
                 pa, pb = a[mode]["per_example"], b[mode]["per_example"]
                 report["ab_test"][mode] = {"a": name_a, "b": name_b, **paired_bootstrap(
                     pa["correct"], pb["correct"], pa["tokens"], pb["tokens"], n_boot=args.n_boot, seed=seed)}
