@@ -287,7 +287,8 @@ def verdict(rows: list[dict], base: dict, target: float, oracle: float, referenc
 
 
 def reference_curves(reliability: dict | None, upto: float) -> dict[str, list[tuple[float, float]]]:
-    """(tokens, EM) of the frontier and the best uniform cap at budgets up to `upto`, for the plot."""
+    """(budget T, EM) of the frontier EM*(T) and the best uniform cap U(T) for T up to `upto`, for the plot:
+    both as functions of the budget (a uniform cap often cannot use all of it)."""
     if not reliability:
         return {}
     from train.allocation import frontier, uniform
@@ -297,7 +298,8 @@ def reference_curves(reliability: dict | None, upto: float) -> dict[str, list[tu
     while budget <= upto:
         for label, solve in zip(out, (frontier, uniform)):
             point = solve(reliability["curves"], reliability["shares"], budget)
-            out[label].append((point["tokens"], point["em"]))
+            if point["feasible"]:
+                out[label].append((budget, point["em"]))
         budget += 0.25
     return out
 
@@ -311,7 +313,7 @@ def plot(rows: list[dict], base: dict, target: float, path: Path, reliability: d
     fig, ax = plt.subplots(figsize=(8, 5.5))
     for (label, points), style in zip(reference_curves(reliability, base["mean_tokens"]).items(), ("-", ":")):
         xs, ys = zip(*points, strict=True)
-        ax.plot(xs, ys, style, color="black", lw=1.2, label=label + " (seed 0 base model)", drawstyle="default")
+        ax.plot(xs, ys, style, color="black", lw=1.2, label=label + " at mean tokens ≤ T (seed 0 base model)")
     for i, r in enumerate(rows):
         ems, toks = zip(*r["points"], strict=True)
         style = {"marker": "*", "s": 160, "zorder": 3} if r["method"].startswith("terse") else {"marker": "o", "s": 40}
