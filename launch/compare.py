@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -341,7 +342,7 @@ class Contest:
 
     def run(self, name: str, method_args: list[str], seed: int) -> Future:
         common = common_args(self.args.max_steps, seed, self.args.budget_ratio, self.args.config)
-        args = common + ["--torch_threads", str(self.threads)] + method_args
+        args = common + ["--torch_threads", str(self.threads)] + method_args + shlex.split(self.args.extra)
         env = {"WANDB_RUN_GROUP": "compare", "WANDB_NAME": f"{name}-s{seed}", "OMP_NUM_THREADS": str(self.threads)}
         with self.lock:  # identical settings (a sweep point that is also the default) run once
             key = tuple(sorted(args))
@@ -420,6 +421,7 @@ def main() -> None:
     parser.add_argument("--max_steps", type=int, default=120)
     parser.add_argument("--budget_ratio", type=float, default=BUDGET_RATIO)
     parser.add_argument("--out", help="output folder (default: runs/compare/<recipe>-r<ratio>)")
+    parser.add_argument("--extra", default="", help="train/run.py arguments added to every run, e.g. '--lambda_max 0.9'")
     args = parser.parse_args()
     unknown = set(args.only.split(",")) - set(METHODS)
     if unknown:

@@ -66,7 +66,9 @@ def settings_key(args: list[str]) -> str:
             pairs.append((args[i], ""))
             i += 1
     pairs = [p for p in pairs if p[0] not in UNKEYED]
-    if ("--constraint", "none") in pairs:  # no controller: the token target changes nothing the run learns
+    # Without a token budget (no controller, or one holding an accuracy floor) the token target changes
+    # nothing the run learns: one run serves every budget's contest.
+    if ("--constraint", "none") in pairs or ("--constraint", "em_floor") in pairs:
         pairs = [p for p in pairs if p[0] not in ("--budget_ratio", "--budget_tokens")]
     return hashlib.sha256(json.dumps([sorted(pairs), base_model_digest()]).encode()).hexdigest()[:12]
 

@@ -16,8 +16,9 @@ def test_settings_key_ignores_order_and_logging_but_not_settings():
 
 def test_runs_without_a_controller_are_shared_across_budgets():
     """A fixed-coefficient peer learns the same at T = 0.4 and 0.6 × base: one run serves both contests."""
-    fixed = ["--constraint", "none", "--seed", "0"]
-    assert settings_key(fixed + ["--budget_ratio", "0.4"]) == settings_key(fixed + ["--budget_ratio", "0.6"])
+    for mode in ("none", "em_floor"):
+        fixed = ["--constraint", mode, "--seed", "0"]
+        assert settings_key(fixed + ["--budget_ratio", "0.4"]) == settings_key(fixed + ["--budget_ratio", "0.6"])
     controlled = ["--seed", "0"]
     assert settings_key(controlled + ["--budget_ratio", "0.4"]) != settings_key(controlled + ["--budget_ratio", "0.6"])
 
