@@ -264,9 +264,11 @@ def verdict(rows: list[dict], base: dict, target: float, oracle: float, referenc
         line = (f"- learned vs global budget: Terse EM {terse['em']:.3f} at {terse['tokens']:.1f} tokens, global "
                 f"{glob['em']:.3f} at {glob['tokens']:.1f}; {_ci(test)}")
         if terse["frontier_gap"] is not None and glob["frontier_gap"] is not None:
-            closed = 1 - terse["frontier_gap"] / glob["frontier_gap"] if glob["frontier_gap"] > 0 else float("nan")
-            line += (f"; gap to the frontier {terse['frontier_gap']:+.3f} vs {glob['frontier_gap']:+.3f} "
-                     f"(share of the global budget's gap closed: {closed:.2f})")
+            line += f"; gap to the frontier {terse['frontier_gap']:+.3f} vs {glob['frontier_gap']:+.3f}"
+            if glob["frontier_gap"] > 0 and within_budget(glob["tokens"], target):
+                line += f" (share of the global budget's gap closed: {1 - terse['frontier_gap'] / glob['frontier_gap']:.2f})"
+            else:
+                line += " (no share of a gap to close: the global run is over the budget, above EM*(T))"
         out.append(line)
     peers = [r for r in rows if not r["method"].startswith("terse") and r["method"] != "em_only"]
     within = [r for r in peers if within_budget(r["tokens"], target)]
