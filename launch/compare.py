@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from launch.bench_budget import BUDGET_RATIO, common_args  # noqa: E402
-from launch.runcache import cached_run  # noqa: E402
+from launch.runcache import cached_run, settings_key  # noqa: E402
 
 
 def rewards(**spec) -> list[str]:
@@ -348,7 +348,7 @@ class Contest:
         args = common + ["--torch_threads", str(self.threads)] + method_args + shlex.split(self.args.extra)
         env = {"WANDB_RUN_GROUP": "compare", "WANDB_NAME": f"{name}-s{seed}", "OMP_NUM_THREADS": str(self.threads)}
         with self.lock:  # identical settings (a sweep point that is also the default) run once
-            key = tuple(sorted(args))
+            key = settings_key(args)  # the run cache's own identity of a run's settings
             if key not in self.futures:
                 self.futures[key] = self.pool.submit(cached_run, name, args, env=env)
             return self.futures[key]
