@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from train.dual import MODES
 
+DUAL_MEASURES = ("sampled", "greedy")
 DEFAULT_REWARDS = {"exact_match": {}, "budget_penalty": {"weight": "dual", "correct_only": True, "cap": 2.0}}
 
 
@@ -54,6 +55,11 @@ class ScriptArguments:
         default=0.05, metadata={"help": "em_floor mode: EM slack that counts as one unit of controller error."}
     )
     dual_warmup_steps: int = field(default=0, metadata={"help": "Optimizer steps before λ may move."})
+    dual_measure: str = field(
+        default="sampled",
+        metadata={"help": "Budget mode: what length the controller holds at T — 'sampled' (the training "
+                  "completions' mean, free) or 'greedy' (the served length: each step's prompts decoded greedily)."},
+    )
     lambda_init: float = field(default=0.0, metadata={"help": "Initial λ."})
     lambda_max: float = field(default=0.45, metadata={"help": "Upper bound of λ."})
     learned_budget: bool = field(
@@ -104,6 +110,11 @@ class ScriptArguments:
                 raise ValueError(f"em_floor must lie in [0, 1], got {self.em_floor}")
             if self.em_tolerance is not None and not 0 <= self.em_tolerance <= 1:
                 raise ValueError(f"em_tolerance must lie in [0, 1], got {self.em_tolerance}")
+        if self.dual_measure not in DUAL_MEASURES:
+            raise ValueError(f"dual_measure must be one of {DUAL_MEASURES}, got {self.dual_measure!r}")
+        if self.dual_measure == "greedy" and self.constraint == "em_floor":
+            raise ValueError("dual_measure greedy measures served lengths for a token budget; the em_floor "
+                             "constraint measures EM (use constraint budget, or dual_measure sampled)")
         if not self.dual_em_scale > 0:
             raise ValueError(f"dual_em_scale must be > 0, got {self.dual_em_scale}")
         if self.selection_tolerance < 0:

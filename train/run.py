@@ -173,6 +173,7 @@ def main(argv: list[str] | None = None) -> dict:
         em_index=names.index("exact_match"),
         budget_model=budget_model,
         reward_states={r.name: r.state for r in rewards if r.state is not None},
+        measure=script_args.dual_measure,
     )
 
     guard_wandb_callbacks(trainer)

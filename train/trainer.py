@@ -47,9 +47,12 @@ class DualControlMixin:
         em_index: int,
         budget_model: BudgetModel | None = None,
         reward_states: dict | None = None,
+        measure: str = "sampled",
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        self.measure = measure  # budget mode: hold the sampled or the served (greedy) length at T
+        self._step_prompts: list = []  # this optimizer step's distinct prompts (greedy measurement)
         self.controller = controller
         self.budget_model = budget_model
         self.reward_states = reward_states or {}  # name -> memory of a stateful reward (e.g. LASER-D's windows)
@@ -74,17 +77,23 @@ class DualControlMixin:
         self.overhead_seconds += time.perf_counter() - started
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         started = time.perf_counter()
-        self._record_batch(rewards_per_func, texts, completion_ids_list)
+        self._record_batch(rewards_per_func, texts, completion_ids_list, prompts)
         self.overhead_seconds += time.perf_counter() - started
         return rewards_per_func
 
-    def _record_batch(self, rewards_per_func, texts, completion_ids_list) -> None:
+    def _record_batch(self, rewards_per_func, texts, completion_ids_list, prompts=()) -> None:
         """Feed the controller's window and the budget model with the batch's lengths and EM (all ranks)."""
         if self.model.training:  # evaluation must not move the controller or the budget model
             lengths = torch.tensor([len(ids) for ids in completion_ids_list], device=rewards_per_func.device)
             lengths = self.accelerator.gather(lengths).double().cpu()  # all ranks, like rewards_per_func
             em = rewards_per_func[:, self.em_index].double().cpu()
             self._dual_window += torch.stack([lengths.sum(), em.nansum(), torch.tensor(float(len(lengths)))])
+            if self.measure == "greedy":
+                seen = {prompt_text(p) for p in self._step_prompts}
+                for prompt in prompts:  # each prompt once: GRPO repeats it num_generations times
+                    if prompt_text(prompt) not in seen:
+                        seen.add(prompt_text(prompt))
+                        self._step_prompts.append(prompt)
             if self.budget_model is not None:
                 all_texts = gather_object(texts) if self.accelerator.num_processes > 1 else texts
                 batch = self.budget_model.update(all_texts, lengths.long().tolist(), (em > 0.5).tolist())
@@ -121,6 +130,11 @@ class DualControlMixin:
             ema = self.controller.settings.ema
             self._tokens_ema = mean_tokens if self._tokens_ema is None else ema * self._tokens_ema + (1 - ema) * mean_tokens
         measured = mean_em if self.controller.settings.mode == "em_floor" else mean_tokens
+        if self.measure == "greedy" and self.controller.settings.mode == "budget":
+            greedy = self._greedy_tokens()
+            if greedy is not None:
+                measured = greedy
+                self._metrics["train"]["dual/greedy_tokens"].append(greedy)
         self.controller.update(measured)
         self._apply_lambda()
         self._trace_rank_state()
@@ -130,6 +144,26 @@ class DualControlMixin:
         if mean_tokens is not None:
             metrics["dual/batch_tokens"].append(mean_tokens)
             metrics["dual/batch_em"].append(mean_em)
+
+    def _greedy_tokens(self) -> float | None:
+        """Mean greedy completion length of this step's distinct prompts, over all ranks (None: no prompts).
+
+        Why: what is served is the greedy answer, and the sampled training completions are a biased measure
+        of it — they keep a tail of other answer styles long after the argmax has moved. On the benchmark the
+        sampled mean sat at T while greedy answers were 17% over (T = 0.4 × base) or 21% under (0.6 × base),
+        so a controller holding the sampled mean never lands the served model on its budget."""
+        from train.evaluate import generate
+
+        prompts, self._step_prompts = self._step_prompts, []
+        lengths = []
+        if prompts:
+            model = self.accelerator.unwrap_model(self.model)
+            with torch.no_grad():
+                lengths = generate(model, self.processing_class, prompts, self.args.max_completion_length,
+                                   desc="greedy length")[1]
+        if self.accelerator.num_processes > 1:
+            lengths = [n for part in gather_object([lengths]) for n in part]
+        return sum(lengths) / len(lengths) if lengths else None
 
     def _trace_rank_state(self) -> None:
         """One line per optimizer step and process in `output_dir/dual_trace/rank{R}.jsonl`: λ, the controller
