@@ -73,6 +73,18 @@ class ScriptArguments:
         default=0.85,
         metadata={"help": "Accuracy (on fresh prompts) from which a completion length counts as sufficient for the budget model."},
     )
+    # -- the dynamic token budget: one run, a whole front (train/schedule.py) -----------------------------
+    budget_schedule: str | None = field(
+        default=None,
+        metadata={"help": "Stage targets as ratios of base tokens, e.g. 0.8,0.6,0.45,0.35 (replaces budget_ratio), "
+                  "or 'auto': lower by budget_schedule_factor while the stage's val EM holds the floor."},
+    )
+    budget_stage_steps: int | None = field(
+        default=None, metadata={"help": "Optimizer steps per stage (default: max_steps shared equally by the stages)."}
+    )
+    budget_schedule_start: float = field(default=0.8, metadata={"help": "auto: the first stage's ratio."})
+    budget_schedule_factor: float = field(default=0.75, metadata={"help": "auto: each next ratio = this × the last."})
+    budget_schedule_stages: int = field(default=6, metadata={"help": "auto: at most this many stages."})
     # -- data, base model, evaluation ------------------------------------------------------------------
     val_size: int | None = field(default=None, metadata={"help": "Use only the first N val rows (default: all)."})
     eval_every: int = field(default=0, metadata={"help": "Greedy val evaluation every N steps (0: off)."})
@@ -97,7 +109,8 @@ class ScriptArguments:
         if self.constraint not in MODES:
             raise ValueError(f"constraint must be one of {MODES}, got {self.constraint!r}")
         if self.constraint == "budget":
-            if (self.budget_tokens is None) == (self.budget_ratio is None):
+            given = (self.budget_tokens is not None) + (self.budget_ratio is not None)
+            if given == 2 or (given == 0 and self.budget_schedule is None):
                 raise ValueError("constraint 'budget' needs exactly one of budget_tokens and budget_ratio")
             if self.budget_tokens is not None and not self.budget_tokens > 0:
                 raise ValueError(f"budget_tokens must be > 0, got {self.budget_tokens}")
@@ -110,6 +123,15 @@ class ScriptArguments:
                 raise ValueError(f"em_floor must lie in [0, 1], got {self.em_floor}")
             if self.em_tolerance is not None and not 0 <= self.em_tolerance <= 1:
                 raise ValueError(f"em_tolerance must lie in [0, 1], got {self.em_tolerance}")
+        if self.budget_schedule is not None:
+            from train.schedule import parse_schedule
+
+            if self.constraint != "budget":
+                raise ValueError(f"budget_schedule moves a token budget: it needs constraint budget, got {self.constraint!r}")
+            if not isinstance(self.budget_schedule, str):  # a YAML list
+                self.budget_schedule = ",".join(str(x) for x in self.budget_schedule)
+            if parse_schedule(self.budget_schedule) is None and self.em_floor is None and self.em_tolerance is None:
+                self.em_tolerance = 0.02  # auto's floor: base EM − 0.02 unless given
         if self.dual_measure not in DUAL_MEASURES:
             raise ValueError(f"dual_measure must be one of {DUAL_MEASURES}, got {self.dual_measure!r}")
         if self.dual_measure == "greedy" and self.constraint == "em_floor":

@@ -2,6 +2,8 @@
 
     python -m train.export runs/arith --out exports/arith            # adapter (+ tokenizer, card, budget model)
     python -m train.export runs/arith --out exports/arith --merge    # also a merged full model in merged/
+    python -m train.export runs/front --out exports/t30 --step 90    # a budget schedule's stage (frontier.json)
+    python -m train.export runs/front --out exports/t30 --budget 30  # the front point with most EM at ≤ 30 tokens
 
 Why a separate, boring step: what a server picks up must be exactly what was trained and must load on
 the first try. So the adapter is checked against the rules vLLM's LoRA loader enforces *before* anything
@@ -52,6 +54,25 @@ def check_vllm_rules(peft_config, max_lora_rank: int) -> None:
         raise ExportError(f"a per-module rank in rank_pattern exceeds --max_lora_rank {max_lora_rank}")
 
 
+def front_point(run_dir, step: int | None = None, budget: float | None = None) -> dict:
+    """The front point of a scheduled run (`frontier.json`) at `step`, or the one with the most EM at mean
+    tokens ≤ `budget`. Raises ExportError naming what is missing."""
+    from train.schedule import best_within, read_frontier
+
+    points = read_frontier(run_dir)
+    if not points:
+        raise ExportError(f"{run_dir} has no frontier.json: --step/--budget export the stages of a budget_schedule run")
+    if budget is not None:
+        try:
+            return best_within(points, budget)
+        except ValueError as err:
+            raise ExportError(str(err)) from None
+    match = [p for p in points if p["step"] == step]
+    if not match:
+        raise ExportError(f"no front point at step {step}; the front has steps {[p['step'] for p in points]}")
+    return match[0]
+
+
 def model_card(summary: dict, name: str, rank: int, merged: bool) -> str:
     b, f = summary.get("base", {}), summary.get("final", {})
     base_model = summary.get("base_model", "?")
@@ -90,6 +111,14 @@ def model_card(summary: dict, name: str, rank: int, merged: bool) -> str:
     ]
     if merged:
         lines += ["", "`merged/` holds base + adapter as one model: `AutoModelForCausalLM.from_pretrained('merged')`."]
+    if summary.get("frontier"):
+        lines += ["", "## The run's accuracy–length front (one scheduled run; this export is marked)", "",
+                  "| step | target T | val EM | mean tokens | λ | |", "|---|---|---|---|---|---|"]
+        for p in summary["frontier"]:
+            mark = "**this export**" if p["step"] == summary.get("selected_step") else ""
+            lines.append(f"| {p['step']} | {p['target']:.1f} | {p['em']:.3f} | {p['mean_tokens']:.1f} | "
+                         f"{p['lambda']:.3f} | {mark} |")
+        lines += ["", "Any other point: `python -m train.export RUN --out DIR --step N` (or `--budget T`)."]
     lines += [
         "",
         "## Token budget hint",
@@ -101,19 +130,27 @@ def model_card(summary: dict, name: str, rank: int, merged: bool) -> str:
 
 
 def export(run_dir: str | os.PathLike, out: str | os.PathLike, merge: bool = False, overwrite: bool = False,
-           max_lora_rank: int = 64, adapter_subdir: str = "adapter") -> Path:
-    """Export `run_dir/adapter` (+ summary) to `out`; returns `out`. Raises ExportError with the reason."""
+           max_lora_rank: int = 64, adapter_subdir: str = "adapter", step: int | None = None,
+           budget: float | None = None) -> Path:
+    """Export `run_dir/adapter` (+ summary) to `out`; returns `out`. Raises ExportError with the reason.
+    With `step` or `budget`, the stage of a budget-schedule run that `front_point` picks instead."""
     from peft import PeftConfig, PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     run_dir, out = Path(run_dir), Path(out)
+    summary_path = run_dir / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    if step is not None or budget is not None:
+        point = front_point(run_dir, step, budget)
+        adapter_subdir = point["checkpoint"]
+        summary = {**summary, "selected_step": point["step"], "lambda": point["lambda"], "steps": point["step"],
+                   "final": {"em": point["em"], "mean_tokens": point["mean_tokens"]},
+                   "constraint": {**summary.get("constraint", {}), "target": point["target"]}}
     adapter_dir = run_dir / adapter_subdir
     if out.exists() and not overwrite:
         raise ExportError(f"{out} already exists; pass --overwrite to replace it")
     if not (adapter_dir / "adapter_config.json").exists():
         raise ExportError(f"no LoRA adapter at {adapter_dir} (expected adapter_config.json): is {run_dir} a Terse run?")
-    summary_path = run_dir / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
 
     peft_config = PeftConfig.from_pretrained(adapter_dir)
     check_vllm_rules(peft_config, max_lora_rank)  # before anything is written
@@ -158,10 +195,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--merge", action="store_true", help="also write base + adapter merged into merged/")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing export")
     parser.add_argument("--max_lora_rank", type=int, default=64, help="refuse adapters of a higher rank (vLLM's --max-lora-rank)")
+    point = parser.add_mutually_exclusive_group()
+    point.add_argument("--step", type=int, help="a budget-schedule run: export the stage that ended at this step")
+    point.add_argument("--budget", type=float, help="a budget-schedule run: the stage with the most EM at mean tokens <= this")
     args = parser.parse_args(argv)
     started = time.time()
     try:
-        out = export(args.run_dir, args.out, merge=args.merge, overwrite=args.overwrite, max_lora_rank=args.max_lora_rank)
+        out = export(args.run_dir, args.out, merge=args.merge, overwrite=args.overwrite, max_lora_rank=args.max_lora_rank,
+                     step=args.step, budget=args.budget)
     except ExportError as err:
         print(f"export failed: {err}", file=sys.stderr)
         return 2

@@ -3,8 +3,9 @@
     accelerate launch train/run.py                                  # the embedded default recipe
     accelerate launch train/run.py --config configs/arith.yaml --max_steps 20 --output_dir runs/try
 
-Reads top to bottom: recipe → task → base model → baseline evaluation (fixes the token target) →
-rewards → trainer with its dual controller → training → final evaluation → adapter + summary.json.
+`main()` reads top to bottom as named stages, each a function below it: recipe → task → base model →
+baseline evaluation (fixes the token target) → budget schedule (if any) → dual controller → rewards →
+trainer → training → selection and final evaluation → adapter, export and summary.json.
 """
 
 from __future__ import annotations
@@ -51,49 +52,60 @@ def cpu_fallback(local_processes: int, cuda_devices: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """The run as a page of named stages; each stage is a function below, in this order."""
     script_args, training_args, model_args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    started = time.time()
+    state = setup_process(script_args, training_args)
+    task, train_rows, val_rows = load_task(script_args, training_args)
+    model, tokenizer, model_path = load_base_model(script_args, training_args, model_args, task, train_rows, state)
+    base = measure_baseline(model, tokenizer, val_rows, training_args)
+    schedule = plan_schedule(script_args, training_args, base)
+    controller, target = build_controller(script_args, training_args, base, schedule, model, tokenizer, val_rows)
+    rewards, budget_model = build_rewards(script_args, training_args, base, target)
+    trainer, periodic, rule = build_trainer(script_args, training_args, model_args, model, tokenizer, task, train_rows,
+                                            val_rows, controller, rewards, budget_model, schedule, base)
+    run = train(trainer, training_args)
+    final, selected = select_and_evaluate(trainer, tokenizer, val_rows, training_args, script_args, periodic, rule,
+                                          schedule, budget_model)
+    summary = write_outputs(state, trainer, tokenizer, val_rows, script_args, training_args, base, final, selected,
+                            schedule, budget_model, run, target, model_path, started)
+    return summary
 
+
+# -- the stages ---------------------------------------------------------------------------------------------
+def setup_process(script_args, training_args):
+    """Accelerate's process state, torch threads and W&B (offline unless a server answers)."""
     import torch
     from accelerate import PartialState
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import get_peft_config
 
-    from rewards import build_rewards
-    from rewards.budget_model import BudgetModel, BudgetModelSettings
-    from train import tasks
-    from train.base_model import BUILTIN_MODEL, BUILTIN_PREFIX, WarmStartSettings, cached_base_model
-    from train.dual import DualController, DualSettings
-    from train.evaluate import PeriodicEval, evaluate
-    from train.export import export
-    from train.selection import SelectionRule, select
-    from train.tracking import (
-        configure_wandb,
-        finish_wandb,
-        guard_wandb_callbacks,
-        wandb_dir,
-    )
-    from train.trainer import (
-        TRAINERS,
-        latest_complete_checkpoint,
-        load_adapter_weights,
-        write_json_atomic,
-    )
+    from train.tracking import configure_wandb
 
-    started = time.time()
     state = PartialState(cpu=training_args.use_cpu)
     # `accelerate launch` sets OMP_NUM_THREADS=1; on a CPU run that halves the speed on 2 cores. Use every
     # core this process has a share of, unless told otherwise.
     local_procs = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     torch.set_num_threads(script_args.torch_threads or max(1, (os.cpu_count() or 1) // local_procs))
     configure_wandb(training_args.report_to, training_args.output_dir)
+    return state
 
-    # -- 1. Task: fixed train/val splits with gold answers (and an oracle length where the task has one) --
+
+def load_task(script_args, training_args):
+    """Fixed train/val splits with gold answers (and an oracle length where the task has one)."""
+    from train import tasks
+
     task = tasks.get(script_args.task)
     train_rows, val_rows = task.load(training_args.seed, script_args.val_size, script_args.data_path)
+    return task, train_rows, val_rows
 
-    # -- 2. Base model: the built-in warm start (cached) or any HF causal LM ------------------------------
+
+def load_base_model(script_args, training_args, model_args, task, train_rows, state):
+    """The built-in warm start (`builtin:<task>-tiny`, trained once and cached) or any HF causal LM."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from train.base_model import BUILTIN_MODEL, BUILTIN_PREFIX, WarmStartSettings, cached_base_model
+
     model_path = model_args.model_name_or_path or BUILTIN_MODEL
     looks_local = model_path.startswith((".", "/", "~")) or model_path.count("/") > 1
     builtin = model_path.startswith(BUILTIN_PREFIX)
@@ -110,45 +122,70 @@ def main(argv: list[str] | None = None) -> dict:
         dtype=getattr(torch, model_dtype(model_args.dtype, training_args.bf16)),
         attn_implementation=model_args.attn_implementation,
     )
+    return model, tokenizer, model_path
 
-    # -- 3. Baseline: the base model's val EM and tokens fix the token target T -------------------------
-    max_new = training_args.max_completion_length
-    base = evaluate(model, tokenizer, val_rows, max_new, desc="base eval")
+
+def measure_baseline(model, tokenizer, val_rows, training_args) -> dict:
+    """The base model's greedy val EM and mean tokens: they fix the token target T (or the EM floor F)."""
+    from train.evaluate import evaluate
+
+    base = evaluate(model, tokenizer, val_rows, training_args.max_completion_length, desc="base eval")
     logger.info("base model: val EM %.3f, mean tokens %.1f", base["em"], base["mean_tokens"])
-    target = controller_target(script_args, base)
+    return base
+
+
+def plan_schedule(script_args, training_args, base):
+    """The dynamic token budget (`budget_schedule`), or None for one fixed target."""
+    if script_args.budget_schedule is None:
+        return None
+    from train.schedule import BudgetSchedule
+
+    auto = {}
+    if script_args.budget_schedule.strip().lower() == "auto":
+        auto = {"floor": controller_target(script_args, base, "em_floor"), "start": script_args.budget_schedule_start,
+                "factor": script_args.budget_schedule_factor, "max_stages": script_args.budget_schedule_stages}
+    schedule = BudgetSchedule.plan(script_args.budget_schedule, training_args.max_steps,
+                                   script_args.budget_stage_steps, **auto)
+    training_args.max_steps = schedule.total_steps  # the run ends with its last stage
+    logger.info("budget schedule: %s, %d steps per stage", schedule.ratios or "auto", schedule.stage_steps)
+    return schedule
+
+
+def build_controller(script_args, training_args, base, schedule, model, tokenizer, val_rows):
+    """The dual controller that sets λ, and its target (T in tokens, or F shifted to sampled EM)."""
+    from train.dual import DualController, DualSettings
+    from train.evaluate import evaluate
+
+    target = schedule.ratio(0) * base["mean_tokens"] if schedule else controller_target(script_args, base)
     if script_args.constraint == "em_floor":
         # The controller sees the EM of *sampled* training completions, which sits below greedy val EM.
         # Shift the floor by the base model's measured greedy−sampled gap, so that holding the sampled EM
         # at its target holds greedy val EM at the floor F.
-        sampled = evaluate(model, tokenizer, val_rows, max_new, desc="base eval (sampled)",
-                           temperature=training_args.temperature)
+        sampled = evaluate(model, tokenizer, val_rows, training_args.max_completion_length,
+                           desc="base eval (sampled)", temperature=training_args.temperature)
         base["sampled_em"] = sampled["em"]
         target = max(0.0, min(1.0, target - (base["em"] - sampled["em"])))
         logger.info("em floor: greedy F=%.3f, sampled-EM target %.3f", controller_target(script_args, base), target)
-    controller = DualController(
-        DualSettings(
-            mode=script_args.constraint,
-            target=target,
-            lr=script_args.dual_lr,
-            kp=script_args.dual_kp,
-            lambda_init=script_args.lambda_init,
-            lambda_max=script_args.lambda_max,
-            ema=script_args.dual_ema,
-            warmup_steps=script_args.dual_warmup_steps,
-            em_scale=script_args.dual_em_scale,
-        )
-    )
+    controller = DualController(DualSettings(
+        mode=script_args.constraint, target=target, lr=script_args.dual_lr, kp=script_args.dual_kp,
+        lambda_init=script_args.lambda_init, lambda_max=script_args.lambda_max, ema=script_args.dual_ema,
+        warmup_steps=script_args.dual_warmup_steps, em_scale=script_args.dual_em_scale,
+    ))
+    return controller, target
 
-    # -- 4. Rewards from the registry; the `weight: dual` one is scaled by −λ ----------------------------
+
+def build_rewards(script_args, training_args, base, target):
+    """Rewards from the registry (the `weight: dual` one is scaled by −λ) and the learned budget model."""
+    from rewards import build_rewards as from_registry
+    from rewards.budget_model import BudgetModel, BudgetModelSettings
+
     reward_spec = dict(script_args.rewards)
     if script_args.constraint == "none":  # EM only: the controlled penalty is dropped
         reward_spec = {k: v for k, v in reward_spec.items() if (v or {}).get("weight") != "dual"}
     budget = target if script_args.constraint == "budget" else base["mean_tokens"]  # the penalty's unit
-    rewards = build_rewards(reward_spec, runtime={"budget_tokens": budget})
-    names = [r.name for r in rewards]
-    if "exact_match" not in names:
+    rewards = from_registry(reward_spec, runtime={"budget_tokens": budget})
+    if "exact_match" not in [r.name for r in rewards]:
         raise ValueError("the recipe's rewards must include exact_match (the accuracy the constraint protects)")
-    dual_index = next((i for i, r in enumerate(rewards) if r.dual), None)
     training_args.reward_weights = [0.0 if r.dual else float(r.weight) for r in rewards]
     budget_model = None
     if script_args.learned_budget:  # a per-prompt budget, learned online; the global budget until then
@@ -156,12 +193,24 @@ def main(argv: list[str] | None = None) -> dict:
             quantile=script_args.budget_quantile, reliable_accuracy=script_args.budget_reliable_accuracy
         )
         budget_model = BudgetModel(settings, fallback=budget)
+    return rewards, budget_model
 
-    # -- 5. Trainer: TRL GRPO/RLOO + LoRA, owning the dual controller -----------------------------------
-    trainer_cls = TRAINERS[script_args.algorithm]
+
+def build_trainer(script_args, training_args, model_args, model, tokenizer, task, train_rows, val_rows, controller,
+                  rewards, budget_model, schedule, base):
+    """TRL GRPO/RLOO + LoRA owning the controller, with the periodic evaluation and the schedule's stages."""
+    from trl import get_peft_config
+
+    from train.evaluate import PeriodicEval
+    from train.schedule import StageCallback
+    from train.selection import SelectionRule
+    from train.tracking import guard_wandb_callbacks
+    from train.trainer import TRAINERS
+
+    names = [r.name for r in rewards]
     if script_args.algorithm == "rloo":
         training_args = to_rloo_config(training_args)
-    trainer = trainer_cls(
+    trainer = TRAINERS[script_args.algorithm](
         model=model,
         reward_funcs=[r.func for r in rewards],
         args=training_args,
@@ -169,82 +218,129 @@ def main(argv: list[str] | None = None) -> dict:
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
         controller=controller,
-        dual_index=dual_index,
+        dual_index=next((i for i, r in enumerate(rewards) if r.dual), None),
         em_index=names.index("exact_match"),
         budget_model=budget_model,
         reward_states={r.name: r.state for r in rewards if r.state is not None},
         measure=script_args.dual_measure,
     )
-
     guard_wandb_callbacks(trainer)
     # Selection: highest EM within T (budget), fewest tokens at EM >= F (em_floor), highest EM (none).
-    rule = SelectionRule(script_args.constraint, controller_target(script_args, base), script_args.selection_tolerance)
-    periodic = PeriodicEval(trainer, tokenizer, val_rows, max_new, script_args.eval_every,
-                            rule if script_args.select_checkpoint else None, script_args.early_stopping_patience)
+    rule = SelectionRule(script_args.constraint, controller.settings.target if schedule else
+                         controller_target(script_args, base), script_args.selection_tolerance)
+    select = script_args.select_checkpoint and schedule is None  # a schedule ships its own stage
+    max_new = training_args.max_completion_length
+    periodic = PeriodicEval(trainer, tokenizer, val_rows, max_new, script_args.eval_every, rule if select else None,
+                            script_args.early_stopping_patience)
     if script_args.eval_every:
         trainer.add_callback(periodic)
+    if schedule is not None:
+        trainer.add_callback(StageCallback(trainer, schedule, base["mean_tokens"], tokenizer, val_rows, max_new))
+    return trainer, periodic, rule if select else None
 
-    # -- 6. Train --------------------------------------------------------------------------------------
+
+def train(trainer, training_args) -> dict:
+    """Train (resuming from the latest complete checkpoint with `--resume_from_checkpoint true`)."""
+    from train.trainer import latest_complete_checkpoint
+
     resume = training_args.resume_from_checkpoint
     if isinstance(resume, str) and resume.lower() in ("true", "latest"):
         resume = latest_complete_checkpoint(training_args.output_dir)  # skips a half-written last one
         if resume is None:
             raise FileNotFoundError(f"--resume_from_checkpoint true: no complete checkpoint in {training_args.output_dir}")
-    train_started = time.time()
+    started = time.time()
     trainer.train(resume_from_checkpoint=resume)
-    train_seconds = time.time() - train_started
+    seconds = time.time() - started
     steps_run = trainer.state.global_step - (int(Path(resume).name.rsplit("-", 1)[1]) if resume else 0)
     lengths = [h["completions/mean_length"] for h in trainer.state.log_history if "completions/mean_length" in h]
-    train_tokens = round(sum(lengths) / len(lengths), 2) if lengths else None
+    return {"seconds": seconds, "steps_run": steps_run,
+            "train_tokens": round(sum(lengths) / len(lengths), 2) if lengths else None}
 
-    # -- 7. Final evaluation and checkpoint selection ---------------------------------------------------
-    final_model = trainer.model
-    out = Path(training_args.output_dir)
-    final = evaluate(final_model, tokenizer, val_rows, max_new, desc="final eval")
+
+def select_and_evaluate(trainer, tokenizer, val_rows, training_args, script_args, periodic, rule, schedule,
+                        budget_model):
+    """The final val evaluation, and which weights ship: the schedule's shipped stage, else the evaluated
+    checkpoint that best satisfies the constraint (when it beats the last step), else the last step."""
+    from rewards.budget_model import BudgetModel
+    from train.evaluate import evaluate
+    from train.selection import select
+    from train.trainer import load_adapter_weights
+
+    model, out = trainer.model, Path(training_args.output_dir)
+    max_new = training_args.max_completion_length
+    final = evaluate(model, tokenizer, val_rows, max_new, desc="final eval")
     last = {"step": trainer.state.global_step, "em": final["em"], "mean_tokens": final["mean_tokens"],
-            "lambda": controller.lam}
-    selected = select(periodic.records + [last], rule) if script_args.select_checkpoint else last
-    if selected is not last:  # an earlier evaluated checkpoint satisfies the constraint better: ship that one
+            "lambda": trainer.controller.lam}
+    if schedule is not None:
+        shipped = schedule.shipped() or schedule.points[0]  # auto with no stage held: the most generous one
+        checkpoint = out / shipped["checkpoint"]
+        selected = {k: shipped[k] for k in ("step", "em", "mean_tokens", "lambda")}
+    else:
+        selected = select(periodic.records + [last], rule) if rule is not None else last
         checkpoint = out / f"checkpoint-{selected['step']}"
-        load_adapter_weights(final_model, checkpoint)
+    if selected["step"] != last["step"]:  # an earlier checkpoint ships: put its weights in and evaluate it
+        load_adapter_weights(model, checkpoint)
         if budget_model is not None and (checkpoint / "budget_model.json").exists():
             budget_model.load_state_dict(BudgetModel.load(checkpoint).state_dict())
-        final = evaluate(final_model, tokenizer, val_rows, max_new, desc="selected eval")
-        logger.info("selected checkpoint %s (EM %.3f, %.1f tokens) over the last step", checkpoint, final["em"],
+        final = evaluate(model, tokenizer, val_rows, max_new, desc="selected eval")
+        logger.info("shipping checkpoint %s (EM %.3f, %.1f tokens) over the last step", checkpoint, final["em"],
                     final["mean_tokens"])
+    selected["evaluations"] = periodic.records + [last]
+    selected["stopped_early_at"] = periodic.stopped_early_at
+    return final, selected
+
+
+def write_outputs(state, trainer, tokenizer, val_rows, script_args, training_args, base, final, selected, schedule,
+                  budget_model, run, target, model_path, started) -> dict:
+    """Adapter, serving export, summary.json, per-example results, the front (if scheduled), W&B summary."""
+    from peft import PeftModel
+
+    from train.export import export
+    from train.schedule import plot_frontier
+    from train.tracking import finish_wandb, wandb_dir
+    from train.trainer import write_json_atomic
+
+    out, model = Path(training_args.output_dir), trainer.model
+    steps_run = max(1, run["steps_run"])
     summary = {
         "base": strip(base),
         "final": strip(final),
         "oracle_mean_tokens": base.get("oracle_mean_tokens"),
-        "constraint": {"mode": script_args.constraint, "target": controller_target(script_args, base),
+        "constraint": {"mode": script_args.constraint, "target": controller_target(script_args, base)
+                       if schedule is None else selected.get("target", trainer.controller.settings.target),
                        "controller_target": target},
-        "lambda": controller.lam,
+        "lambda": trainer.controller.lam,
         "steps": trainer.state.global_step,
         "selected_step": selected["step"],
-        "stopped_early_at": periodic.stopped_early_at,
-        "evaluations": periodic.records + [last],
-        "train_seconds": round(train_seconds, 1),
-        "seconds_per_step": round(train_seconds / max(1, steps_run), 3),
-        "train_mean_completion_tokens": train_tokens,
-        "terse_overhead_seconds_per_step": round(trainer.overhead_seconds / max(1, steps_run), 4),
+        "stopped_early_at": selected["stopped_early_at"],
+        "evaluations": selected["evaluations"],
+        "train_seconds": round(run["seconds"], 1),
+        "seconds_per_step": round(run["seconds"] / steps_run, 3),
+        "train_mean_completion_tokens": run["train_tokens"],
+        "terse_overhead_seconds_per_step": round(trainer.overhead_seconds / steps_run, 4),
         "wall_seconds": round(time.time() - started, 1),
         "algorithm": script_args.algorithm,
         "task": script_args.task,
         "seed": training_args.seed,
         "data_path": script_args.data_path,
-        "max_completion_length": max_new,
+        "max_completion_length": training_args.max_completion_length,
         "base_model": model_path,
         "wandb_dir": wandb_dir(),
         "adapter": str(out / "adapter"),
     }
+    if schedule is not None:
+        summary["frontier"] = [{k: v for k, v in p.items() if k != "by_difficulty"} for p in schedule.points]
+        summary["constraint"]["target"] = next(p["target"] for p in schedule.points if p["step"] == selected["step"])
     if state.is_main_process:
-        if isinstance(final_model, PeftModel):
-            final_model.save_pretrained(out / "adapter", save_embedding_layers=False)
+        if isinstance(model, PeftModel):
+            model.save_pretrained(out / "adapter", save_embedding_layers=False)
             tokenizer.save_pretrained(out / "adapter")
             if budget_model is not None:
                 budget_model.save(out / "adapter")
         write_json_atomic(str(out / "summary.json"), summary)
-        if isinstance(final_model, PeftModel):  # the serving export: checked, atomic, with its model card
+        if schedule is not None and schedule.points:
+            plot_frontier(schedule.points, out / "frontier.png", f"{script_args.task}: one scheduled run")
+        if isinstance(model, PeftModel):  # the serving export: checked, atomic, with its model card
             summary["export"] = str(export(out, out / "export", overwrite=True))
             write_json_atomic(str(out / "summary.json"), summary)
         (out / "val_completions.json").write_text(json.dumps(final["completions"][:50], indent=1))
@@ -257,11 +353,12 @@ def main(argv: list[str] | None = None) -> dict:
     return summary
 
 
-def controller_target(script_args, base: dict) -> float:
+def controller_target(script_args, base: dict, mode: str | None = None) -> float:
     """T in tokens (budget mode), F in EM (em_floor mode), from the arguments and the base model's val figures."""
-    if script_args.constraint == "budget":
+    mode = mode or script_args.constraint
+    if mode == "budget":
         return script_args.budget_tokens or script_args.budget_ratio * base["mean_tokens"]
-    if script_args.constraint == "em_floor":
+    if mode == "em_floor":
         if script_args.em_floor is not None:
             return script_args.em_floor
         return max(0.0, base["em"] - script_args.em_tolerance)

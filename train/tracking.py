@@ -101,6 +101,12 @@ def finish_wandb(summary: dict) -> None:
         return
     try:
         wandb.run.summary.update({"final/em": summary["final"]["em"], "final/mean_tokens": summary["final"]["mean_tokens"]})
+        points = summary.get("frontier") or []
+        if points:  # a budget schedule's front: a table and a plot in the run
+            columns = ["step", "target", "mean_tokens", "em", "lambda"]
+            table = wandb.Table(columns=columns, data=[[p[c] for c in columns] for p in points])
+            wandb.log({"frontier/table": table,
+                       "frontier/plot": wandb.plot.line(table, "mean_tokens", "em", title="accuracy–length front")})
         wandb.finish()
     except Exception as err:  # noqa: BLE001 - W&B must never take a finished run down with it
         logger.warning("W&B finish failed: %s", err)

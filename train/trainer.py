@@ -17,6 +17,7 @@ correct completions, gathered from all ranks so that every rank holds the same w
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -63,6 +64,17 @@ class DualControlMixin:
         self.overhead_seconds = 0.0  # wall time spent in what Terse adds to TRL (budgets, gathers, controller)
         self._overhead_logged = 0.0
         self._apply_lambda()
+
+    def retarget(self, target: float) -> None:
+        """Move the token target T (a budget schedule's next stage): the controller holds the new T, the
+        learned budgets share it, and every reward whose unit is T (`budget_tokens`) is rebound to it."""
+        self.controller.settings.target = float(target)
+        for i, func in enumerate(self.reward_funcs):
+            if isinstance(func, functools.partial) and "budget_tokens" in func.keywords:
+                bound = functools.update_wrapper(
+                    functools.partial(func.func, **{**func.keywords, "budget_tokens": float(target)}), func.func)
+                bound.__name__ = func.__name__
+                self.reward_funcs[i] = bound
 
     def _apply_lambda(self) -> None:
         if self.dual_index is not None:
