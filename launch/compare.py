@@ -295,6 +295,14 @@ def verdict(rows: list[dict], base: dict, target: float, oracle: float, referenc
                        f"the budget); Terse − peer: {_ci(paired(best, terse))}")
         else:
             out.append(f"- {label}: none reached mean tokens ≤ 1.05·T")
+    spenders = [r for r in peers if r["method"] in PER_PROMPT and not within_budget(r["tokens"], target)]
+    if spenders and not any(r["method"] in PER_PROMPT for r in within):
+        # Still put Terse beside the strongest per-prompt peer, paired, and say plainly that it is not like for like.
+        best = max(spenders, key=lambda r: r["em"])
+        out.append(f"- strongest per-prompt peer, over the budget ({best['tokens'] / target:.2f} × T): {best['method']} "
+                   f"EM {best['em']:.3f} at {best['tokens']:.1f} tokens; Terse {terse['em']:.3f} at "
+                   f"{terse['tokens']:.1f} ({terse['tokens'] / best['tokens']:.2f}× its tokens); Terse − peer: "
+                   f"{_ci(paired(best, terse))}")
     if em_only:
         out.append(f"- EM-only control: EM {em_only['em']:.3f} at {em_only['tokens']:.1f} tokens = "
                    f"{em_only['tokens'] / base['mean_tokens']:.2f} × base (no length pressure)")

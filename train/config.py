@@ -99,6 +99,13 @@ class ScriptArguments:
     early_stopping_patience: int = field(
         default=0, metadata={"help": "Stop once λ and val EM/tokens settled for this many evaluations (0: off)."}
     )
+    lr_guard: bool = field(
+        default=False,
+        metadata={"help": "Performance-aware LR: cut the policy LR by lr_guard_factor while periodic val EM is more "
+                  "than lr_guard_tolerance below the floor / best so far; restore it when EM recovers (needs eval_every)."},
+    )
+    lr_guard_factor: float = field(default=0.5, metadata={"help": "LR multiplier per evaluation below the reference."})
+    lr_guard_tolerance: float = field(default=0.02, metadata={"help": "EM below the reference that counts as a fall."})
     warm_start_steps: int = field(default=900, metadata={"help": "SFT steps of the built-in base model."})
     cache_dir: str = field(default=".cache/terse", metadata={"help": "Where warm-started base models are cached."})
     torch_threads: int | None = field(default=None, metadata={"help": "torch.set_num_threads (default: the cores divided by the local processes)."})
@@ -137,6 +144,10 @@ class ScriptArguments:
         if self.dual_measure == "greedy" and self.constraint == "em_floor":
             raise ValueError("dual_measure greedy measures served lengths for a token budget; the em_floor "
                              "constraint measures EM (use constraint budget, or dual_measure sampled)")
+        if self.lr_guard and not self.eval_every:
+            raise ValueError("lr_guard needs eval_every > 0 (it reacts to the periodic val evaluations)")
+        if not 0 < self.lr_guard_factor < 1:
+            raise ValueError(f"lr_guard_factor must lie in (0, 1), got {self.lr_guard_factor}")
         if not self.dual_em_scale > 0:
             raise ValueError(f"dual_em_scale must be > 0, got {self.dual_em_scale}")
         if self.selection_tolerance < 0:

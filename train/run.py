@@ -234,6 +234,12 @@ def build_trainer(script_args, training_args, model_args, model, tokenizer, task
                             script_args.early_stopping_patience)
     if script_args.eval_every:
         trainer.add_callback(periodic)
+    if script_args.lr_guard:  # after `periodic`: it reads the evaluation made at the same step
+        from train.lr_guard import LRGuard
+
+        floor = controller_target(script_args, base) if script_args.constraint == "em_floor" else None
+        trainer.add_callback(LRGuard(trainer, periodic, base["em"], floor, script_args.lr_guard_factor,
+                                     script_args.lr_guard_tolerance))
     if schedule is not None:
         trainer.add_callback(StageCallback(trainer, schedule, base["mean_tokens"], tokenizer, val_rows, max_new))
     return trainer, periodic, rule if select else None
@@ -285,8 +291,7 @@ def select_and_evaluate(trainer, tokenizer, val_rows, training_args, script_args
         final = evaluate(model, tokenizer, val_rows, max_new, desc="selected eval")
         logger.info("shipping checkpoint %s (EM %.3f, %.1f tokens) over the last step", checkpoint, final["em"],
                     final["mean_tokens"])
-    selected["evaluations"] = periodic.records + [last]
-    selected["stopped_early_at"] = periodic.stopped_early_at
+    selected = {**selected, "evaluations": periodic.records + [last], "stopped_early_at": periodic.stopped_early_at}
     return final, selected
 
 

@@ -1,0 +1,109 @@
+"""One scheduled run against separately trained fixed-budget runs: is the front from one run as good?
+
+    python launch/bench_schedule.py                                   # arith: 0.8,0.6,0.45,0.35 × 45 steps
+    python launch/bench_schedule.py --config configs/benchmark.yaml --workers 2 --threads 1
+    python launch/bench_schedule.py --auto                           # also the auto schedule (floor: base − 0.02)
+
+The scheduled run lowers T stage by stage (`--budget_schedule`, train/schedule.py); each fixed run trains
+from the base model at one of the stages' targets for `--fixed_steps`. The table puts each stage's point
+beside the fixed run at the same T: val EM and tokens, the EM difference, whether the point's tokens stay
+within 1.1 × its target, and the steps each way. Runs are cached (launch/runcache.py), so a second call
+only prints. Writes `runs/bench_schedule/<recipe>/table.md` and `results.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from launch.bench_budget import common_args  # noqa: E402
+from launch.runcache import REPO, cached_run  # noqa: E402
+
+
+def scheduled_args(spec: str, stage_steps: int, stages: int, seed: int, config: str | None) -> list[str]:
+    first = spec.split(",")[0] if spec != "auto" else "0.8"
+    args = common_args(stage_steps * stages, seed, float(first), config)
+    return [*args, "--budget_schedule", spec, "--budget_stage_steps", str(stage_steps)]
+
+
+def table(schedule_run: dict, fixed: dict[float, dict], auto_run: dict | None) -> str:
+    base = schedule_run["base"]
+    points = schedule_run["frontier"]
+    fixed_steps = sum(r["steps"] for r in fixed.values())
+    lines = [
+        f"base: val EM {base['em']:.3f}, {base['mean_tokens']:.1f} tokens. Scheduled run: {schedule_run['steps']} steps "
+        f"in all; the fixed runs: {fixed_steps} steps in all ({schedule_run['steps'] / max(1, fixed_steps):.2f}×).",
+        "",
+        "| stage | ratio | T | scheduled EM | scheduled tokens | ≤ 1.1·T | fixed-budget run EM | fixed tokens | EM (scheduled − fixed) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for p in points:
+        f = fixed.get(round(p["ratio"], 6))
+        inside = "yes" if p["mean_tokens"] <= 1.1 * p["target"] else "no"
+        cells = ([f"{f['final']['em']:.3f}", f"{f['final']['mean_tokens']:.1f}", f"{p['em'] - f['final']['em']:+.3f}"]
+                 if f else ["—", "—", "—"])
+        lines.append(f"| {p['stage']} (step {p['step']}) | {p['ratio']:.2f} | {p['target']:.1f} | {p['em']:.3f} | "
+                     f"{p['mean_tokens']:.1f} | {inside} | " + " | ".join(cells) + " |")
+    tokens = [p["mean_tokens"] for p in points]
+    lines += ["", f"- mean tokens strictly decreasing over the stages: {all(b < a for a, b in zip(tokens, tokens[1:]))}"]
+    if auto_run is not None:
+        front = auto_run["frontier"]
+        held = [p for p in front if p.get("held")]
+        lines += ["", "auto (floor = base EM − 0.02):", "",
+                  "| stage | T | val EM | mean tokens | held |", "|---|---|---|---|---|"]
+        lines += [f"| {p['stage']} | {p['target']:.1f} | {p['em']:.3f} | {p['mean_tokens']:.1f} | {p['held']} |"
+                  for p in front]
+        shipped = auto_run["selected_step"]
+        lines += ["", f"- shipped: the stage ending at step {shipped}"
+                  f" (the last that held: {held[-1]['step'] if held else None}); final val EM "
+                  f"{auto_run['final']['em']:.3f} at {auto_run['final']['mean_tokens']:.1f} tokens"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help="recipe (default: the embedded arith recipe)")
+    parser.add_argument("--schedule", default="0.8,0.6,0.45,0.35")
+    parser.add_argument("--stage_steps", type=int, default=45)
+    parser.add_argument("--fixed_steps", type=int, default=120)
+    parser.add_argument("--compare", default="0.6,0.45,0.35", help="stage ratios that get a fixed-budget run")
+    parser.add_argument("--auto", action="store_true", help="also run budget_schedule auto (6 stages at most)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, help="torch threads per run (default: cores ÷ workers)")
+    parser.add_argument("--out", help="output folder (default: runs/bench_schedule/<recipe>)")
+    args = parser.parse_args(argv)
+
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
+    extra = ["--torch_threads", str(threads)]
+    stages = len(args.schedule.split(","))
+    jobs = {"scheduled": scheduled_args(args.schedule, args.stage_steps, stages, args.seed, args.config) + extra}
+    for r in [float(x) for x in args.compare.split(",")]:
+        jobs[f"fixed {r}"] = common_args(args.fixed_steps, args.seed, r, args.config) + extra
+    if args.auto:
+        jobs["auto"] = scheduled_args("auto", args.stage_steps, 6, args.seed, args.config) + extra
+    with ThreadPoolExecutor(args.workers) as pool:
+        futures = {name: pool.submit(cached_run, name.replace(" ", "_"), job) for name, job in jobs.items()}
+        runs = {name: f.result() for name, f in futures.items()}
+
+    fixed = {round(float(name.split()[1]), 6): run for name, run in runs.items() if name.startswith("fixed")}
+    text = table(runs["scheduled"], fixed, runs.get("auto"))
+    print(text)
+    recipe = Path(args.config).stem if args.config else "arith"
+    out = Path(args.out) if args.out else REPO / "runs" / "bench_schedule" / recipe
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "table.md").write_text(text)
+    (out / "results.json").write_text(json.dumps({name: {k: run[k] for k in ("dir", "base", "final", "steps")}
+                                                  | {"frontier": run.get("frontier")} for name, run in runs.items()},
+                                                 indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
