@@ -72,6 +72,8 @@ METHODS: dict[str, tuple[str, list[str], dict | None]] = {
                            None),
     "terse_served": ("Terse, learned budgets, holding the served (greedy) length at T",
                      ["--learned_budget", "true", "--dual_measure", "greedy"], None),
+    "terse_lr_guard": ("Terse (learned budgets) with the performance-aware learning rate (train/lr_guard.py)",
+                       ["--learned_budget", "true", "--lr_guard", "true"], None),
     "em_only": ("plain TRL GRPO, EM reward alone", ["--constraint", "none"], None),
     "leash": ("LEASH/LACONIC: plain dual ascent on the budget, one global budget, relative overshoot",
               ["--learned_budget", "false", "--dual_kp", "0", "--dual_ema", "0"], None),

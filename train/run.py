@@ -51,8 +51,9 @@ def cpu_fallback(local_processes: int, cuda_devices: int) -> bool:
     return local_processes > 1 and cuda_devices < local_processes
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """The run as a page of named stages; each stage is a function below, in this order."""
+def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
+    """The run as a page of named stages; each stage is a function below, in this order. `callbacks`: extra
+    TrainerCallbacks (e.g. launch/tune.py's pruning), added after Terse's own."""
     script_args, training_args, model_args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     started = time.time()
@@ -65,6 +66,8 @@ def main(argv: list[str] | None = None) -> dict:
     rewards, budget_model = build_rewards(script_args, training_args, base, target)
     trainer, periodic, rule = build_trainer(script_args, training_args, model_args, model, tokenizer, task, train_rows,
                                             val_rows, controller, rewards, budget_model, schedule, base)
+    for callback in callbacks or []:
+        trainer.add_callback(callback)
     run = train(trainer, training_args)
     final, selected = select_and_evaluate(trainer, tokenizer, val_rows, training_args, script_args, periodic, rule,
                                           schedule, budget_model)
