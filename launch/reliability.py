@@ -2,6 +2,7 @@
 
     python launch/reliability.py --config configs/benchmark.yaml --out runs/reliability/chain-s0.json
     python launch/reliability.py --config configs/benchmark.yaml --seed 1 --out runs/reliability/chain-s1.json
+    python launch/reliability.py --config configs/benchmark.yaml --mode_choice runs/benchmark   # P(mode | d)
 
 For every answer mode of the task (`train/tasks/chain.py`: full, steps, values, pairs, direct) the base
 model is made to answer every val prompt in that mode — its first completion word, the mode word, is
@@ -106,6 +107,36 @@ def print_report(report: dict) -> None:
               f"{u['tokens']:.1f} | {f['em'] - u['em']:+.3f} |")
 
 
+def mode_choice(model, tokenizer, rows: list[dict], modes: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """{difficulty: {mode: mean P(first completion word = mode | prompt)}}: does the policy pick its answer
+    style by prompt? (Per-prompt allocation needs it to; on the benchmark no trained policy does.)"""
+    import torch
+
+    ids = [tokenizer(m, add_special_tokens=False)["input_ids"] for m in modes]
+    if any(len(i) != 1 for i in ids):
+        raise ValueError(f"every mode word must be one token to read its probability, got {dict(zip(modes, ids))}")
+    tokenizer.padding_side = "left"
+    cells = defaultdict(list)
+    with torch.no_grad():
+        for start in range(0, len(rows), 128):
+            batch = rows[start : start + 128]
+            enc = tokenizer([r["prompt"] for r in batch], return_tensors="pt", padding=True)
+            probs = torch.softmax(model(**enc).logits[:, -1, :], dim=-1)[:, [i[0] for i in ids]]
+            for row, p in zip(batch, probs.tolist(), strict=True):
+                cells[str(row["difficulty"])].append(p)
+    return {d: {m: sum(p[k] for p in ps) / len(ps) for k, m in enumerate(modes)}
+            for d, ps in sorted(cells.items(), key=lambda kv: int(kv[0]))}
+
+
+def print_mode_choice(name: str, choice: dict) -> None:
+    modes = list(next(iter(choice.values())))
+    print(f"\n{name}: P(first word = mode) per difficulty\n")
+    print("| difficulty | " + " | ".join(modes) + " |")
+    print("|---|" + "---|" * len(modes))
+    for d, row in choice.items():
+        print(f"| {d} | " + " | ".join(f"{row[m]:.2f}" for m in modes) + " |")
+
+
 def load_base_model(config: str, extra: list[str]):
     """(tokenizer, model, val rows, max new tokens, modes) for a recipe, training its warm start if uncached."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -134,12 +165,24 @@ def main() -> None:
     parser.add_argument("--out", help="JSON file to write (default: runs/reliability/<task>-s<seed>.json)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--mode_choice", nargs="*", metavar="RUN_DIR",
+                        help="only print P(mode | difficulty) of the base model and of these runs' adapters")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
     extra = ["--seed", str(args.seed)] if args.seed is not None else []
     tokenizer, model, rows, max_new, modes = load_base_model(args.config, extra)
+    if args.mode_choice is not None:
+        from peft import PeftModel
+
+        print_mode_choice("base model", mode_choice(model, tokenizer, rows, modes))
+        for run in args.mode_choice:
+            adapter = Path(run) / "adapter" if (Path(run) / "adapter").exists() else Path(run)
+            _, fresh, _, _, _ = load_base_model(args.config, extra)
+            tuned = PeftModel.from_pretrained(fresh, adapter).eval()
+            print_mode_choice(str(run), mode_choice(tuned, tokenizer, rows, modes))
+        return
     report = measure(model, tokenizer, rows, modes, max_new)
     print_report(report)
     out = Path(args.out) if args.out else default_path(args.config, args.seed or 0)

@@ -76,3 +76,27 @@ def test_reliability_curves_and_references_from_per_row_results():
     assert [round(p["em"], 3) for p in refs["frontier"]] == [0.75, 0.917, 1.0]
     # uniform at T = 8: cap 16 would cost 10 mean tokens, so cap 10 — d=2 stays direct: EM 0.75.
     assert [round(p["em"], 3) for p in refs["uniform"]] == [0.75, 0.75, 1.0]
+
+
+def test_mode_choice_reads_the_first_word_probabilities_per_difficulty():
+    import torch
+
+    from launch.reliability import mode_choice
+    from train.base_model import build_tokenizer
+    from train.tasks import chain
+
+    tokenizer = build_tokenizer(chain.vocabulary())
+    full, steps = (tokenizer(m, add_special_tokens=False)["input_ids"][0] for m in ("full", "steps"))
+
+    class LongPromptsSayFull(torch.nn.Module):  # a "policy" whose first word depends on the prompt's length
+        def forward(self, input_ids, attention_mask):
+            logits = torch.full((*input_ids.shape, len(tokenizer)), -30.0)
+            long = attention_mask.sum(dim=1) > 6
+            logits[long, -1, full] = 0.0
+            logits[~long, -1, steps] = 0.0
+            return type("Out", (), {"logits": logits})()
+
+    rows = [{"prompt": "3 + 4 ?", "difficulty": 1}, {"prompt": "3 + 4 - 2 + 1 - 5 ?", "difficulty": 4}]
+    choice = mode_choice(LongPromptsSayFull(), tokenizer, rows, ("full", "steps"))
+    assert choice["1"] == {"full": pytest.approx(0.0, abs=1e-6), "steps": pytest.approx(1.0)}
+    assert choice["4"] == {"full": pytest.approx(1.0), "steps": pytest.approx(0.0, abs=1e-6)}
