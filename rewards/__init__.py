@@ -32,12 +32,14 @@ from rewards.peers import (
     trl_soft_overlong,
     truncation,
 )
+from rewards.reward_model import reward_model
 from rewards.token_penalty import token_penalty
 
 REGISTRY: dict[str, Callable[..., list[float]]] = {
     "exact_match": exact_match,
     "token_penalty": token_penalty,
     "budget_penalty": budget_penalty,
+    "reward_model": reward_model,  # human feedback: a sequence-classification model's score (rewards/reward_model.py)
     # published peers, for comparison (rewards/peers.py)
     "linear_length": linear_length,
     "kimi_length": kimi_length,
