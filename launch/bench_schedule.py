@@ -1,8 +1,7 @@
 """One scheduled run against separately trained fixed-budget runs: is the front from one run as good?
 
-    python launch/bench_schedule.py                                   # arith: 0.8,0.6,0.45,0.35 × 45 steps
+    python launch/bench_schedule.py --auto                            # arith: 0.6,0.45,0.4,0.35, 60+40+40+40 steps
     python launch/bench_schedule.py --config configs/benchmark.yaml --workers 2 --threads 1
-    python launch/bench_schedule.py --auto                           # also the auto schedule (floor: base − 0.02)
 
 The scheduled run lowers T stage by stage (`--budget_schedule`, train/schedule.py); each fixed run trains
 from the base model at one of the stages' targets for `--fixed_steps`. The table puts each stage's point
@@ -26,10 +25,13 @@ from launch.bench_budget import common_args  # noqa: E402
 from launch.runcache import REPO, cached_run  # noqa: E402
 
 
-def scheduled_args(spec: str, stage_steps: int, stages: int, seed: int, config: str | None) -> list[str]:
-    first = spec.split(",")[0] if spec != "auto" else "0.8"
-    args = common_args(stage_steps * stages, seed, float(first), config)
-    return [*args, "--budget_schedule", spec, "--budget_stage_steps", str(stage_steps)]
+def scheduled_args(spec: str, stage_steps: str, stages: int, seed: int, config: str | None) -> list[str]:
+    """A scheduled run's arguments; `stage_steps` like `60,40` (the last number repeats up to `stages`)."""
+    first = spec.split(",")[0] if spec != "auto" else "0.6"
+    steps = [int(x) for x in str(stage_steps).split(",")]
+    total = sum(steps[min(i, len(steps) - 1)] for i in range(stages))
+    return [*common_args(total, seed, float(first), config), "--budget_schedule", spec,
+            "--budget_stage_steps", str(stage_steps)]
 
 
 def table(schedule_run: dict, fixed: dict[float, dict], auto_run: dict | None) -> str:
@@ -69,8 +71,8 @@ def table(schedule_run: dict, fixed: dict[float, dict], auto_run: dict | None) -
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", help="recipe (default: the embedded arith recipe)")
-    parser.add_argument("--schedule", default="0.8,0.6,0.45,0.35")
-    parser.add_argument("--stage_steps", type=int, default=45)
+    parser.add_argument("--schedule", default="0.6,0.45,0.4,0.35")
+    parser.add_argument("--stage_steps", default="60,40,40,40", help="steps per stage (one number, or one per stage)")
     parser.add_argument("--fixed_steps", type=int, default=120)
     parser.add_argument("--compare", default="0.6,0.45,0.35", help="stage ratios that get a fixed-budget run")
     parser.add_argument("--auto", action="store_true", help="also run budget_schedule auto (6 stages at most)")
@@ -87,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     for r in [float(x) for x in args.compare.split(",")]:
         jobs[f"fixed {r}"] = common_args(args.fixed_steps, args.seed, r, args.config) + extra
     if args.auto:
-        jobs["auto"] = scheduled_args("auto", args.stage_steps, 6, args.seed, args.config) + extra
+        steps = args.stage_steps.split(",")
+        auto_steps = f"{steps[0]},{steps[-1]}"  # the first stage's steps, then the last number for every later one
+        jobs["auto"] = scheduled_args("auto", auto_steps, 6, args.seed, args.config) + extra
     with ThreadPoolExecutor(args.workers) as pool:
         futures = {name: pool.submit(cached_run, name.replace(" ", "_"), job) for name, job in jobs.items()}
         runs = {name: f.result() for name, f in futures.items()}

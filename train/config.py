@@ -79,10 +79,11 @@ class ScriptArguments:
         metadata={"help": "Stage targets as ratios of base tokens, e.g. 0.8,0.6,0.45,0.35 (replaces budget_ratio), "
                   "or 'auto': lower by budget_schedule_factor while the stage's val EM holds the floor."},
     )
-    budget_stage_steps: int | None = field(
-        default=None, metadata={"help": "Optimizer steps per stage (default: max_steps shared equally by the stages)."}
+    budget_stage_steps: str | None = field(
+        default=None,
+        metadata={"help": "Optimizer steps per stage, or per stage as a list (60,40,40,40); default: max_steps shared equally."},
     )
-    budget_schedule_start: float = field(default=0.8, metadata={"help": "auto: the first stage's ratio."})
+    budget_schedule_start: float = field(default=0.6, metadata={"help": "auto: the first stage's ratio."})
     budget_schedule_factor: float = field(default=0.75, metadata={"help": "auto: each next ratio = this × the last."})
     budget_schedule_stages: int = field(default=6, metadata={"help": "auto: at most this many stages."})
     # -- data, base model, evaluation ------------------------------------------------------------------
@@ -137,6 +138,8 @@ class ScriptArguments:
                 raise ValueError(f"budget_schedule moves a token budget: it needs constraint budget, got {self.constraint!r}")
             if not isinstance(self.budget_schedule, str):  # a YAML list
                 self.budget_schedule = ",".join(str(x) for x in self.budget_schedule)
+            if self.budget_stage_steps is not None:
+                self.budget_stage_steps = str(self.budget_stage_steps)
             if parse_schedule(self.budget_schedule) is None and self.em_floor is None and self.em_tolerance is None:
                 self.em_tolerance = 0.02  # auto's floor: base EM − 0.02 unless given
         if self.dual_measure not in DUAL_MEASURES:

@@ -150,7 +150,7 @@ def plan_schedule(script_args, training_args, base):
     schedule = BudgetSchedule.plan(script_args.budget_schedule, training_args.max_steps,
                                    script_args.budget_stage_steps, **auto)
     training_args.max_steps = schedule.total_steps  # the run ends with its last stage
-    logger.info("budget schedule: %s, %d steps per stage", schedule.ratios or "auto", schedule.stage_steps)
+    logger.info("budget schedule: %s, steps per stage %s", schedule.ratios or "auto", schedule.stage_steps)
     return schedule
 
 

@@ -11,10 +11,15 @@ point can be exported later (`python -m train.export RUN --step N` or `--budget 
 Two forms of `budget_schedule` (ratios of the base model's mean val tokens):
 - a list, `0.8,0.6,0.45,0.35`: one stage per ratio, strictly decreasing, equal steps unless
   `budget_stage_steps` is given; the last stage's point is shipped;
-- `auto`: start at `start`, multiply the ratio by `factor` after every stage whose val EM stays at or
-  above the floor F (`em_floor`, or base EM − `em_tolerance`), stop at the first stage that breaks it,
-  and ship the last stage that held ("start with a higher token limit and reduce it as long as EM does
-  not degrade"). At most `max_stages` stages.
+- `auto`: start at `start`, multiply the ratio by `factor` after every stage that *held* — val EM at or
+  above the floor F (`em_floor`, or base EM − `em_tolerance`) and mean tokens within `SLACK` × its target
+  T — stop at the first stage that did not, and ship the last stage that held ("start with a higher token
+  limit and reduce it as long as EM does not degrade"). At most `max_stages` stages. Why the token test
+  too: a policy that cannot get shorter keeps its EM at every lower target (arith: 21 tokens at T = 15 and
+  at T = 11, EM 1.000), and without it auto would walk on through budgets it never reaches and ship one.
+
+Stage lengths: `stage_steps` is one number for every stage, or a list (`60,40,40,40`: a longer first stage,
+which starts from the base model; the last number repeats for `auto`'s later stages).
 
 This module is the schedule's logic alone (pure, no torch): which ratio a step trains at, where stages
 end, what to do after a stage's evaluation, what to ship, and how to resume from `frontier.json`. The
@@ -32,6 +37,7 @@ from dataclasses import dataclass, field
 logger = logging.getLogger(__name__)
 
 FRONTIER_FILE = "frontier.json"
+SLACK = 1.1  # auto: a stage reached its budget when its mean tokens are within 1.1 × its target
 FRONT_DIR = "front"  # output_dir/front/step-N: each stage end's checkpoint, kept whatever save_total_limit says
 
 
@@ -58,17 +64,21 @@ class BudgetSchedule:
     """Stages of a scheduled run. `ratios` None means `auto`. `points` are the finished stages' records."""
 
     ratios: list[float] | None
-    stage_steps: int
+    stage_steps: int | list[int]
     floor: float | None = None  # auto: the EM a stage must keep to continue
-    start: float = 0.8
+    start: float = 0.6
     factor: float = 0.75
     max_stages: int = 6
     points: list[dict] = field(default_factory=list)
     stopped: bool = False
 
     def __post_init__(self):
-        if self.stage_steps < 1:
-            raise ValueError(f"budget_stage_steps must be >= 1, got {self.stage_steps}")
+        steps = [self.stage_steps] if isinstance(self.stage_steps, int) else list(self.stage_steps)
+        if not steps or any(n < 1 for n in steps):
+            raise ValueError(f"budget_stage_steps must be >= 1 each, got {self.stage_steps}")
+        if self.ratios is not None and len(steps) not in (1, len(self.ratios)):
+            raise ValueError(f"budget_stage_steps lists {len(steps)} stages, the budget_schedule {len(self.ratios)}")
+        self.stage_steps = steps
         if self.ratios is None:
             if self.floor is None:
                 raise ValueError("budget_schedule auto needs an EM floor (em_floor or em_tolerance)")
@@ -77,10 +87,16 @@ class BudgetSchedule:
                                  f"start {self.start}, factor {self.factor}, max_stages {self.max_stages}")
 
     @classmethod
-    def plan(cls, spec, max_steps: int, stage_steps: int | None = None, **auto) -> BudgetSchedule:
-        """A schedule from the recipe: stage length `stage_steps`, or `max_steps` shared equally by the stages."""
+    def plan(cls, spec, max_steps: int, stage_steps: int | str | list | None = None, **auto) -> BudgetSchedule:
+        """A schedule from the recipe: stage lengths `stage_steps` (a number, or `60,40,40`), or `max_steps`
+        shared equally by the stages."""
         ratios = parse_schedule(spec)
         stages = len(ratios) if ratios is not None else auto.get("max_stages", 6)
+        if isinstance(stage_steps, str):
+            try:
+                stage_steps = [int(x) for x in stage_steps.split(",") if x.strip()]
+            except ValueError:
+                raise ValueError(f"budget_stage_steps must be a number or numbers like 60,40,40, got {stage_steps!r}")
         if stage_steps is None:
             stage_steps = max_steps // stages
             if stage_steps < 1:
@@ -92,9 +108,12 @@ class BudgetSchedule:
     def stages(self) -> int:
         return len(self.ratios) if self.ratios is not None else self.max_stages
 
+    def steps_of(self, index: int) -> int:
+        return self.stage_steps[min(index, len(self.stage_steps) - 1)]
+
     @property
     def total_steps(self) -> int:
-        return self.stages * self.stage_steps
+        return sum(self.steps_of(i) for i in range(self.stages))
 
     @property
     def index(self) -> int:
@@ -109,7 +128,7 @@ class BudgetSchedule:
 
     def stage_end(self) -> int:
         """The global step at which the current stage ends."""
-        return (self.index + 1) * self.stage_steps
+        return sum(self.steps_of(i) for i in range(self.index + 1))
 
     def is_stage_end(self, step: int) -> bool:
         return not self.stopped and step == self.stage_end()
@@ -118,11 +137,12 @@ class BudgetSchedule:
     def finish_stage(self, point: dict) -> bool:
         """Record the finished stage's point (step, target, em, mean_tokens, …); True if training goes on.
 
-        auto: the point is marked `held` when its EM is at or above the floor; the first stage that breaks
-        the floor ends the run (the shipped point is then the last one that held)."""
+        auto: the point is marked `held` when its EM is at or above the floor and its mean tokens within
+        `SLACK` × its target; the first stage that did not hold ends the run (the shipped point is then the
+        last one that held)."""
         point = {"stage": self.index, "ratio": round(self.ratio(), 6), **point}
         if self.ratios is None:
-            point["held"] = bool(point["em"] >= self.floor)
+            point["held"] = bool(point["em"] >= self.floor and point["mean_tokens"] <= SLACK * point["target"])
         self.points.append(point)
         if (self.ratios is None and not point["held"]) or self.index >= self.stages:
             self.stopped = True
