@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     extra = ["--torch_threads", str(threads)]
     stages = len(args.schedule.split(","))
     jobs = {"scheduled": scheduled_args(args.schedule, args.stage_steps, stages, args.seed, args.config) + extra}
-    for r in [float(x) for x in args.compare.split(",")]:
+    for r in [float(x) for x in args.compare.split(",") if x.strip()]:  # --compare "": the schedule alone
         jobs[f"fixed {r}"] = common_args(args.fixed_steps, args.seed, r, args.config) + extra
     if args.auto:
         steps = args.stage_steps.split(",")
