@@ -38,9 +38,11 @@ def table(schedule_run: dict, fixed: dict[float, dict], auto_run: dict | None) -
     base = schedule_run["base"]
     points = schedule_run["frontier"]
     fixed_steps = sum(r["steps"] for r in fixed.values())
+    versus = (f"the fixed runs: {fixed_steps} steps in all ({schedule_run['steps'] / fixed_steps:.2f}×)" if fixed_steps
+              else "no fixed-budget runs asked for")
     lines = [
         f"base: val EM {base['em']:.3f}, {base['mean_tokens']:.1f} tokens. Scheduled run: {schedule_run['steps']} steps "
-        f"in all; the fixed runs: {fixed_steps} steps in all ({schedule_run['steps'] / max(1, fixed_steps):.2f}×).",
+        f"in all; {versus}.",
         "",
         "| stage | ratio | T | scheduled EM | scheduled tokens | ≤ 1.1·T | fixed-budget run EM | fixed tokens | EM (scheduled − fixed) |",
         "|---|---|---|---|---|---|---|---|---|",
