@@ -99,7 +99,9 @@ def study_for(args):
 
     return optuna.create_study(
         study_name=args.study, storage=args.storage, load_if_exists=True, direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=args.seed, n_startup_trials=min(8, max(2, args.n_trials // 3))),
+        # each worker its own sampler seed: with one seed, parallel workers drew the same parameters
+        sampler=optuna.samplers.TPESampler(seed=args.seed + 1000 * args.worker_index,
+                                           n_startup_trials=min(8, max(2, args.n_trials // 3))),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1),
     )
 
@@ -193,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(REPO / "runs" / "tune"))
     parser.add_argument("--seed", type=int, default=0, help="the TPE sampler's seed")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # a child of --workers
+    parser.add_argument("--worker_index", type=int, default=0, help=argparse.SUPPRESS)
     args, run_args = parser.parse_known_args(argv)
     try:
         import optuna  # noqa: F401
@@ -207,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers > 1 and not args.worker:
         threads = str(max(1, (os.cpu_count() or 1) // args.workers))
         child = [sys.executable, __file__, *(argv if argv is not None else sys.argv[1:]), "--worker"]
-        procs = [subprocess.Popen([*child, "--torch_threads", threads]) for _ in range(args.workers)]
+        procs = [subprocess.Popen([*child, "--worker_index", str(i), "--torch_threads", threads])
+                 for i in range(args.workers)]
         codes = [p.wait() for p in procs]
         if any(codes):
             print(f"a worker failed (exit codes {codes})", file=sys.stderr)
