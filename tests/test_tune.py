@@ -31,3 +31,13 @@ def test_two_short_trials_leave_a_resumable_study_and_a_best_recipe_that_runs(ti
     assert training_args.max_steps == 2 and (tmp_path / "out" / "t" / "history.png").exists()
     assert tune(["--n_trials", "3", *common, *flags]) == 0  # resumed: one more trial, not three
     assert len(optuna.load_study(study_name="t", storage=storage).trials) == 3
+
+
+def test_parallel_workers_draw_different_parameters(tmp_path):
+    from types import SimpleNamespace
+
+    from launch.tune import study_for, suggest
+
+    common = {"study": "w", "storage": f"sqlite:///{tmp_path / 'w.db'}", "seed": 0, "n_trials": 8}
+    draws = [suggest(study_for(SimpleNamespace(**common, worker_index=i)).ask(), False) for i in (0, 1)]
+    assert draws[0] != draws[1]  # the same sampler seed in both workers drew identical first trials
