@@ -28,6 +28,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from train.callback import Callback  # noqa: E402
+
 SLACK = 1.05  # mean tokens up to 1.05 T count as within the budget (as in launch/compare.py)
 
 
@@ -53,17 +55,12 @@ def suggest(trial, learned_budget: bool) -> dict:
     return params
 
 
-class PruneOnEval:
+class PruneOnEval(Callback):
     """TrainerCallback (duck-typed): report each periodic evaluation's objective; stop a trial Optuna prunes.
     The token target comes from the controller's logged `dual/target` (budget mode)."""
 
     def __init__(self, trial, budget_mode: bool):
         self.trial, self.budget_mode, self.target = trial, budget_mode, None
-
-    def __getattr__(self, name):
-        if name.startswith("on_"):
-            return lambda *args, **kwargs: None
-        raise AttributeError(name)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         import optuna

@@ -16,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from rewards.exact_match import extract_answer, is_correct, normalize_number
+from train.callback import Callback
 from train.selection import SelectionRule, select, settled
 
 logger = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ def flat_metrics(result: dict, prefix: str = "eval") -> dict[str, float]:
     return out
 
 
-class PeriodicEval:
+class PeriodicEval(Callback):
     """A TrainerCallback (duck-typed, added with `trainer.add_callback`) that evaluates greedily on val every
     `every` optimizer steps, logs EM and tokens overall and per difficulty level, and — given a selection
     rule — asks for a checkpoint whenever an evaluation is the best so far (protected from rotation as the
@@ -153,11 +154,6 @@ class PeriodicEval:
         self.rule, self.patience = rule, patience
         self.records: list[dict] = []  # {step, em, mean_tokens, lambda}, one per evaluation
         self.stopped_early_at: int | None = None
-
-    def __getattr__(self, name):  # every other TrainerCallback event: nothing to do
-        if name.startswith("on_"):
-            return lambda *args, **kwargs: None
-        raise AttributeError(name)
 
     def on_train_begin(self, args, state, control, **kwargs):
         """On resume, the evaluations before the checkpoint come back from the trainer's log history."""

@@ -22,6 +22,8 @@ import json
 import os
 from dataclasses import asdict, dataclass
 
+from train.callback import Callback
+
 LR_GUARD_FILE = "lr_guard.json"
 
 
@@ -39,7 +41,7 @@ class LRGuardState:
     cuts: int = 0
 
 
-class LRGuard:
+class LRGuard(Callback):
     """A TrainerCallback (duck-typed) that applies `next_scale` after every periodic evaluation.
 
     It reads the evaluation that `PeriodicEval` appended to its records at this step (so it must be added
@@ -54,11 +56,6 @@ class LRGuard:
         self.state = LRGuardState(best_em=base_em)
         self._initial: list[float] | None = None
         self._seen = 0
-
-    def __getattr__(self, name):
-        if name.startswith("on_"):
-            return lambda *args, **kwargs: None
-        raise AttributeError(name)
 
     def _set_scale(self, scale: float) -> None:
         """Base rates = the initial ones × scale (the initial ones are read once, under the current scale)."""

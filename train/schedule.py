@@ -34,6 +34,8 @@ import os
 import shutil
 from dataclasses import dataclass, field
 
+from train.callback import Callback
+
 logger = logging.getLogger(__name__)
 
 FRONTIER_FILE = "frontier.json"
@@ -181,7 +183,7 @@ def read_frontier(output_dir) -> list[dict]:
         return json.load(f)["points"]
 
 
-class StageCallback:
+class StageCallback(Callback):
     """Applies a `BudgetSchedule` inside a (TRL) trainer: a `transformers.TrainerCallback` by duck typing.
 
     At a stage end (on_step_end): evaluate greedy on val, record the point, ask for a checkpoint, move the
@@ -193,11 +195,6 @@ class StageCallback:
         self.trainer, self.schedule, self.base_tokens = trainer, schedule, base_tokens
         self.tokenizer, self.rows, self.max_new_tokens = tokenizer, rows, max_new_tokens
         self._pending: dict | None = None  # the stage point waiting for its checkpoint
-
-    def __getattr__(self, name):  # every other TrainerCallback event: nothing to do
-        if name.startswith("on_"):
-            return lambda *args, **kwargs: None
-        raise AttributeError(name)
 
     def target(self) -> float:
         return self.schedule.ratio() * self.base_tokens
