@@ -51,6 +51,9 @@ def rewards(**spec) -> list[str]:
 BUDGET_TOLERANCE = 0.05  # "within the budget": mean tokens ≤ T·(1 + this)
 COMPLETIONS_PER_STEP = 64  # configs/arith.yaml: 8 prompts × 8 generations
 FIXED = ["--constraint", "none"]  # a fixed coefficient: no controller
+# Terse's price form: a linear price on every answer's tokens (no correct-above-wrong cap: λ_max · cap > 1).
+PRICE_FORM = ["--learned_budget", "false", "--lambda_max", "2.0", "--rewards",
+              json.dumps({"exact_match": {}, "token_penalty": {"weight": "dual", "correct_only": False, "cap": 4.0}})]
 # name: (what it is, arguments at the published default, {coefficient: [sweep values]} or None).
 # `{T}` in an argument is replaced by the token target T (measured from the base model by the first run).
 METHODS: dict[str, tuple[str, list[str], dict | None]] = {
@@ -59,17 +62,9 @@ METHODS: dict[str, tuple[str, list[str], dict | None]] = {
     "terse_global": ("Terse's default recipe: PI dual ascent on the budget, one global budget",
                      ["--learned_budget", "false"], None),
     "terse_price": ("Terse, price form: PI dual ascent on the budget, a linear token price on every answer "
-                    "(EM − λ·n/T, the allocation frontier's Lagrangian)",
-                    ["--learned_budget", "false", "--lambda_max", "2.0",
-                     "--rewards", json.dumps({"exact_match": {},
-                                              "token_penalty": {"weight": "dual", "correct_only": False, "cap": 4.0}})],
-                    None),
+                    "(EM − λ·n/T, the allocation frontier's Lagrangian)", PRICE_FORM, None),
     "terse_price_served": ("Terse, price form holding the served (greedy) length at T",
-                           ["--learned_budget", "false", "--lambda_max", "2.0", "--dual_measure", "greedy",
-                            "--rewards", json.dumps({"exact_match": {},
-                                                     "token_penalty": {"weight": "dual", "correct_only": False,
-                                                                       "cap": 4.0}})],
-                           None),
+                           [*PRICE_FORM, "--dual_measure", "greedy"], None),
     "terse_served": ("Terse, learned budgets, holding the served (greedy) length at T",
                      ["--learned_budget", "true", "--dual_measure", "greedy"], None),
     "terse_lr_guard": ("Terse (learned budgets) with the performance-aware learning rate (train/lr_guard.py)",

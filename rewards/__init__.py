@@ -73,6 +73,18 @@ class Reward:
         return self.weight == DUAL
 
 
+def bind(func: Callable, name: str, params: dict) -> Callable:
+    """`func` with `params` fixed, named `name` (TRL logs a reward by its function's name)."""
+    bound = functools.update_wrapper(functools.partial(func, **params), func)
+    bound.__name__ = name
+    return bound
+
+
+def rebind(bound: functools.partial, **changes) -> functools.partial:
+    """A bound reward with some of its fixed parameters changed (e.g. a new `budget_tokens`)."""
+    return bind(bound.func, bound.__name__, {**bound.keywords, **changes})
+
+
 def build_rewards(spec: dict[str, dict | None], runtime: dict | None = None) -> list[Reward]:
     """Rewards from a recipe's `rewards:` mapping. `runtime` fills parameters known only at run time
     (e.g. `budget_tokens`) for the rewards whose signature takes them and that the recipe left unset."""
@@ -101,9 +113,7 @@ def build_rewards(spec: dict[str, dict | None], runtime: dict | None = None) -> 
         for key, value in (runtime or {}).items():
             if key in accepted and key not in params:
                 params[key] = value
-        bound = functools.update_wrapper(functools.partial(func, **params), func)
-        bound.__name__ = name
-        rewards.append(Reward(name=name, func=bound, weight=weight, params=params, state=state))
+        rewards.append(Reward(name=name, func=bind(func, name, params), weight=weight, params=params, state=state))
     if sum(r.dual for r in rewards) > 1:
         raise ValueError("at most one reward can have `weight: dual`")
     return rewards

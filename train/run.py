@@ -228,12 +228,13 @@ def build_trainer(script_args, training_args, model_args, model, tokenizer, task
         measure=script_args.dual_measure,
     )
     guard_wandb_callbacks(trainer)
-    # Selection: highest EM within T (budget), fewest tokens at EM >= F (em_floor), highest EM (none).
-    rule = SelectionRule(script_args.constraint, controller.settings.target if schedule else
-                         controller_target(script_args, base), script_args.selection_tolerance)
-    select = script_args.select_checkpoint and schedule is None  # a schedule ships its own stage
+    # Selection: highest EM within T (budget), fewest tokens at EM >= F (em_floor), highest EM (none). A schedule
+    # ships its own stage instead.
+    rule = None
+    if script_args.select_checkpoint and schedule is None:
+        rule = SelectionRule(script_args.constraint, controller_target(script_args, base), script_args.selection_tolerance)
     max_new = training_args.max_completion_length
-    periodic = PeriodicEval(trainer, tokenizer, val_rows, max_new, script_args.eval_every, rule if select else None,
+    periodic = PeriodicEval(trainer, tokenizer, val_rows, max_new, script_args.eval_every, rule,
                             script_args.early_stopping_patience)
     if script_args.eval_every:
         trainer.add_callback(periodic)
@@ -245,7 +246,7 @@ def build_trainer(script_args, training_args, model_args, model, tokenizer, task
                                      script_args.lr_guard_tolerance))
     if schedule is not None:
         trainer.add_callback(StageCallback(trainer, schedule, base["mean_tokens"], tokenizer, val_rows, max_new))
-    return trainer, periodic, rule if select else None
+    return trainer, periodic, rule
 
 
 def train(trainer, training_args) -> dict:
@@ -280,10 +281,11 @@ def select_and_evaluate(trainer, tokenizer, val_rows, training_args, script_args
     final = evaluate(model, tokenizer, val_rows, max_new, desc="final eval")
     last = {"step": trainer.state.global_step, "em": final["em"], "mean_tokens": final["mean_tokens"],
             "lambda": trainer.controller.lam}
-    if schedule is not None:
-        shipped = schedule.shipped() or schedule.points[0]  # auto with no stage held: the most generous one
+    # A schedule ships its shipped stage (auto with no stage held: the most generous one; none finished: the last step).
+    shipped = (schedule.shipped() or next(iter(schedule.points), None)) if schedule is not None else None
+    if shipped is not None:
         checkpoint = out / shipped["checkpoint"]
-        selected = {k: shipped[k] for k in ("step", "em", "mean_tokens", "lambda")}
+        selected = {k: shipped[k] for k in ("step", "em", "mean_tokens", "lambda", "target")}
     else:
         selected = select(periodic.records + [last], rule) if rule is not None else last
         checkpoint = out / f"checkpoint-{selected['step']}"
@@ -314,8 +316,8 @@ def write_outputs(state, trainer, tokenizer, val_rows, script_args, training_arg
         "base": strip(base),
         "final": strip(final),
         "oracle_mean_tokens": base.get("oracle_mean_tokens"),
-        "constraint": {"mode": script_args.constraint, "target": controller_target(script_args, base)
-                       if schedule is None else selected.get("target", trainer.controller.settings.target),
+        "constraint": {"mode": script_args.constraint, "target": selected.get("target") or (
+                           trainer.controller.settings.target if schedule else controller_target(script_args, base)),
                        "controller_target": target},
         "lambda": trainer.controller.lam,
         "steps": trainer.state.global_step,
@@ -338,7 +340,6 @@ def write_outputs(state, trainer, tokenizer, val_rows, script_args, training_arg
     }
     if schedule is not None:
         summary["frontier"] = [{k: v for k, v in p.items() if k != "by_difficulty"} for p in schedule.points]
-        summary["constraint"]["target"] = next(p["target"] for p in schedule.points if p["step"] == selected["step"])
     if state.is_main_process:
         if isinstance(model, PeftModel):
             model.save_pretrained(out / "adapter", save_embedding_layers=False)

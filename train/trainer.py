@@ -28,6 +28,7 @@ from accelerate.utils import gather_object
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer, RLOOTrainer
 
+from rewards import rebind
 from rewards.budget_model import BUDGET_MODEL_FILE, BudgetModel
 from train.dual import DualController
 
@@ -71,10 +72,7 @@ class DualControlMixin:
         self.controller.settings.target = float(target)
         for i, func in enumerate(self.reward_funcs):
             if isinstance(func, functools.partial) and "budget_tokens" in func.keywords:
-                bound = functools.update_wrapper(
-                    functools.partial(func.func, **{**func.keywords, "budget_tokens": float(target)}), func.func)
-                bound.__name__ = func.__name__
-                self.reward_funcs[i] = bound
+                self.reward_funcs[i] = rebind(func, budget_tokens=float(target))
 
     def _apply_lambda(self) -> None:
         if self.dual_index is not None:
@@ -102,9 +100,9 @@ class DualControlMixin:
             self._dual_window += torch.stack([lengths.sum(), em.nansum(), torch.tensor(float(len(lengths)))])
             if self.measure == "greedy":
                 seen = {prompt_text(p) for p in self._step_prompts}
-                for prompt in prompts:  # each prompt once: GRPO repeats it num_generations times
-                    if prompt_text(prompt) not in seen:
-                        seen.add(prompt_text(prompt))
+                for prompt, text in zip(prompts, texts, strict=True):  # each once: GRPO repeats a prompt G times
+                    if text not in seen:
+                        seen.add(text)
                         self._step_prompts.append(prompt)
             if self.budget_model is not None:
                 all_texts = gather_object(texts) if self.accelerator.num_processes > 1 else texts
