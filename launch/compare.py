@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from launch.bench_budget import BUDGET_RATIO, common_args  # noqa: E402
 from launch.runcache import cached_run, settings_key  # noqa: E402
+from train.selection import BUDGET_TOLERANCE  # noqa: E402
 
 
 def rewards(**spec) -> list[str]:
@@ -48,7 +49,6 @@ def rewards(**spec) -> list[str]:
     return ["--rewards", json.dumps({"exact_match": {"weight": 0.0}, **spec})]
 
 
-BUDGET_TOLERANCE = 0.05  # "within the budget": mean tokens ≤ T·(1 + this)
 COMPLETIONS_PER_STEP = 64  # configs/arith.yaml: 8 prompts × 8 generations
 FIXED = ["--constraint", "none"]  # a fixed coefficient: no controller
 # Terse's price form: a linear price on every answer's tokens (no correct-above-wrong cap: λ_max · cap > 1).

@@ -29,15 +29,15 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from train.callback import Callback  # noqa: E402
-
-SLACK = 1.05  # mean tokens up to 1.05 T count as within the budget (as in launch/compare.py)
+from train.selection import BUDGET_TOLERANCE  # noqa: E402
 
 
 def objective(em: float, mean_tokens: float, target: float | None) -> float:
-    """Val EM, minus the relative excess of mean tokens over 1.05 × the target (no target: EM alone)."""
+    """Val EM, minus the relative excess of mean tokens over the budget's tolerance (T·1.05, as selection
+    and the contest count it; no target: EM alone)."""
     if not target:
         return em
-    return em - max(0.0, mean_tokens / target - SLACK)
+    return em - max(0.0, mean_tokens / target - (1 + BUDGET_TOLERANCE))
 
 
 def suggest(trial, learned_budget: bool) -> dict:

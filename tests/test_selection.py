@@ -74,3 +74,28 @@ def test_paired_bootstrap_interval_matches_the_normal_approximation():
 def test_paired_bootstrap_refuses_unpaired_input():
     with pytest.raises(ValueError, match="equal"):
         paired_bootstrap([1, 0], [1], [1, 2], [1, 2])
+
+
+def test_val_evaluation_runs_once_per_step(monkeypatch):
+    """The periodic evaluation and a schedule stage end on the same step share one greedy evaluation."""
+    import train.evaluate as ev
+
+    calls = []
+    monkeypatch.setattr(ev, "evaluate", lambda model, tok, rows, n, desc="": calls.append(desc) or {"em": len(calls)})
+
+    class Trainer:
+        model = None
+
+    trainer = Trainer()
+    first = ev.val_evaluation(trainer, None, [], 8, step=40)
+    again = ev.val_evaluation(trainer, None, [], 8, step=40, desc="stage 0 eval")
+    later = ev.val_evaluation(trainer, None, [], 8, step=80)
+    assert first is again and len(calls) == 2 and later["em"] == 2
+
+
+def test_one_budget_tolerance_for_selection_and_the_contest():
+    from train.selection import BUDGET_TOLERANCE
+
+    rule = SelectionRule("budget", 30.0)
+    assert rule.feasible({"em": 1.0, "mean_tokens": 30.0 * (1 + BUDGET_TOLERANCE)})
+    assert not rule.feasible({"em": 1.0, "mean_tokens": 30.0 * (1 + BUDGET_TOLERANCE) + 0.01})

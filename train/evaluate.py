@@ -140,6 +140,18 @@ def flat_metrics(result: dict, prefix: str = "eval") -> dict[str, float]:
     return out
 
 
+def val_evaluation(trainer, tokenizer, rows: list[dict], max_new_tokens: int, step: int, desc="val eval") -> dict:
+    """Greedy val evaluation of the trainer's model at `step`, computed once per step: the periodic
+    evaluation and a budget-schedule stage end that fall on the same step share one result (the model has
+    not changed between them)."""
+    memo = getattr(trainer, "_terse_val_eval", None)
+    if memo is not None and memo[0] == step:
+        return memo[1]
+    result = evaluate(trainer.model, tokenizer, rows, max_new_tokens, desc=desc)
+    trainer._terse_val_eval = (step, result)
+    return result
+
+
 class PeriodicEval(Callback):
     """A TrainerCallback (duck-typed, added with `trainer.add_callback`) that evaluates greedily on val every
     `every` optimizer steps, logs EM and tokens overall and per difficulty level, and — given a selection
@@ -165,7 +177,7 @@ class PeriodicEval(Callback):
     def on_step_end(self, args, state, control, **kwargs):
         if self.every <= 0 or state.global_step % self.every or state.global_step == state.max_steps:
             return
-        result = evaluate(self.trainer.model, self.tokenizer, self.rows, self.max_new_tokens, desc="val eval")
+        result = val_evaluation(self.trainer, self.tokenizer, self.rows, self.max_new_tokens, state.global_step)
         record = {"step": state.global_step, "em": result["em"], "mean_tokens": result["mean_tokens"],
                   "lambda": float(self.trainer.controller.lam)}
         self.records.append(record)

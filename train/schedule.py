@@ -209,11 +209,11 @@ class StageCallback(Callback):
     def on_step_end(self, args, state, control, **kwargs):
         if not self.schedule.is_stage_end(state.global_step):
             return control
-        from train.evaluate import evaluate, flat_metrics
+        from train.evaluate import flat_metrics, val_evaluation
 
         target = self.target()
-        result = evaluate(self.trainer.model, self.tokenizer, self.rows, self.max_new_tokens,
-                          desc=f"stage {self.schedule.index} eval")
+        result = val_evaluation(self.trainer, self.tokenizer, self.rows, self.max_new_tokens, state.global_step,
+                                desc=f"stage {self.schedule.index} eval")
         point = {"step": state.global_step, "target": round(target, 3), "em": result["em"],
                  "mean_tokens": result["mean_tokens"], "lambda": self.trainer.controller.lam,
                  "checkpoint": f"{FRONT_DIR}/step-{state.global_step}",

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# "Within the budget" everywhere (checkpoint selection, the contest tables, the tuner's objective): mean
+# tokens ≤ T·(1 + this). One number, so a run the contest counts as on budget is one selection could ship.
+BUDGET_TOLERANCE = 0.05
+
 
 @dataclass(frozen=True)
 class SelectionRule:
     mode: str  # "budget" | "em_floor" | "none"
     target: float  # T (tokens) or F (EM); unused for "none"
-    tolerance: float = 0.05  # budget mode: mean tokens may exceed T by this fraction
+    tolerance: float = BUDGET_TOLERANCE  # budget mode: mean tokens may exceed T by this fraction
 
     def feasible(self, record: dict) -> bool:
         """Budget mode allows a little slack over T; the EM floor has none: F is already the tolerated
