@@ -180,7 +180,7 @@ def main() -> None:
         for run in args.mode_choice:
             adapter = Path(run) / "adapter" if (Path(run) / "adapter").exists() else Path(run)
             _, fresh, _, _, _ = load_base_model(args.config, extra)
-            tuned = PeftModel.from_pretrained(fresh, adapter).eval()
+            tuned = PeftModel.from_pretrained(fresh, str(adapter)).eval()
             print_mode_choice(str(run), mode_choice(tuned, tokenizer, rows, modes))
         return
     report = measure(model, tokenizer, rows, modes, max_new)

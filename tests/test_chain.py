@@ -100,3 +100,21 @@ def test_mode_choice_reads_the_first_word_probabilities_per_difficulty():
     choice = mode_choice(LongPromptsSayFull(), tokenizer, rows, ("full", "steps"))
     assert choice["1"] == {"full": pytest.approx(0.0, abs=1e-6), "steps": pytest.approx(1.0)}
     assert choice["4"] == {"full": pytest.approx(1.0), "steps": pytest.approx(0.0, abs=1e-6)}
+
+
+def test_target_mode_reward_pays_the_frontier_mode_of_each_difficulty():
+    from launch.check_allocation_learnable import target_mode_reward
+
+    completions = ["full 1 + 2 = 3 ; #### 3", "steps 1 + 2 = 3 ; #### 3", "steps #### 9", "full #### 9", ""]
+    got = target_mode_reward(completions, difficulty=[1, 1, 6, 6, 6], split=5, bonus=0.5)
+    assert got == [0.0, 0.5, 0.0, 0.5, 0.0]
+
+
+def test_allocation_score_is_zero_for_a_prompt_blind_choice_and_one_for_the_target():
+    from launch.check_allocation_learnable import allocation_score
+
+    blind = {str(d): {"full": 0.7, "steps": 0.3, "pairs": 0.0, "direct": 0.0} for d in range(1, 7)}
+    assert allocation_score(blind, split=5) == pytest.approx(0.0)
+    perfect = {str(d): {"full": float(d >= 5), "steps": float(d < 5), "pairs": 0.0, "direct": 0.0}
+               for d in range(1, 7)}
+    assert allocation_score(perfect, split=5) == pytest.approx(1.0)

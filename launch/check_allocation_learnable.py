@@ -1,0 +1,97 @@
+"""Can the policy learn to pick its answer style by prompt at all? A reward that names the right mode.
+
+    python launch/check_allocation_learnable.py                       # seed 0, 120 steps, GRPO + LoRA
+    python launch/check_allocation_learnable.py --seed 1 --learning_rate 1e-3   # any train/run.py flag
+
+Why: on the benchmark every length method ends with one answer mode for every prompt, and the measured
+cause is that no trained policy's first word depends on the prompt (`launch/reliability.py
+--mode_choice`). That can be the reward's fault (the per-prompt price is too weak or too noisy) or the
+policy's (GRPO with LoRA on the 0.9M-parameter base does not learn a prompt-dependent first word in the
+steps a run has). This script separates the two with the strongest and cleanest per-prompt signal there
+is: a reward of `bonus` when the completion's first word is the mode the allocation frontier assigns to
+the prompt's difficulty (`full` from `--split` operations on, `steps` below: the frontier's allocation
+at ~0.77 × base tokens, where it spends the extra tokens on the longest chains first), plus EM. No length
+method gives a per-prompt signal this strong, so if this does not make the policy's first word depend on
+the prompt, none of them can, and the benchmark measures the policy's limits rather than the method.
+
+It uses the prompt's difficulty label, which no method sees: a diagnostic, not a method. Prints
+P(mode | difficulty) before and after, and how far the policy moved toward the target split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from rewards.exact_match import completion_text  # noqa: E402
+
+
+def target_mode(difficulty: int, split: int) -> str:
+    return "full" if difficulty >= split else "steps"
+
+
+def target_mode_reward(completions: list, difficulty: list[int], split: int = 5, bonus: float = 1.0,
+                       **kwargs) -> list[float]:
+    """`bonus` for a completion whose first word is its prompt's target mode, else 0."""
+    out = []
+    for completion, d in zip(completions, difficulty, strict=True):
+        words = completion_text(completion).split()
+        out.append(bonus if words and words[0] == target_mode(int(d), split) else 0.0)
+    return out
+
+
+def allocation_score(choice: dict[str, dict[str, float]], split: int) -> float:
+    """P(full) on the prompts that should get `full` minus P(full) on those that should not (each side the
+    mean over its difficulties): 0 for a policy whose choice ignores the prompt, whatever it prefers; 1
+    for one that answers `full` exactly where the target says so."""
+    long = [p["full"] for d, p in choice.items() if int(d) >= split]
+    short = [p["full"] for d, p in choice.items() if int(d) < split]
+    return sum(long) / len(long) - sum(short) / len(short)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=str(REPO / "configs" / "benchmark.yaml"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--split", type=int, default=5, help="`full` from this many operations on, `steps` below")
+    parser.add_argument("--bonus", type=float, default=1.0)
+    parser.add_argument("--max_steps", type=int, default=120)
+    parser.add_argument("--out", help="run directory (default runs/check_allocation/s<seed>)")
+    args, extra = parser.parse_known_args()
+
+    import rewards
+    from launch.reliability import load_base_model, mode_choice, print_mode_choice
+    from train import run
+
+    rewards.REGISTRY["target_mode"] = target_mode_reward
+    out = args.out or str(REPO / "runs" / "check_allocation" / f"s{args.seed}")
+    spec = {"exact_match": {}, "target_mode": {"split": args.split, "bonus": args.bonus}}
+    argv = ["--config", args.config, "--seed", str(args.seed), "--max_steps", str(args.max_steps),
+            "--output_dir", out, "--constraint", "none", "--rewards", json.dumps(spec), "--report_to", "none",
+            "--eval_every", "0", *extra]
+    summary = run.main(argv)
+
+    from peft import PeftModel
+
+    tokenizer, base, rows, _, modes = load_base_model(args.config, ["--seed", str(args.seed)])
+    before = mode_choice(base, tokenizer, rows, modes)
+    _, fresh, _, _, _ = load_base_model(args.config, ["--seed", str(args.seed)])
+    after = mode_choice(PeftModel.from_pretrained(fresh, str(Path(out) / "adapter")).eval(), tokenizer, rows, modes)
+    print_mode_choice("base model", before)
+    print_mode_choice(f"after {args.max_steps} steps with the target-mode reward", after)
+    print(f"allocation score (0: the choice ignores the prompt, 1: always the target): "
+          f"{allocation_score(before, args.split):+.2f} → {allocation_score(after, args.split):+.2f}")
+    print(f"val EM {summary['final']['em']:.3f}, mean tokens {summary['final']['mean_tokens']:.1f}")
+    (Path(out) / "allocation_check.json").write_text(json.dumps(
+        {"split": args.split, "bonus": args.bonus, "extra": extra, "before": before, "after": after,
+         "score_before": allocation_score(before, args.split), "score_after": allocation_score(after, args.split),
+         "final": {k: summary["final"][k] for k in ("em", "mean_tokens")}}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
