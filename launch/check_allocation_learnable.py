@@ -80,8 +80,15 @@ def main() -> None:
 
     tokenizer, base, rows, _, modes = load_base_model(args.config, ["--seed", str(args.seed)])
     before = mode_choice(base, tokenizer, rows, modes)
-    _, fresh, _, _, _ = load_base_model(args.config, ["--seed", str(args.seed)])
-    after = mode_choice(PeftModel.from_pretrained(fresh, str(Path(out) / "adapter")).eval(), tokenizer, rows, modes)
+    trained = Path(out) / "adapter"
+    if (trained / "adapter_config.json").exists():
+        _, fresh, _, _, _ = load_base_model(args.config, ["--seed", str(args.seed)])
+        policy = PeftModel.from_pretrained(fresh, str(trained))
+    else:  # --use_peft false: no adapter, the whole model is in the last checkpoint
+        from transformers import AutoModelForCausalLM
+
+        policy = AutoModelForCausalLM.from_pretrained(str(Path(out) / f"checkpoint-{summary['steps']}"))
+    after = mode_choice(policy.eval(), tokenizer, rows, modes)
     print_mode_choice("base model", before)
     print_mode_choice(f"after {args.max_steps} steps with the target-mode reward", after)
     print(f"allocation score (0: the choice ignores the prompt, 1: always the target): "

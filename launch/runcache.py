@@ -31,7 +31,8 @@ ROOT = REPO / "runs" / "cache"
 # last bits of floating-point sums, not the figures a benchmark reports).
 UNKEYED = {"--report_to", "--torch_threads"}
 # The files that determine the base model (its cache key hashes the data they generate).
-BASE_MODEL_SOURCES = ("train/tasks/arith.py", "train/tasks/chain.py", "train/base_model.py")
+BASE_MODEL_SOURCES = ("train/tasks/arith.py", "train/tasks/chain.py", "train/tasks/chain_graded.py",
+                      "train/base_model.py")
 
 
 def _code_without_docs(source: str) -> str:

@@ -118,3 +118,20 @@ def test_allocation_score_is_zero_for_a_prompt_blind_choice_and_one_for_the_targ
     perfect = {str(d): {"full": float(d >= 5), "steps": float(d < 5), "pairs": 0.0, "direct": 0.0}
                for d in range(1, 7)}
     assert allocation_score(perfect, split=5) == pytest.approx(1.0)
+
+
+def test_graded_task_has_chains_prompts_and_a_full_share_growing_with_length():
+    from train.tasks import chain_graded
+
+    plain = chain.build_split("val", 0, word_count)
+    graded = chain_graded.build_split("val", 0, word_count)
+    assert [r["prompt"] for r in graded] == [r["prompt"] for r in plain]
+    assert [r["answer"] for r in graded] == [r["answer"] for r in plain]
+    shares = [chain_graded.mode_mix(d) for d in range(1, chain.MAX_OPS + 1)]
+    assert all(sum(s.values()) == pytest.approx(1.0) for s in shares)
+    assert [s["full"] for s in shares] == sorted(s["full"] for s in shares) and shares[0]["full"] < shares[-1]["full"]
+    assert all(s["full"] > max(s["steps"], s["pairs"], s["direct"]) for s in shares)  # greedy stays `full`
+    train = chain_graded.build_split("train", 0, word_count)
+    full_share = {d: sum(r["completion"].split()[0] == "full" for r in train if r["difficulty"] == d)
+                  / sum(r["difficulty"] == d for r in train) for d in (1, chain.MAX_OPS)}
+    assert full_share[chain.MAX_OPS] - full_share[1] > 0.1

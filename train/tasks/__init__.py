@@ -62,6 +62,14 @@ class Chain(Arith):
 
 
 @dataclass(frozen=True)
+class ChainGraded(Arith):
+    """The benchmark task with a base model whose answer style leans with the chain's length
+    (`train/tasks/chain_graded.py`): what a pretrained model is like, and what RL can steer per prompt."""
+
+    name: str = "chain_graded"
+
+
+@dataclass(frozen=True)
 class GSM8K:
     """Grade-school math word problems (`train/tasks/gsm8k.py`): the hub, or local JSONL via `data_path`."""
 
@@ -125,7 +133,7 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
-TASKS = {"arith": Arith(), "chain": Chain(), "gsm8k": GSM8K(), "word_problems": WordProblems()}
+TASKS = {"arith": Arith(), "chain": Chain(), "chain_graded": ChainGraded(), "gsm8k": GSM8K(), "word_problems": WordProblems()}
 
 
 def get(name: str):

@@ -93,10 +93,13 @@ def _difficulty_cycle() -> list[int]:
     return [d for d, w in enumerate(DIFFICULTY_MIX, start=1) for _ in range(w)]
 
 
-def build_split(split: str, seed: int, count_tokens: Callable[[str], int], size: int | None = None) -> list[dict]:
+def build_split(split: str, seed: int, count_tokens: Callable[[str], int], size: int | None = None,
+                mode_mix: Callable[[int], dict[str, float]] | None = None) -> list[dict]:
     """A fixed split: the same `seed` and `split` always give the same rows (val/test prompts kept out of
     train). Each row: prompt, answer, difficulty, oracle_tokens, and one warm-start `completion` whose mode
-    is drawn from `MODE_MIX` (used by the SFT warm start only)."""
+    is drawn from `mode_mix(difficulty)` (default: `MODE_MIX` whatever the difficulty; used by the SFT warm
+    start only). The mix changes which mode a row's completion is in, never its prompt: one draw per row
+    whatever the weights, so every mix gives the same problems."""
     if split not in SPLIT_SIZES:
         raise ValueError(f"unknown chain split {split!r}; expected one of {sorted(SPLIT_SIZES)}")
     rng = random.Random(seed * 1000 + SPLIT_SEED_OFFSETS[split])
@@ -106,11 +109,12 @@ def build_split(split: str, seed: int, count_tokens: Callable[[str], int], size:
         for other in ("val", "test"):
             held_out |= {row["prompt"] for row in build_split(other, seed, count_tokens)}
     rows, seen = [], set()
-    modes, weights = zip(*MODE_MIX.items(), strict=True)
+    mix = mode_mix or (lambda difficulty: MODE_MIX)
     cycle = _difficulty_cycle()
     while len(rows) < n:
         problem = arith.make_problem(rng, n_ops=cycle[len(rows) % len(cycle)])
         prompt = arith.prompt_text(problem)
+        modes, weights = zip(*mix(problem["difficulty"]).items(), strict=True)
         mode = rng.choices(modes, weights=weights)[0]
         if prompt in held_out or (split != "train" and prompt in seen):
             continue
