@@ -2,6 +2,7 @@
 
     python launch/check_allocation_learnable.py                       # seed 0, 120 steps, GRPO + LoRA
     python launch/check_allocation_learnable.py --seed 1 --learning_rate 1e-3   # any train/run.py flag
+    python launch/check_allocation_learnable.py --supervised       # the control: the same LoRA, supervised
 
 Why: on the benchmark every length method ends with one answer mode for every prompt, and the measured
 cause is that no trained policy's first word depends on the prompt (`launch/reliability.py
@@ -16,6 +17,9 @@ the prompt, none of them can, and the benchmark measures the policy's limits rat
 
 It uses the prompt's difficulty label, which no method sees: a diagnostic, not a method. Prints
 P(mode | difficulty) before and after, and how far the policy moved toward the target split.
+`--supervised` is the control: the same LoRA (rank, targets, learning rate, 8 prompts a step) trained
+with cross-entropy on the target mode word, so that a failure of RL is not mistaken for a policy that
+cannot represent the choice.
 """
 
 from __future__ import annotations
@@ -54,6 +58,44 @@ def allocation_score(choice: dict[str, dict[str, float]], split: int) -> float:
     return sum(long) / len(long) - sum(short) / len(short)
 
 
+def supervised(config: str, seed: int, split: int, steps: int, learning_rate: float, every: int = 30) -> list:
+    """The control: LoRA trained with cross-entropy on the first word = the target mode, 8 train prompts a
+    step. Returns [(step, allocation score)] every `every` steps."""
+    import random
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from launch.reliability import load_base_model, mode_choice
+    from train import tasks
+    from train.run import parse_args
+
+    tokenizer, model, rows, _, modes = load_base_model(config, ["--seed", str(seed)])
+    script_args, training_args, model_args = parse_args(["--config", config, "--seed", str(seed)])
+    train_rows, _ = tasks.get(script_args.task).load(seed, script_args.val_size, script_args.data_path)
+    lora = LoraConfig(r=model_args.lora_r, lora_alpha=model_args.lora_alpha,
+                      target_modules=model_args.lora_target_modules or "all-linear")
+    model = get_peft_model(model, lora)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=learning_rate)
+    word = {m: tokenizer(m, add_special_tokens=False)["input_ids"][0] for m in modes}
+    tokenizer.padding_side, rng, scores = "left", random.Random(seed), []
+    for step in range(steps + 1):
+        if step % every == 0 or step == steps:
+            scores.append((step, allocation_score(mode_choice(model.eval(), tokenizer, rows, modes), split)))
+            print(f"step {step}: allocation score {scores[-1][1]:+.2f}", flush=True)
+            model.train()
+        if step == steps:
+            break
+        batch = rng.sample(train_rows, 8)
+        enc = tokenizer([r["prompt"] for r in batch], return_tensors="pt", padding=True)
+        target = torch.tensor([word[target_mode(r["difficulty"], split)] for r in batch])
+        loss = torch.nn.functional.cross_entropy(model(**enc).logits[:, -1, :], target)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return scores
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(REPO / "configs" / "benchmark.yaml"))
@@ -62,7 +104,14 @@ def main() -> None:
     parser.add_argument("--bonus", type=float, default=1.0)
     parser.add_argument("--max_steps", type=int, default=120)
     parser.add_argument("--out", help="run directory (default runs/check_allocation/s<seed>)")
+    parser.add_argument("--supervised", action="store_true", help="the control: supervised LoRA, no RL")
+    parser.add_argument("--learning_rate", type=float, help="the policy's (default: the recipe's)")
     args, extra = parser.parse_known_args()
+    if args.supervised:
+        supervised(args.config, args.seed, args.split, args.max_steps, args.learning_rate or 3e-4)
+        return
+    if args.learning_rate is not None:
+        extra += ["--learning_rate", str(args.learning_rate)]
 
     import rewards
     from launch.reliability import load_base_model, mode_choice, print_mode_choice
