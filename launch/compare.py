@@ -89,7 +89,7 @@ METHODS: dict[str, tuple[str, list[str], dict | None]] = {
                           [*FIXED, *rewards(trl_soft_overlong={"max_len": 64, "cache": 16})],
                           {"max_len": [32, 48, 64]}),
     "truncation": ("ThinkPrune/DLER truncation: 0 beyond L = T", [*FIXED, *rewards(truncation={"limit": "{T}"})],
-                   {"limit": ["{T}", "{1.25T}", "{1.5T}"]}),
+                   {"limit": ["{0.8T}", "{T}", "{1.25T}", "{1.5T}"]}),  # L < T: it overshoots T at L = T
     "shorter_better": ("ShorterBetter: α·c − β·|n − shortest correct|",
                        [*FIXED, *rewards(shorter_better={"alpha": 1.0, "beta": 0.001})],
                        {"beta": [0.001, 0.01, 0.03]}),
@@ -116,7 +116,7 @@ def with_coefficient(args: list[str], name: str, value) -> list[str]:
 def fill_target(args: list[str], target: float) -> list[str]:
     out = []
     for a in args:
-        for tag, factor in (("{T}", 1.0), ("{1.25T}", 1.25), ("{1.5T}", 1.5)):
+        for tag, factor in (("{0.8T}", 0.8), ("{T}", 1.0), ("{1.25T}", 1.25), ("{1.5T}", 1.5)):
             a = a.replace(f'"{tag}"', str(round(target * factor))).replace(tag, str(round(target * factor)))
         out.append(a)
     return out

@@ -47,6 +47,8 @@ def test_sweep_arguments_change_one_reward_parameter():
     swept = with_coefficient(filled, "limit", 36)
     assert json.loads(swept[-1]) == {"exact_match": {"weight": 0.0}, "truncation": {"limit": 36}}
     assert swept[:2] == ["--constraint", "none"]
+    below = fill_target(with_coefficient(args, "limit", "{0.8T}"), 30.0)  # a sweep point under the target
+    assert json.loads(below[-1])["truncation"]["limit"] == 24
 
 
 def test_pareto_check_respects_the_seed_spread():
