@@ -133,7 +133,8 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
-TASKS = {"arith": Arith(), "chain": Chain(), "chain_graded": ChainGraded(), "gsm8k": GSM8K(), "word_problems": WordProblems()}
+TASKS = {"arith": Arith(), "chain": Chain(), "chain_graded": ChainGraded(), "gsm8k": GSM8K(),
+         "word_problems": WordProblems()}
 
 
 def get(name: str):
