@@ -14,6 +14,7 @@ writes its log next to its directory (`<key>.<label>.log`).
 from __future__ import annotations
 
 import ast
+import fcntl
 import functools
 import hashlib
 import json
@@ -82,16 +83,21 @@ def cached_run(label: str, args: list[str], root: Path = ROOT, env: dict | None 
     """The run's summary.json, training it first unless a finished run with these settings exists."""
     out = run_dir(args, root)
     summary = out / "summary.json"
-    if not summary.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, str(REPO / "train" / "run.py"), *args, "--output_dir", str(out)]
-        print(f"[{label}] {' '.join(args)}", flush=True)
-        started = time.time()
-        with open(f"{out}.{label}.log", "w") as log:
-            proc = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-        if proc.returncode != 0:
-            raise RuntimeError(f"[{label}] failed (exit {proc.returncode}); see {out}.{label}.log")
-        print(f"[{label}] done in {time.time() - started:.0f} s", flush=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Two benchmarks running at once (say the contests at two budgets, which share the EM-only run) must
+    # not train the same run into the same directory twice: the second waits for the first, then reads it.
+    with open(f"{out}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not summary.exists():
+            cmd = [sys.executable, str(REPO / "train" / "run.py"), *args, "--output_dir", str(out)]
+            print(f"[{label}] {' '.join(args)}", flush=True)
+            started = time.time()
+            with open(f"{out}.{label}.log", "w") as log:
+                proc = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                      env={**os.environ, **(env or {})})
+            if proc.returncode != 0:
+                raise RuntimeError(f"[{label}] failed (exit {proc.returncode}); see {out}.{label}.log")
+            print(f"[{label}] done in {time.time() - started:.0f} s", flush=True)
     result = json.loads(summary.read_text())
     result["dir"] = str(out)
     return result

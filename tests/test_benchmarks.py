@@ -1,6 +1,8 @@
 """The benchmark scripts' own logic: run caching by settings, sweep arguments, the Pareto check."""
 
 import json
+import subprocess
+from pathlib import Path
 
 from launch.compare import dominated_by, fill_target, with_coefficient
 from launch.runcache import run_dir, settings_key
@@ -83,3 +85,31 @@ def test_runs_to_land_within_the_budget_counts_the_whole_sweep_or_none():
     assert runs_to_budget([run(40), run(21), run(30)], target=20) == 3  # 21 ≤ 1.05·20: the sweep found one
     assert runs_to_budget([run(40), run(30)], target=20) is None
     assert runs_to_budget([run(19)], target=20) == 1
+
+
+def test_cached_run_trains_a_run_once_when_two_benchmarks_ask_at_once(tmp_path, monkeypatch):
+    """Two contests sharing a run (e.g. EM-only at both budgets) must not train it twice into one folder."""
+    import threading
+    import time
+
+    from launch import runcache
+
+    trained = []
+
+    def fake_training(cmd, **kwargs):
+        out = Path(cmd[cmd.index("--output_dir") + 1])
+        trained.append(out)
+        time.sleep(0.2)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "summary.json").write_text(json.dumps({"final": {"em": 1.0}}))
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(runcache.subprocess, "run", fake_training)
+    results = []
+    workers = [threading.Thread(target=lambda: results.append(runcache.cached_run("em_only", ["--seed", "0"], tmp_path)))
+               for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert len(trained) == 1 and [r["final"]["em"] for r in results] == [1.0, 1.0]
