@@ -114,7 +114,7 @@ def main() -> None:
         extra += ["--learning_rate", str(args.learning_rate)]
 
     import rewards
-    from launch.reliability import load_base_model, mode_choice, print_mode_choice
+    from launch.reliability import load_base_model, load_policy, mode_choice, print_mode_choice
     from train import run
 
     rewards.REGISTRY["target_mode"] = target_mode_reward
@@ -125,19 +125,11 @@ def main() -> None:
             "--eval_every", "0", *extra]
     summary = run.main(argv)
 
-    from peft import PeftModel
-
     tokenizer, base, rows, _, modes = load_base_model(args.config, ["--seed", str(args.seed)])
     before = mode_choice(base, tokenizer, rows, modes)
-    trained = Path(out) / "adapter"
-    if (trained / "adapter_config.json").exists():
-        _, fresh, _, _, _ = load_base_model(args.config, ["--seed", str(args.seed)])
-        policy = PeftModel.from_pretrained(fresh, str(trained))
-    else:  # --use_peft false: no adapter, the whole model is in the last checkpoint
-        from transformers import AutoModelForCausalLM
-
-        policy = AutoModelForCausalLM.from_pretrained(str(Path(out) / f"checkpoint-{summary['steps']}"))
-    after = mode_choice(policy.eval(), tokenizer, rows, modes)
+    # --use_peft false leaves no adapter: the whole model is in the last checkpoint
+    trained = out if (Path(out) / "adapter").exists() else Path(out) / f"checkpoint-{summary['steps']}"
+    after = mode_choice(load_policy(args.config, ["--seed", str(args.seed)], trained), tokenizer, rows, modes)
     print_mode_choice("base model", before)
     print_mode_choice(f"after {args.max_steps} steps with the target-mode reward", after)
     print(f"allocation score (0: the choice ignores the prompt, 1: always the target): "

@@ -4,7 +4,7 @@
     python launch/reliability.py --config configs/benchmark.yaml --seed 1 --out runs/reliability/chain-s1.json
     python launch/reliability.py --config configs/benchmark.yaml --mode_choice runs/benchmark   # P(mode | d)
 
-For every answer mode of the task (`train/tasks/chain.py`: full, steps, values, pairs, direct) the base
+For every answer mode of the task (`train/tasks/chain.py`: full, steps, pairs, direct) the base
 model is made to answer every val prompt in that mode — its first completion word, the mode word, is
 forced and the rest is its own greedy generation, exactly as it would continue had it chosen that word
 itself — and EM and mean tokens (the forced word included) are measured per difficulty. From those
@@ -159,6 +159,21 @@ def load_base_model(config: str, extra: list[str]):
     return tokenizer, model.eval(), val_rows, training_args.max_completion_length, tuple(modes)
 
 
+def load_policy(config: str, extra: list[str], run) -> object:
+    """A trained policy, in eval mode: a run directory (its `adapter/`), a LoRA adapter or checkpoint
+    directory (on a fresh copy of the recipe's base model), or a whole model (a `--use_peft false`
+    checkpoint)."""
+    path = Path(run) / "adapter" if (Path(run) / "adapter").exists() else Path(run)
+    if (path / "adapter_config.json").exists():
+        from peft import PeftModel
+
+        _, fresh, _, _, _ = load_base_model(config, extra)
+        return PeftModel.from_pretrained(fresh, str(path)).eval()
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(str(path)).eval()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(REPO / "configs" / "benchmark.yaml"))
@@ -174,14 +189,9 @@ def main() -> None:
     extra = ["--seed", str(args.seed)] if args.seed is not None else []
     tokenizer, model, rows, max_new, modes = load_base_model(args.config, extra)
     if args.mode_choice is not None:
-        from peft import PeftModel
-
         print_mode_choice("base model", mode_choice(model, tokenizer, rows, modes))
         for run in args.mode_choice:
-            adapter = Path(run) / "adapter" if (Path(run) / "adapter").exists() else Path(run)
-            _, fresh, _, _, _ = load_base_model(args.config, extra)
-            tuned = PeftModel.from_pretrained(fresh, str(adapter)).eval()
-            print_mode_choice(str(run), mode_choice(tuned, tokenizer, rows, modes))
+            print_mode_choice(str(run), mode_choice(load_policy(args.config, extra, run), tokenizer, rows, modes))
         return
     report = measure(model, tokenizer, rows, modes, max_new)
     print_report(report)

@@ -21,9 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from train.tasks import chain
+from train.tasks.chain import MAX_OPS, MODES, vocabulary  # noqa: F401  (the task's modes and tokens are chain's)
 
-MODES = chain.MODES
-MAX_OPS = chain.MAX_OPS
 STEPS_SHARE = 0.20
 FULL_SHARE = (0.34, 0.50)  # at one operation, at MAX_OPS operations; linear in between
 
@@ -34,14 +33,6 @@ def mode_mix(difficulty: int) -> dict[str, float]:
     full = lo + (hi - lo) * (difficulty - 1) / (MAX_OPS - 1)
     rest = (1.0 - full - STEPS_SHARE) / 2
     return {"full": full, "steps": STEPS_SHARE, "pairs": rest, "direct": rest}
-
-
-def vocabulary() -> list[str]:
-    return chain.vocabulary()
-
-
-def trace_text(problem: dict, mode: str) -> str:
-    return chain.trace_text(problem, mode)
 
 
 def build_split(split: str, seed: int, count_tokens: Callable[[str], int], size: int | None = None) -> list[dict]:
