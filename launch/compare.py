@@ -59,6 +59,9 @@ PRICE_FORM = ["--learned_budget", "false", "--lambda_max", "2.0", "--rewards",
 METHODS: dict[str, tuple[str, list[str], dict | None]] = {
     "terse": ("Terse: PI dual ascent on the budget, learned per-prompt budgets",
               ["--learned_budget", "true"], None),
+    "terse_frontier": ("Terse: PI dual ascent on the budget, learned budgets allocated by the frontier's rule "
+                       "on learned reliability curves (rewards/budget_frontier.py)",
+                       ["--learned_budget", "true", "--budget_allocation", "frontier"], None),
     "terse_global": ("Terse's default recipe: PI dual ascent on the budget, one global budget",
                      ["--learned_budget", "false"], None),
     "terse_price": ("Terse, price form: PI dual ascent on the budget, a linear token price on every answer "
@@ -101,7 +104,7 @@ METHODS: dict[str, tuple[str, list[str], dict | None]] = {
     "laser_d": ("LASER-D: c + α·[c and n ≤ L_T(bucket)], bucket targets recomputed online",
                 [*FIXED, *rewards(laser_d={"alpha": 0.5})], {"alpha": [0.25, 0.5, 1.0]}),
 }
-PER_PROMPT = ("terse", "alp", "pass_rate_linear", "laser_d")  # methods whose length price differs per prompt
+PER_PROMPT = ("terse", "terse_frontier", "alp", "pass_rate_linear", "laser_d")  # methods whose length price differs per prompt
 
 
 def with_coefficient(args: list[str], name: str, value) -> list[str]:
@@ -262,12 +265,14 @@ def _ci(test: dict | None) -> str:
     return f"EM difference {test['em_diff']:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}] over {test['n']} paired prompts"
 
 
-def verdict(rows: list[dict], base: dict, target: float, oracle: float, references: dict | None = None) -> str:
+def verdict(rows: list[dict], base: dict, target: float, oracle: float, references: dict | None = None,
+            terse_name: str = "terse") -> str:
+    """What holds, with paired-bootstrap intervals; `terse_name` is the method reported as Terse."""
     by = {r["method"]: r for r in rows}
-    terse, em_only, glob = by.get("terse"), by.get("em_only"), by.get("terse_global")
+    terse, em_only, glob = by.get(terse_name), by.get("em_only"), by.get("terse_global")
     if terse is None:
         return ""
-    out = []
+    out = [f"- Terse here is `{terse_name}`"]
     beaten = dominated_by(terse, rows)
     out.append(f"- Pareto: {'no peer run dominates Terse' if not beaten else 'dominated by ' + ', '.join(beaten)}")
     terse_within = "within" if within_budget(terse["tokens"], target) else "NOT within (not like for like)"
@@ -429,7 +434,8 @@ def run_method(contest: Contest, name: str, seeds: list[int], target_of) -> tupl
         results = [f.result() for f in [contest.run(name, method_args, s) for s in seeds]]
         return results, runs_to_budget(tried, goal), len(tried)
     results = [f.result() for f in [contest.run(name, method_args, s) for s in seeds]]
-    return results, runs_to_budget(results[:1], target or target_of()), 1
+    own = (results[0].get("constraint") or {}).get("target") if results[0].get("constraint", {}).get("mode") == "budget" else None
+    return results, runs_to_budget(results[:1], target or own or target_of()), 1
 
 
 def main() -> None:
@@ -444,6 +450,7 @@ def main() -> None:
     parser.add_argument("--max_steps", type=int, default=120)
     parser.add_argument("--budget_ratio", type=float, default=BUDGET_RATIO)
     parser.add_argument("--out", help="output folder (default: runs/compare/<recipe>-r<ratio>)")
+    parser.add_argument("--terse", default="terse", help="the method the verdict reports as Terse (e.g. terse_frontier)")
     parser.add_argument("--extra", default="", help="train/run.py arguments added to every run, e.g. '--lambda_max 0.9'")
     args = parser.parse_args()
     unknown = set(args.only.split(",")) - set(METHODS)
@@ -488,7 +495,7 @@ def main() -> None:
     out = Path(args.out) if args.out else REPO / "runs" / "compare" / f"{Path(args.config).stem if args.config else 'arith'}-r{args.budget_ratio}"
     out.mkdir(parents=True, exist_ok=True)
     text = (table(summaries, base, target, oracle, args.max_steps, seeds, first.get("task", "arith"), refs)
-            + "\n\n" + verdict(summaries, base, target, oracle, refs))
+            + "\n\n" + verdict(summaries, base, target, oracle, refs, args.terse))
     (out / "table.md").write_text(text + "\n")
     (out / "results.json").write_text(json.dumps({"target": target, "base": base, "references": refs,
                                                   "rows": summaries}, indent=1))

@@ -258,6 +258,10 @@ class BudgetModel:
     def load(cls, directory: str | os.PathLike) -> BudgetModel:
         with open(os.path.join(directory, BUDGET_MODEL_FILE)) as f:
             state = json.load(f)
+        if state.get("kind") == "frontier":  # allocated by the frontier's rule (rewards/budget_frontier.py)
+            from rewards.budget_frontier import FrontierBudgetModel
+
+            cls = FrontierBudgetModel
         model = cls()
         model.load_state_dict(state)
         return model

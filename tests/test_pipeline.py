@@ -75,6 +75,23 @@ def test_em_only_and_rloo_run(tiny_base, tmp_path):
     assert summary["algorithm"] == "rloo" and summary["steps"] == 2
 
 
+def test_frontier_allocated_budgets_run_and_ship_their_curves(tiny_base, tmp_path):
+    """A real run with the frontier-rule budget model: it learns curves online (small evidence thresholds so
+    that 3 steps suffice), hands budgets to the penalty, and ships a budget model that loads as its kind."""
+    from rewards.budget_frontier import FrontierBudgetModel
+    from rewards.budget_model import BudgetModel
+
+    cache, _ = tiny_base
+    out = tmp_path / "frontier"
+    summary = main(SMOKE + ["--cache_dir", str(cache), "--output_dir", str(out), "--max_steps", "3",
+                            "--save_strategy", "no", "--learned_budget", "true", "--budget_allocation", "frontier"])
+    assert summary["steps"] == 3
+    shipped = BudgetModel.load(out / "adapter")
+    assert isinstance(shipped, FrontierBudgetModel)
+    assert shipped.curve_samples > 0 and shipped.curve_count.sum() > 0  # it saw the rollouts
+    assert len(shipped.pool) > 0
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -85,6 +102,7 @@ def test_em_only_and_rloo_run(tiny_base, tmp_path):
         (["--constraint", "tokens"], "constraint must be one of"),
         (["--algorithm", "ppo"], "algorithm must be"),
         (["--lambda_max", "0.5"], "must be < 1"),
+        (["--learned_budget", "true", "--budget_allocation", "knapsack"], "budget_allocation must be one of"),
     ],
 )
 def test_bad_arguments_are_named(argv, message):

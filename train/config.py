@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from train.dual import MODES
 
 DUAL_MEASURES = ("sampled", "greedy")
+ALLOCATIONS = ("proportional", "frontier")  # how learned budgets share the target (train/run.py)
 DEFAULT_REWARDS = {"exact_match": {}, "budget_penalty": {"weight": "dual", "correct_only": True, "cap": 2.0}}
 
 
@@ -65,6 +66,12 @@ class ScriptArguments:
     learned_budget: bool = field(
         default=False,
         metadata={"help": "Learn a per-prompt token budget online and hand it to the rewards as `token_budget`."},
+    )
+    budget_allocation: str = field(
+        default="proportional",
+        metadata={"help": "How learned budgets share the target: 'proportional' (T · need(x) / mean need) or "
+                  "'frontier' (the allocation frontier's rule on learned reliability curves: a prompt's long "
+                  "answer is funded only where it buys accuracy; rewards/budget_frontier.py)."},
     )
     budget_quantile: float = field(
         default=0.25, metadata={"help": "Quantile of a prompt's reliably-correct lengths the budget model regresses on."}
@@ -159,6 +166,8 @@ class ScriptArguments:
             raise ValueError(f"early_stopping_patience must be >= 0, got {self.early_stopping_patience}")
         if self.early_stopping_patience and not self.eval_every:
             raise ValueError("early_stopping_patience needs eval_every > 0 (it watches the periodic evaluations)")
+        if self.budget_allocation not in ALLOCATIONS:
+            raise ValueError(f"budget_allocation must be one of {ALLOCATIONS}, got {self.budget_allocation!r}")
         if not 0 < self.budget_reliable_accuracy <= 1:
             raise ValueError(f"budget_reliable_accuracy must lie in (0, 1], got {self.budget_reliable_accuracy}")
         if not 0 <= self.budget_quantile <= 1:

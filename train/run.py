@@ -195,7 +195,12 @@ def build_rewards(script_args, training_args, base, target):
         settings = BudgetModelSettings(
             quantile=script_args.budget_quantile, reliable_accuracy=script_args.budget_reliable_accuracy
         )
-        budget_model = BudgetModel(settings, fallback=budget)
+        if script_args.budget_allocation == "frontier":
+            from rewards.budget_frontier import FrontierBudgetModel
+
+            budget_model = FrontierBudgetModel(settings, fallback=budget)
+        else:
+            budget_model = BudgetModel(settings, fallback=budget)
     return rewards, budget_model
 
 

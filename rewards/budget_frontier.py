@@ -1,0 +1,203 @@
+"""Learned budgets allocated by the frontier's rule: fund a prompt's long answer only where it buys accuracy.
+
+Why: the proportional budget model (`rewards/budget_model.py`) shares the target T in proportion to what
+each prompt needs, b(x) = T · f(x) / mean f. When the needs add up to more than T, *every* prompt is
+scaled below its need, the hard ones included, so the penalty pushes every prompt the same way (shorter)
+and only the size of the push differs. On the benchmark (`chain_graded`, T = 0.6 × base) that common push
+flattened the base model's prompt-dependent style before the per-prompt difference could amplify it: a
+`full` answer to a six-operation chain, the one cell where it buys accuracy, was still charged ~0.3λ.
+
+The allocation frontier (`train/allocation.py`) spends a budget differently: every prompt starts at its
+cheapest adequate answer and the spare tokens go, whole, to the prompts whose accuracy rises most per
+extra token. At a token price μ each prompt takes the length that maximises accuracy − μ · tokens, and μ
+is the lowest price at which the choices fit the budget. This model learns what that rule needs, online,
+from the policy's own rollouts, and hands each prompt the length the rule picks — so a prompt whose long
+answer is worth its tokens gets a budget its long answer fits in (no push at all), and the rest get the
+length of their cheap answer (the full push).
+
+What it learns (on top of the proportional model, whose state it keeps): for each length bin k (geometric
+edges ×`bin_factor`), a ridge regression from the prompt's hashed n-gram features to
+- the accuracy of completions that fall in bin k (a linear probability, clipped to [0, 1]) and
+- their log length (the tokens an answer of that kind costs this prompt),
+from fresh prompts only (as the proportional model: a memorised prompt's short guesses would look
+reliable). The bias is shrunk too, so a bin with no evidence for a kind of prompt predicts accuracy near
+0 and is never chosen for it; bins with fewer than `min_bin_evidence` pooled completions are skipped.
+
+Allocation (`allocate(prompts, level)`): the price μ is found by bisection over a pool of recent training
+prompts so that the mean chosen cost is ≤ level (the target T in budget mode); each prompt of the batch
+then gets budget = (1 + `slack`) × the cost of its chosen bin. The dual controller still moves λ, the
+penalty's weight, to hold the batch's mean length at T: μ decides *where* the tokens go, λ how hard the
+budgets are enforced.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from rewards.budget_model import BudgetModel, BudgetModelSettings, features
+
+
+@dataclass
+class FrontierSettings:
+    n_features: int = 64  # hashed buckets of the curve regressions (smaller than the length model's: 12 of them)
+    bin_factor: float = 1.5  # length bins [f^k, f^(k+1))
+    max_tokens: int = 512  # longest completion the bins cover
+    ridge: float = 1.0
+    forget: float = 0.995  # slower than the length model: a mode the policy samples rarely keeps its evidence
+    min_bin_evidence: float = 16.0  # pooled completions in a bin before it can be chosen
+    pool_size: int = 256  # recent distinct training prompts the price μ is solved over
+    slack: float = 0.1  # budget = (1 + slack) × the chosen bin's predicted cost
+    min_curve_samples: int = 256  # completions seen before the rule replaces the proportional allocation
+
+
+def n_bins(settings: FrontierSettings) -> int:
+    return int(math.log(settings.max_tokens) / math.log(settings.bin_factor)) + 1
+
+
+def length_bin(n: int, settings: FrontierSettings) -> int:
+    return min(n_bins(settings) - 1, int(math.log(max(int(n), 1)) / math.log(settings.bin_factor)))
+
+
+def choose(values: np.ndarray, costs: np.ndarray, allowed: np.ndarray, price: float) -> np.ndarray:
+    """Per prompt (row), the bin maximising value − price · cost among allowed bins (ties: the cheaper).
+
+    values, costs: (prompts, bins); allowed: (bins,) bool. Rows with no allowed bin get bin −1."""
+    score = values - price * costs - 1e-9 * costs  # the tiny cost term breaks ties toward the cheaper bin
+    score = np.where(allowed[None, :], score, -np.inf)
+    best = np.argmax(score, axis=1)
+    return np.where(np.isfinite(score[np.arange(len(best)), best]), best, -1)
+
+
+def solve_price(values: np.ndarray, costs: np.ndarray, allowed: np.ndarray, level: float,
+                iterations: int = 60) -> float:
+    """The lowest token price μ ≥ 0 at which the prompts' chosen costs average ≤ level (bisection; the mean
+    chosen cost falls as μ rises). If even the cheapest choices exceed level, the price that picks them."""
+    def mean_cost(price: float) -> float:
+        picked = choose(values, costs, allowed, price)
+        return float(np.mean(costs[np.arange(len(picked)), np.maximum(picked, 0)]))
+
+    if mean_cost(0.0) <= level:
+        return 0.0
+    hi = 1.0
+    while mean_cost(hi) > level and hi < 1e6:
+        hi *= 4
+    lo = 0.0
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if mean_cost(mid) > level else (lo, mid)
+    return hi
+
+
+class FrontierBudgetModel(BudgetModel):
+    """A `BudgetModel` whose allocation of the level follows the frontier's rule (module docstring)."""
+
+    kind = "frontier"
+
+    def __init__(self, settings: BudgetModelSettings | None = None, fallback: float = 0.0,
+                 frontier: FrontierSettings | None = None):
+        super().__init__(settings, fallback)
+        self.frontier = frontier or FrontierSettings()
+        k, d = n_bins(self.frontier), self.frontier.n_features + 2
+        self.curve_xtx = np.zeros((k, d, d))
+        self.curve_xty = np.zeros((k, d))  # accuracy targets
+        self.curve_xtl = np.zeros((k, d))  # log-length targets
+        self.curve_count = np.zeros(k)
+        self.curve_acc = np.zeros((k, d))
+        self.curve_len = np.zeros((k, d))
+        self.curve_samples = 0
+        self.pool: deque[str] = deque(maxlen=self.frontier.pool_size)
+        self.price: float | None = None  # the last μ solved (kept for serving-time predictions)
+
+    # -- learning the curves ----------------------------------------------------------------------------
+    def update(self, prompts: list[str], lengths: list[int], correct: list[bool]) -> dict[str, float]:
+        metrics = super().update(prompts, lengths, correct)  # counts this batch's visits (is_fresh below)
+        f, s = self.frontier.forget, self.frontier
+        self.curve_xtx *= f
+        self.curve_xty *= f
+        self.curve_xtl *= f
+        self.curve_count *= f
+        cache: dict[str, np.ndarray] = {}
+        for p, n, c in zip(prompts, lengths, correct, strict=True):
+            if not self.is_fresh(p):
+                continue
+            x = cache.setdefault(p, features(p, s.n_features))
+            k = length_bin(n, s)
+            self.curve_xtx[k] += np.outer(x, x)
+            self.curve_xty[k] += float(c) * x
+            self.curve_xtl[k] += math.log(max(int(n), 1)) * x
+            self.curve_count[k] += 1
+            self.curve_samples += 1
+        for p in dict.fromkeys(prompts):
+            if p not in self.pool:
+                self.pool.append(p)
+        reg = s.ridge * np.eye(s.n_features + 2)
+        for k in range(len(self.curve_count)):
+            if self.curve_count[k] > 0:
+                self.curve_acc[k] = np.linalg.solve(self.curve_xtx[k] + reg, self.curve_xty[k])
+                self.curve_len[k] = np.linalg.solve(self.curve_xtx[k] + reg, self.curve_xtl[k])
+        metrics["budget/curve_bins"] = float(np.sum(self.allowed()))
+        return metrics
+
+    def allowed(self) -> np.ndarray:
+        return self.curve_count >= self.frontier.min_bin_evidence
+
+    def curves(self, prompts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(accuracy, cost in tokens) per prompt and length bin, cost kept inside its bin's range."""
+        s = self.frontier
+        X = np.stack([features(p, s.n_features) for p in prompts])
+        acc = np.clip(X @ self.curve_acc.T, 0.0, 1.0)
+        lo = np.array([s.bin_factor ** k for k in range(len(self.curve_count))])
+        cost = np.clip(np.exp(np.clip(X @ self.curve_len.T, 0.0, 20.0)), lo, lo * s.bin_factor)
+        return acc, cost
+
+    @property
+    def curves_ready(self) -> bool:
+        return self.curve_samples >= self.frontier.min_curve_samples and bool(self.allowed().any())
+
+    # -- allocating the level ---------------------------------------------------------------------------
+    def allocate(self, prompts: list[str], level: float) -> list[float]:
+        """Budgets by the frontier's rule at the price that fits `level` over the recent prompt pool; the
+        proportional allocation until the curves have enough evidence."""
+        if not self.curves_ready or not prompts:
+            return super().allocate(prompts, level)
+        allowed = self.allowed()
+        pool = list(self.pool) or list(prompts)
+        self.price = solve_price(*self.curves(pool), allowed, level)
+        return self._budgets(prompts, allowed, self.price)
+
+    def _budgets(self, prompts: list[str], allowed: np.ndarray, price: float) -> list[float]:
+        acc, cost = self.curves(prompts)
+        picked = choose(acc, cost, allowed, price)
+        budget = (1 + self.frontier.slack) * cost[np.arange(len(picked)), np.maximum(picked, 0)]
+        return [max(self.settings.min_budget, float(b)) for b in budget]
+
+    def predict(self, prompts: list[str]) -> list[float]:
+        """Serving-time budgets: the rule at the last training price (the proportional prediction before)."""
+        if self.price is None or not self.curves_ready or not prompts:
+            return super().predict(prompts)
+        return self._budgets(prompts, self.allowed(), self.price)
+
+    # -- persistence ------------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            **super().state_dict(),
+            "kind": self.kind,
+            "frontier": asdict(self.frontier),
+            "curve_xtx": self.curve_xtx.tolist(), "curve_xty": self.curve_xty.tolist(),
+            "curve_xtl": self.curve_xtl.tolist(), "curve_count": self.curve_count.tolist(),
+            "curve_acc": self.curve_acc.tolist(), "curve_len": self.curve_len.tolist(),
+            "curve_samples": self.curve_samples, "pool": list(self.pool), "price": self.price,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.frontier = FrontierSettings(**state["frontier"])
+        for name in ("curve_xtx", "curve_xty", "curve_xtl", "curve_count", "curve_acc", "curve_len"):
+            setattr(self, name, np.asarray(state[name], dtype=float))
+        self.curve_samples = int(state["curve_samples"])
+        self.pool = deque(state["pool"], maxlen=self.frontier.pool_size)
+        self.price = state.get("price")
