@@ -140,6 +140,8 @@ class FrontierBudgetModel(BudgetModel):
                 self.curve_acc[k] = np.linalg.solve(self.curve_xtx[k] + reg, self.curve_xty[k])
                 self.curve_len[k] = np.linalg.solve(self.curve_xtx[k] + reg, self.curve_xtl[k])
         metrics["budget/curve_bins"] = float(np.sum(self.allowed()))
+        if self.price is not None:
+            metrics["budget/price"] = float(self.price)  # μ, accuracy per token, of the last allocation
         return metrics
 
     def allowed(self) -> np.ndarray:
