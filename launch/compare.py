@@ -62,6 +62,11 @@ METHODS: dict[str, tuple[str, list[str], dict | None]] = {
     "terse_frontier": ("Terse: PI dual ascent on the budget, learned budgets allocated by the frontier's rule "
                        "on learned reliability curves (rewards/budget_frontier.py)",
                        ["--learned_budget", "true", "--budget_allocation", "frontier"], None),
+    "terse_frontier_price": ("Terse, learned frontier-rule budgets, overshoot priced on every answer (wrong ones "
+                             "too, λ_max 2): may trade accuracy for tokens where the frontier does",
+                             ["--learned_budget", "true", "--budget_allocation", "frontier", "--lambda_max", "2.0",
+                              "--rewards", json.dumps({"exact_match": {}, "budget_penalty": {
+                                  "weight": "dual", "correct_only": False, "cap": 2.0}})], None),
     "terse_global": ("Terse's default recipe: PI dual ascent on the budget, one global budget",
                      ["--learned_budget", "false"], None),
     "terse_price": ("Terse, price form: PI dual ascent on the budget, a linear token price on every answer "
@@ -104,7 +109,7 @@ METHODS: dict[str, tuple[str, list[str], dict | None]] = {
     "laser_d": ("LASER-D: c + α·[c and n ≤ L_T(bucket)], bucket targets recomputed online",
                 [*FIXED, *rewards(laser_d={"alpha": 0.5})], {"alpha": [0.25, 0.5, 1.0]}),
 }
-PER_PROMPT = ("terse", "terse_frontier", "alp", "pass_rate_linear", "laser_d")  # methods whose length price differs per prompt
+PER_PROMPT = ("terse", "terse_frontier", "terse_frontier_price", "alp", "pass_rate_linear", "laser_d")  # methods whose length price differs per prompt
 
 
 def with_coefficient(args: list[str], name: str, value) -> list[str]:

@@ -15,13 +15,18 @@ from the policy's own rollouts, and hands each prompt the length the rule picks 
 answer is worth its tokens gets a budget its long answer fits in (no push at all), and the rest get the
 length of their cheap answer (the full push).
 
-What it learns (on top of the proportional model, whose state it keeps): for each length bin k (geometric
-edges ×`bin_factor`), a ridge regression from the prompt's hashed n-gram features to
-- the accuracy of completions that fall in bin k (a linear probability, clipped to [0, 1]) and
-- their log length (the tokens an answer of that kind costs this prompt),
-from fresh prompts only (as the proportional model: a memorised prompt's short guesses would look
-reliable). The bias is shrunk too, so a bin with no evidence for a kind of prompt predicts accuracy near
-0 and is never chosen for it; bins with fewer than `min_bin_evidence` pooled completions are skipped.
+What it learns (on top of the proportional model, whose state it keeps), from fresh prompts only (as the
+proportional model: a memorised prompt's short guesses would look reliable): for each length bin k
+(geometric edges ×`bin_factor`), three ridge regressions from the prompt's hashed n-gram features, all on
+every completion and sharing one XᵀX (one solve per update),
+- q(x, k): the share of the prompt's completions that fall in bin k,
+- j(x, k): the share that fall in bin k *and* are right,
+- ℓ(x, k): the share-weighted log length of those in bin k,
+so that accuracy(x, k) = j / q and cost(x, k) = exp(ℓ / q). A bin counts for a prompt only where q(x, k) ≥
+`min_share`: the prompt's own kind has answered at that length. (A first version regressed accuracy per bin
+on the completions inside the bin alone; it extrapolated — on `chain_graded` a six-operation chain was
+predicted right 100% of the time at 11–17 tokens, the length of a two-operation chain's worked answer,
+which no six-operation answer has — so the price never rose above 0.)
 
 Allocation (`allocate(prompts, level)`): the price μ is found by bisection over a pool of recent training
 prompts so that the mean chosen cost is ≤ level (the target T in budget mode); each prompt of the batch
@@ -49,6 +54,7 @@ class FrontierSettings:
     ridge: float = 1.0
     forget: float = 0.995  # slower than the length model: a mode the policy samples rarely keeps its evidence
     min_bin_evidence: float = 16.0  # pooled completions in a bin before it can be chosen
+    min_share: float = 0.02  # a bin counts for a prompt if its kind puts at least this share of answers there
     pool_size: int = 256  # recent distinct training prompts the price μ is solved over
     slack: float = 0.1  # budget = (1 + slack) × the chosen bin's predicted cost
     min_curve_samples: int = 256  # completions seen before the rule replaces the proportional allocation
@@ -65,9 +71,10 @@ def length_bin(n: int, settings: FrontierSettings) -> int:
 def choose(values: np.ndarray, costs: np.ndarray, allowed: np.ndarray, price: float) -> np.ndarray:
     """Per prompt (row), the bin maximising value − price · cost among allowed bins (ties: the cheaper).
 
-    values, costs: (prompts, bins); allowed: (bins,) bool. Rows with no allowed bin get bin −1."""
+    values, costs: (prompts, bins); allowed: (bins,) or (prompts, bins) bool. Rows with no allowed bin get
+    bin −1 (and are left out of the mean cost in `solve_price`)."""
     score = values - price * costs - 1e-9 * costs  # the tiny cost term breaks ties toward the cheaper bin
-    score = np.where(allowed[None, :], score, -np.inf)
+    score = np.where(np.broadcast_to(allowed, values.shape), score, -np.inf)
     best = np.argmax(score, axis=1)
     return np.where(np.isfinite(score[np.arange(len(best)), best]), best, -1)
 
@@ -78,7 +85,8 @@ def solve_price(values: np.ndarray, costs: np.ndarray, allowed: np.ndarray, leve
     chosen cost falls as μ rises). If even the cheapest choices exceed level, the price that picks them."""
     def mean_cost(price: float) -> float:
         picked = choose(values, costs, allowed, price)
-        return float(np.mean(costs[np.arange(len(picked)), np.maximum(picked, 0)]))
+        chosen = costs[np.arange(len(picked)), np.maximum(picked, 0)][picked >= 0]
+        return float(np.mean(chosen)) if chosen.size else 0.0
 
     if mean_cost(0.0) <= level:
         return 0.0
@@ -102,12 +110,10 @@ class FrontierBudgetModel(BudgetModel):
         super().__init__(settings, fallback)
         self.frontier = frontier or FrontierSettings()
         k, d = n_bins(self.frontier), self.frontier.n_features + 2
-        self.curve_xtx = np.zeros((k, d, d))
-        self.curve_xty = np.zeros((k, d))  # accuracy targets
-        self.curve_xtl = np.zeros((k, d))  # log-length targets
-        self.curve_count = np.zeros(k)
-        self.curve_acc = np.zeros((k, d))
-        self.curve_len = np.zeros((k, d))
+        self.curve_xtx = np.zeros((d, d))  # over every fresh completion
+        self.curve_xty = np.zeros((d, 3 * k))  # right-hand sides: [share | right share | share · log length]
+        self.curve_count = np.zeros(k)  # pooled completions per bin
+        self.curve_w = np.zeros((d, 3 * k))
         self.curve_samples = 0
         self.pool: deque[str] = deque(maxlen=self.frontier.pool_size)
         self.price: float | None = None  # the last μ solved (kept for serving-time predictions)
@@ -116,29 +122,27 @@ class FrontierBudgetModel(BudgetModel):
     def update(self, prompts: list[str], lengths: list[int], correct: list[bool]) -> dict[str, float]:
         metrics = super().update(prompts, lengths, correct)  # counts this batch's visits (is_fresh below)
         f, s = self.frontier.forget, self.frontier
+        k = len(self.curve_count)
         self.curve_xtx *= f
         self.curve_xty *= f
-        self.curve_xtl *= f
         self.curve_count *= f
         cache: dict[str, np.ndarray] = {}
         for p, n, c in zip(prompts, lengths, correct, strict=True):
             if not self.is_fresh(p):
                 continue
             x = cache.setdefault(p, features(p, s.n_features))
-            k = length_bin(n, s)
-            self.curve_xtx[k] += np.outer(x, x)
-            self.curve_xty[k] += float(c) * x
-            self.curve_xtl[k] += math.log(max(int(n), 1)) * x
-            self.curve_count[k] += 1
+            b = length_bin(n, s)
+            y = np.zeros(3 * k)
+            y[b], y[k + b], y[2 * k + b] = 1.0, float(c), math.log(max(int(n), 1))
+            self.curve_xtx += np.outer(x, x)
+            self.curve_xty += np.outer(x, y)
+            self.curve_count[b] += 1
             self.curve_samples += 1
         for p in dict.fromkeys(prompts):
             if p not in self.pool:
                 self.pool.append(p)
-        reg = s.ridge * np.eye(s.n_features + 2)
-        for k in range(len(self.curve_count)):
-            if self.curve_count[k] > 0:
-                self.curve_acc[k] = np.linalg.solve(self.curve_xtx[k] + reg, self.curve_xty[k])
-                self.curve_len[k] = np.linalg.solve(self.curve_xtx[k] + reg, self.curve_xtl[k])
+        if cache:
+            self.curve_w = np.linalg.solve(self.curve_xtx + s.ridge * np.eye(s.n_features + 2), self.curve_xty)
         metrics["budget/curve_bins"] = float(np.sum(self.allowed()))
         if self.price is not None:
             metrics["budget/price"] = float(self.price)  # μ, accuracy per token, of the last allocation
@@ -147,14 +151,19 @@ class FrontierBudgetModel(BudgetModel):
     def allowed(self) -> np.ndarray:
         return self.curve_count >= self.frontier.min_bin_evidence
 
-    def curves(self, prompts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(accuracy, cost in tokens) per prompt and length bin, cost kept inside its bin's range."""
-        s = self.frontier
+    def curves(self, prompts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(accuracy, cost in tokens, support) per prompt and length bin; cost kept inside its bin's range,
+        support = the prompt's kind answers in that bin (q ≥ min_share) and the bin has pooled evidence."""
+        s, k = self.frontier, len(self.curve_count)
         X = np.stack([features(p, s.n_features) for p in prompts])
-        acc = np.clip(X @ self.curve_acc.T, 0.0, 1.0)
-        lo = np.array([s.bin_factor ** k for k in range(len(self.curve_count))])
-        cost = np.clip(np.exp(np.clip(X @ self.curve_len.T, 0.0, 20.0)), lo, lo * s.bin_factor)
-        return acc, cost
+        out = X @ self.curve_w
+        share, right, loglen = out[:, :k], out[:, k:2 * k], out[:, 2 * k:]
+        safe = np.maximum(share, 1e-6)
+        acc = np.clip(right / safe, 0.0, 1.0)
+        lo = np.array([s.bin_factor ** b for b in range(k)])
+        cost = np.clip(np.exp(np.clip(loglen / safe, 0.0, 20.0)), lo, lo * s.bin_factor)
+        support = (share >= s.min_share) & self.allowed()[None, :]
+        return acc, cost, support
 
     @property
     def curves_ready(self) -> bool:
@@ -166,22 +175,23 @@ class FrontierBudgetModel(BudgetModel):
         proportional allocation until the curves have enough evidence."""
         if not self.curves_ready or not prompts:
             return super().allocate(prompts, level)
-        allowed = self.allowed()
         pool = list(self.pool) or list(prompts)
-        self.price = solve_price(*self.curves(pool), allowed, level)
-        return self._budgets(prompts, allowed, self.price)
+        self.price = solve_price(*self.curves(pool), level)
+        return self._budgets(prompts, self.price, level)
 
-    def _budgets(self, prompts: list[str], allowed: np.ndarray, price: float) -> list[float]:
-        acc, cost = self.curves(prompts)
-        picked = choose(acc, cost, allowed, price)
-        budget = (1 + self.frontier.slack) * cost[np.arange(len(picked)), np.maximum(picked, 0)]
+    def _budgets(self, prompts: list[str], price: float, fallback: float) -> list[float]:
+        """(1 + slack) × the chosen bin's cost; a prompt with no supported bin gets `fallback`."""
+        acc, cost, support = self.curves(prompts)
+        picked = choose(acc, cost, support, price)
+        budget = np.where(picked >= 0, (1 + self.frontier.slack) * cost[np.arange(len(picked)), np.maximum(picked, 0)],
+                          fallback)
         return [max(self.settings.min_budget, float(b)) for b in budget]
 
     def predict(self, prompts: list[str]) -> list[float]:
         """Serving-time budgets: the rule at the last training price (the proportional prediction before)."""
         if self.price is None or not self.curves_ready or not prompts:
             return super().predict(prompts)
-        return self._budgets(prompts, self.allowed(), self.price)
+        return self._budgets(prompts, self.price, self.fallback)
 
     # -- persistence ------------------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -190,15 +200,14 @@ class FrontierBudgetModel(BudgetModel):
             "kind": self.kind,
             "frontier": asdict(self.frontier),
             "curve_xtx": self.curve_xtx.tolist(), "curve_xty": self.curve_xty.tolist(),
-            "curve_xtl": self.curve_xtl.tolist(), "curve_count": self.curve_count.tolist(),
-            "curve_acc": self.curve_acc.tolist(), "curve_len": self.curve_len.tolist(),
+            "curve_count": self.curve_count.tolist(), "curve_w": self.curve_w.tolist(),
             "curve_samples": self.curve_samples, "pool": list(self.pool), "price": self.price,
         }
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         self.frontier = FrontierSettings(**state["frontier"])
-        for name in ("curve_xtx", "curve_xty", "curve_xtl", "curve_count", "curve_acc", "curve_len"):
+        for name in ("curve_xtx", "curve_xty", "curve_count", "curve_w"):
             setattr(self, name, np.asarray(state[name], dtype=float))
         self.curve_samples = int(state["curve_samples"])
         self.pool = deque(state["pool"], maxlen=self.frontier.pool_size)

@@ -40,39 +40,58 @@ def test_length_bins_are_geometric():
     assert [length_bin(n, s) for n in (1, 2, 3, 4, 7, 8, 64, 500)] == [0, 1, 1, 2, 2, 3, 6, 6]
 
 
-def rollouts(rng, steps: int, hard_full_share: float = 0.5):
-    """Batches of an easy (`a ?`) and a hard (`a b c d e f ?`) prompt kind: the easy kind is right at 10 and
-    at 40 tokens, the hard kind right 40% of the time at 10 tokens and always at 40."""
+def rollouts(rng, steps: int, long_share: float = 0.5):
+    """Batches of an easy (`q ?`) and a hard (`q x y z w v u ?`) prompt kind. The easy kind answers in 10 or
+    40 tokens, always right; the hard kind in 20 tokens (right 40% of the time) or 40 (always right). No hard
+    answer is ever 10 tokens long: a 10-token budget must never be offered to a hard prompt, however
+    accurate 10-token answers are for the easy ones."""
     for step in range(steps):
         prompts, lengths, correct = [], [], []
         for i in range(8):
             hard = i % 2 == 1
             prompt = (f"q{step}-{i} x y z w v u ?" if hard else f"q{step}-{i} ?")
             for _ in range(8):
-                long = rng.random() < hard_full_share
+                long = rng.random() < long_share
                 prompts.append(prompt)
-                lengths.append(40 if long else 10)
+                lengths.append(40 if long else (20 if hard else 10))
                 correct.append(True if (long or not hard) else bool(rng.random() < 0.4))
         yield prompts, lengths, correct
 
 
-def trained(level_steps: int = 60) -> FrontierBudgetModel:
+def trained(steps: int = 60) -> FrontierBudgetModel:
     model = FrontierBudgetModel(BudgetModelSettings(min_samples=8), fallback=25.0,
                                 frontier=FrontierSettings(min_curve_samples=64, min_bin_evidence=8))
     rng = np.random.default_rng(0)
-    for batch in rollouts(rng, level_steps):
+    for batch in rollouts(rng, steps):
         model.update(*batch)
     return model
 
 
+EASY, HARD = "new-1 ?", "new-2 x y z w v u ?"
+
+
+def test_learned_curves_match_the_rollouts_where_the_prompt_kind_answers():
+    model = trained()
+    acc, cost, support = model.curves([EASY, HARD])
+    from rewards.budget_frontier import length_bin
+
+    b10, b20, b40 = (length_bin(n, model.frontier) for n in (10, 20, 40))
+    assert support[0, b10] and support[0, b40] and not support[0, b20]  # easy: 10 or 40 tokens
+    assert support[1, b20] and support[1, b40] and not support[1, b10]  # hard: never 10 tokens
+    assert acc[0, b10] == pytest.approx(1.0, abs=0.1) and acc[1, b40] == pytest.approx(1.0, abs=0.1)
+    assert acc[1, b20] == pytest.approx(0.4, abs=0.15)
+    assert cost[0, b10] == pytest.approx(10, rel=0.15) and cost[1, b40] == pytest.approx(40, rel=0.15)
+
+
 def test_learned_rule_gives_the_long_budget_to_the_hard_prompts_only():
     model = trained()
-    easy, hard = "new-1 ?", "new-2 x y z w v u ?"
-    # Level 25 = the mean of (10 for the easy, 40 for the hard): the rule can fund every hard prompt.
-    b_easy, b_hard = model.allocate([easy, hard], level=25.0)
-    assert b_easy < 15 and b_hard > 35, (b_easy, b_hard)
-    # A level of 10 cannot fund any long answer: every prompt gets the short budget.
-    assert max(model.allocate([easy, hard], level=10.0)) < 15
+    # Level 25 = the mean of 10 (easy, short) and 40 (hard, long): every hard prompt can be funded.
+    b_easy, b_hard = model.allocate([EASY, HARD], level=25.0)
+    assert b_easy == pytest.approx(11, rel=0.15) and b_hard == pytest.approx(44, rel=0.15), (b_easy, b_hard)
+    # Level 15 cannot fund any long answer: each prompt gets its own cheap answer's length (the hard one's
+    # is 20 tokens, not the easy one's 10).
+    b_easy, b_hard = model.allocate([EASY, HARD], level=15.0)
+    assert b_easy == pytest.approx(11, rel=0.15) and b_hard == pytest.approx(22, rel=0.15), (b_easy, b_hard)
 
 
 def test_until_the_curves_are_ready_it_allocates_proportionally():
@@ -82,9 +101,9 @@ def test_until_the_curves_are_ready_it_allocates_proportionally():
 
 def test_state_round_trip_through_the_budget_model_file(tmp_path):
     model = trained(20)
-    before = model.allocate(["new ?", "new x y z w v u ?"], level=25.0)
+    before = model.allocate([EASY, HARD], level=25.0)
     model.save(tmp_path)
     loaded = BudgetModel.load(tmp_path)  # the file says which kind it is
     assert isinstance(loaded, FrontierBudgetModel)
-    assert loaded.allocate(["new ?", "new x y z w v u ?"], level=25.0) == before
-    assert loaded.predict(["new ?"]) == model.predict(["new ?"])  # serving: the rule at the last price
+    assert loaded.allocate([EASY, HARD], level=25.0) == before
+    assert loaded.predict([EASY]) == model.predict([EASY])  # serving: the rule at the last price
