@@ -17,7 +17,8 @@ length of their cheap answer (the full push).
 
 What it learns (on top of the proportional model, whose state it keeps), from fresh prompts only (as the
 proportional model: a memorised prompt's short guesses would look reliable): for each length bin k
-(geometric edges ×`bin_factor`), three ridge regressions from the prompt's hashed n-gram features, all on
+(geometric edges ×`bin_factor`), three ridge regressions from the prompt's features (`curve_features`:
+hashed n-grams and a prompt-size bucket), all on
 every completion and sharing one XᵀX (one solve per update),
 - q(x, k): the share of the prompt's completions that fall in bin k,
 - j(x, k): the share that fall in bin k *and* are right,
@@ -54,10 +55,27 @@ class FrontierSettings:
     ridge: float = 1.0
     forget: float = 0.995  # slower than the length model: a mode the policy samples rarely keeps its evidence
     min_bin_evidence: float = 16.0  # pooled completions in a bin before it can be chosen
-    min_share: float = 0.02  # a bin counts for a prompt if its kind puts at least this share of answers there
+    min_share: float = 0.05  # a bin counts for a prompt if its kind puts at least this share of answers there
+    size_buckets: int = 40  # one-hot prompt-size buckets int(4·log2(2 + words)) beside the hashed n-grams
     pool_size: int = 256  # recent distinct training prompts the price μ is solved over
     slack: float = 0.1  # budget = (1 + slack) × the chosen bin's predicted cost
     min_curve_samples: int = 256  # completions seen before the rule replaces the proportional allocation
+
+
+def curve_features(prompt: str, settings: FrontierSettings) -> np.ndarray:
+    """The hashed n-grams, log length and bias of `features`, plus a one-hot bucket of the prompt's size.
+
+    Why the size bucket: with n-grams and a log length alone the linear curves blur neighbouring kinds of
+    prompt (on `chain_graded` a three-operation chain got half the two-operation chains' 16-token answers,
+    which it never gives); a bucket per size lets each size have its own curve, and the n-grams refine
+    within it. Prompt length is the cheapest difficulty signal any task has."""
+    size = np.zeros(settings.size_buckets)
+    size[min(settings.size_buckets - 1, int(4 * math.log2(2 + len(str(prompt).split()))))] = 1.0
+    return np.concatenate([features(prompt, settings.n_features), size])
+
+
+def n_dims(settings: FrontierSettings) -> int:
+    return settings.n_features + 2 + settings.size_buckets
 
 
 def n_bins(settings: FrontierSettings) -> int:
@@ -109,7 +127,7 @@ class FrontierBudgetModel(BudgetModel):
                  frontier: FrontierSettings | None = None):
         super().__init__(settings, fallback)
         self.frontier = frontier or FrontierSettings()
-        k, d = n_bins(self.frontier), self.frontier.n_features + 2
+        k, d = n_bins(self.frontier), n_dims(self.frontier)
         self.curve_xtx = np.zeros((d, d))  # over every fresh completion
         self.curve_xty = np.zeros((d, 3 * k))  # right-hand sides: [share | right share | share · log length]
         self.curve_count = np.zeros(k)  # pooled completions per bin
@@ -130,7 +148,7 @@ class FrontierBudgetModel(BudgetModel):
         for p, n, c in zip(prompts, lengths, correct, strict=True):
             if not self.is_fresh(p):
                 continue
-            x = cache.setdefault(p, features(p, s.n_features))
+            x = cache.setdefault(p, curve_features(p, s))
             b = length_bin(n, s)
             y = np.zeros(3 * k)
             y[b], y[k + b], y[2 * k + b] = 1.0, float(c), math.log(max(int(n), 1))
@@ -142,7 +160,7 @@ class FrontierBudgetModel(BudgetModel):
             if p not in self.pool:
                 self.pool.append(p)
         if cache:
-            self.curve_w = np.linalg.solve(self.curve_xtx + s.ridge * np.eye(s.n_features + 2), self.curve_xty)
+            self.curve_w = np.linalg.solve(self.curve_xtx + s.ridge * np.eye(n_dims(s)), self.curve_xty)
         metrics["budget/curve_bins"] = float(np.sum(self.allowed()))
         if self.price is not None:
             metrics["budget/price"] = float(self.price)  # μ, accuracy per token, of the last allocation
@@ -155,7 +173,7 @@ class FrontierBudgetModel(BudgetModel):
         """(accuracy, cost in tokens, support) per prompt and length bin; cost kept inside its bin's range,
         support = the prompt's kind answers in that bin (q ≥ min_share) and the bin has pooled evidence."""
         s, k = self.frontier, len(self.curve_count)
-        X = np.stack([features(p, s.n_features) for p in prompts])
+        X = np.stack([curve_features(p, s) for p in prompts])
         out = X @ self.curve_w
         share, right, loglen = out[:, :k], out[:, k:2 * k], out[:, 2 * k:]
         safe = np.maximum(share, 1e-6)
