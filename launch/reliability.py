@@ -3,6 +3,7 @@
     python launch/reliability.py --config configs/benchmark.yaml --out runs/reliability/chain-s0.json
     python launch/reliability.py --config configs/benchmark.yaml --seed 1 --out runs/reliability/chain-s1.json
     python launch/reliability.py --config configs/benchmark.yaml --mode_choice runs/benchmark   # P(mode | d)
+    python launch/reliability.py --config configs/benchmark.yaml --budgets runs/benchmark/checkpoint-80   # b(x) | d
 
 For every answer mode of the task (`train/tasks/chain.py`: full, steps, pairs, direct) the base
 model is made to answer every val prompt in that mode — its first completion word, the mode word, is
@@ -137,6 +138,26 @@ def print_mode_choice(name: str, choice: dict) -> None:
         print(f"| {d} | " + " | ".join(f"{row[m]:.2f}" for m in modes) + " |")
 
 
+def budgets_by_difficulty(directory, rows: list[dict]) -> dict[str, dict[str, float]]:
+    """{difficulty: {mean, min, max}} of the learned budgets a checkpoint's budget model hands the val
+    prompts: its allocation of the checkpoint's token target (from `dual_state.json`), or, for an exported
+    adapter without one, its serving-time prediction."""
+    from rewards.budget_model import BudgetModel
+
+    model = BudgetModel.load(directory)
+    prompts = [r["prompt"] for r in rows]
+    state = Path(directory) / "dual_state.json"
+    if state.exists():
+        budgets = model.allocate(prompts, json.loads(state.read_text())["settings"]["target"])
+    else:
+        budgets = model.predict(prompts)
+    cells = defaultdict(list)
+    for row, b in zip(rows, budgets, strict=True):
+        cells[str(row["difficulty"])].append(b)
+    return {d: {"mean": sum(bs) / len(bs), "min": min(bs), "max": max(bs)}
+            for d, bs in sorted(cells.items(), key=lambda kv: int(kv[0]))}
+
+
 def load_base_model(config: str, extra: list[str]):
     """(tokenizer, model, val rows, max new tokens, modes) for a recipe, training its warm start if uncached."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -180,6 +201,8 @@ def main() -> None:
     parser.add_argument("--out", help="JSON file to write (default: runs/reliability/<task>-s<seed>.json)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--budgets", nargs="+", metavar="CHECKPOINT",
+                        help="only print the learned budgets per difficulty of these checkpoints' budget models")
     parser.add_argument("--mode_choice", nargs="*", metavar="RUN_DIR",
                         help="only print P(mode | difficulty) of the base model and of these runs' adapters")
     args = parser.parse_args()
@@ -187,6 +210,17 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     extra = ["--seed", str(args.seed)] if args.seed is not None else []
+    if args.budgets:
+        from train import tasks
+        from train.run import parse_args
+
+        script_args, training_args, _ = parse_args(["--config", args.config, *extra])
+        _, val_rows = tasks.get(script_args.task).load(training_args.seed, script_args.val_size, script_args.data_path)
+        for directory in args.budgets:
+            print(f"\n{directory}: learned budgets (tokens) per difficulty\n\n| difficulty | mean | min | max |\n|---|---|---|---|")
+            for d, b in budgets_by_difficulty(directory, val_rows).items():
+                print(f"| {d} | {b['mean']:.1f} | {b['min']:.1f} | {b['max']:.1f} |")
+        return
     tokenizer, model, rows, max_new, modes = load_base_model(args.config, extra)
     if args.mode_choice is not None:
         print_mode_choice("base model", mode_choice(model, tokenizer, rows, modes))

@@ -107,3 +107,18 @@ def test_state_round_trip_through_the_budget_model_file(tmp_path):
     assert isinstance(loaded, FrontierBudgetModel)
     assert loaded.allocate([EASY, HARD], level=25.0) == before
     assert loaded.predict([EASY]) == model.predict([EASY])  # serving: the rule at the last price
+
+
+def test_reliability_reports_a_checkpoints_budgets_per_difficulty(tmp_path):
+    """`launch/reliability.py --budgets`: the allocation of the checkpoint's own target, per difficulty."""
+    import json
+
+    from launch.reliability import budgets_by_difficulty
+
+    model = trained()
+    model.save(tmp_path)
+    (tmp_path / "dual_state.json").write_text(json.dumps({"settings": {"target": 25.0}}))
+    rows = [{"prompt": EASY, "difficulty": 1}, {"prompt": "other ?", "difficulty": 1}, {"prompt": HARD, "difficulty": 6}]
+    table = budgets_by_difficulty(tmp_path, rows)
+    assert list(table) == ["1", "6"]
+    assert table["1"]["max"] < 15 and table["6"]["mean"] > 35  # easy prompts short, the hard one funded
