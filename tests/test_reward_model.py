@@ -68,7 +68,9 @@ def test_a_fitted_reward_model_ranks_as_the_raters_did_and_serves_as_a_reward(ti
     torch.manual_seed(0)
     out = tmp_path / "rm"
     assert main(["--ratings", str(ratings_file(tmp_path / "r.jsonl")), "--base", str(tiny_lm), "--out", str(out),
-                 "--epochs", "15", "--learning_rate", "3e-3", "--batch_size", "16"]) == 0
+                 "--epochs", "15", "--learning_rate", "1e-3", "--batch_size", "16"]) == 0
+    # (3e-3 passed with transformers 5.23 and overshot with 5.24: bare answers scored as high as worked ones;
+    # at 1e-3 the ranking holds with a wide margin at 10, 15 and 20 epochs)
     assert (out / "model.safetensors").exists()
     (func,) = [r.func for r in build_rewards({"reward_model": {"path": str(out), "normalize": False}})]
     prompts = [f"{a} + 2 ?" for a in (2, 5)] * 3
