@@ -49,7 +49,7 @@ from rewards.budget_model import BudgetModel, BudgetModelSettings, features
 
 @dataclass
 class FrontierSettings:
-    n_features: int = 64  # hashed buckets of the curve regressions (smaller than the length model's: 12 of them)
+    n_features: int = 64  # hashed n-gram buckets of the curve regressions (3 targets per length bin share one XᵀX)
     bin_factor: float = 1.5  # length bins [f^k, f^(k+1))
     max_tokens: int = 512  # longest completion the bins cover
     ridge: float = 1.0
