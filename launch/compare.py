@@ -439,7 +439,8 @@ def run_method(contest: Contest, name: str, seeds: list[int], target_of) -> tupl
         results = [f.result() for f in [contest.run(name, method_args, s) for s in seeds]]
         return results, runs_to_budget(tried, goal), len(tried)
     results = [f.result() for f in [contest.run(name, method_args, s) for s in seeds]]
-    own = (results[0].get("constraint") or {}).get("target") if results[0].get("constraint", {}).get("mode") == "budget" else None
+    constraint = results[0].get("constraint") or {}
+    own = constraint.get("target") if constraint.get("mode") == "budget" else None  # a budget run knows its T
     return results, runs_to_budget(results[:1], target or own or target_of()), 1
 
 

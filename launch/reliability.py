@@ -158,20 +158,27 @@ def budgets_by_difficulty(directory, rows: list[dict]) -> dict[str, dict[str, fl
             for d, bs in sorted(cells.items(), key=lambda kv: int(kv[0]))}
 
 
-def load_base_model(config: str, extra: list[str]):
-    """(tokenizer, model, val rows, max new tokens, modes) for a recipe, training its warm start if uncached."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+def load_recipe(config: str, extra: list[str]):
+    """(script, training and model arguments, task, train rows, val rows) of a recipe."""
     from train import tasks
-    from train.base_model import BUILTIN_PREFIX, WarmStartSettings, cached_base_model
     from train.run import parse_args
 
     script_args, training_args, model_args = parse_args(["--config", config, *extra])
     task = tasks.get(script_args.task)
+    train_rows, val_rows = task.load(training_args.seed, script_args.val_size, script_args.data_path)
+    return script_args, training_args, model_args, task, train_rows, val_rows
+
+
+def load_base_model(config: str, extra: list[str]):
+    """(tokenizer, model, val rows, max new tokens, modes) for a recipe, training its warm start if uncached."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from train.base_model import BUILTIN_PREFIX, WarmStartSettings, cached_base_model
+
+    script_args, training_args, model_args, task, train_rows, val_rows = load_recipe(config, extra)
     modes = getattr(task.module(), "MODES", None) if hasattr(task, "module") else None
     if not modes:
         raise ValueError(f"task {script_args.task!r} has no answer modes to force (the benchmark task `chain` has)")
-    train_rows, val_rows = task.load(training_args.seed, script_args.val_size, script_args.data_path)
     path = model_args.model_name_or_path
     if path.startswith(BUILTIN_PREFIX):
         settings = WarmStartSettings(seed=training_args.seed, sft_steps=script_args.warm_start_steps, task=task.name)
@@ -211,11 +218,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     extra = ["--seed", str(args.seed)] if args.seed is not None else []
     if args.budgets:
-        from train import tasks
-        from train.run import parse_args
-
-        script_args, training_args, _ = parse_args(["--config", args.config, *extra])
-        _, val_rows = tasks.get(script_args.task).load(training_args.seed, script_args.val_size, script_args.data_path)
+        val_rows = load_recipe(args.config, extra)[-1]
         for directory in args.budgets:
             print(f"\n{directory}: learned budgets (tokens) per difficulty\n\n| difficulty | mean | min | max |\n|---|---|---|---|")
             for d, b in budgets_by_difficulty(directory, val_rows).items():

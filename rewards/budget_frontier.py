@@ -144,22 +144,22 @@ class FrontierBudgetModel(BudgetModel):
         self.curve_xtx *= f
         self.curve_xty *= f
         self.curve_count *= f
-        cache: dict[str, np.ndarray] = {}
-        for p, n, c in zip(prompts, lengths, correct, strict=True):
-            if not self.is_fresh(p):
-                continue
-            x = cache.setdefault(p, curve_features(p, s))
-            b = length_bin(n, s)
-            y = np.zeros(3 * k)
-            y[b], y[k + b], y[2 * k + b] = 1.0, float(c), math.log(max(int(n), 1))
-            self.curve_xtx += np.outer(x, x)
-            self.curve_xty += np.outer(x, y)
-            self.curve_count[b] += 1
-            self.curve_samples += 1
+        fresh = [(p, n, c) for p, n, c in zip(prompts, lengths, correct, strict=True) if self.is_fresh(p)]
+        if fresh:
+            cache = {p: curve_features(p, s) for p in dict.fromkeys(p for p, _, _ in fresh)}
+            X = np.stack([cache[p] for p, _, _ in fresh])
+            Y = np.zeros((len(fresh), 3 * k))
+            for i, (_, n, c) in enumerate(fresh):
+                b = length_bin(n, s)
+                Y[i, b], Y[i, k + b], Y[i, 2 * k + b] = 1.0, float(c), math.log(max(int(n), 1))
+                self.curve_count[b] += 1
+            self.curve_xtx += X.T @ X
+            self.curve_xty += X.T @ Y
+            self.curve_samples += len(fresh)
         for p in dict.fromkeys(prompts):
             if p not in self.pool:
                 self.pool.append(p)
-        if cache:
+        if fresh:
             self.curve_w = np.linalg.solve(self.curve_xtx + s.ridge * np.eye(n_dims(s)), self.curve_xty)
         metrics["budget/curve_bins"] = float(np.sum(self.allowed()))
         if self.price is not None:
