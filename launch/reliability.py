@@ -58,13 +58,14 @@ def curves_from(rows: list[dict], per_mode: dict[str, tuple[list, list]]) -> dic
 
 
 def references(curves: dict, shares: dict, base_tokens: float, ratios=RATIOS) -> dict:
-    """The `frontier` and `uniform` lists at each ratio of base tokens."""
-    from train.allocation import frontier, uniform
+    """The `frontier`, `pure_frontier` (one mode per difficulty: what a greedy policy can follow without
+    splitting a kind of prompt) and `uniform` lists at each ratio of base tokens."""
+    from train.allocation import frontier, pure_frontier, uniform
 
-    out = {"frontier": [], "uniform": []}
+    out = {"frontier": [], "pure_frontier": [], "uniform": []}
     for ratio in ratios:
         budget = ratio * base_tokens
-        for name, solve in (("frontier", frontier), ("uniform", uniform)):
+        for name, solve in (("frontier", frontier), ("pure_frontier", pure_frontier), ("uniform", uniform)):
             point = solve(curves, shares, budget)
             out[name].append({"ratio": ratio, "target": budget, "tokens": point["tokens"], "em": point["em"],
                               "feasible": point["feasible"]})
@@ -100,11 +101,14 @@ def print_report(report: dict) -> None:
         longest, shortest = max(curve, key=lambda p: p["mean_tokens"]), min(curve, key=lambda p: p["mean_tokens"])
         print(f"| {d} | {report['shares'][d]:.2f} | " + " | ".join(cells) + f" | {longest['em'] - shortest['em']:+.2f} |")
     print("\nreferences at T = ratio × base tokens:\n")
-    print("| ratio | T | frontier EM*(T) | tokens | uniform cap EM | tokens | EM* − uniform |")
-    print("|---|---|---|---|---|---|---|")
-    for f, u in zip(report["frontier"], report["uniform"], strict=True):
+    pure = report.get("pure_frontier") or [None] * len(report["frontier"])
+    print("| ratio | T | frontier EM*(T) | tokens | one mode per difficulty | tokens | uniform cap EM | tokens | "
+          "EM* − uniform |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for f, p, u in zip(report["frontier"], pure, report["uniform"], strict=True):
         mark = "" if f["feasible"] else " (infeasible)"
-        print(f"| {f['ratio']:.1f} | {f['target']:.1f} | {f['em']:.3f}{mark} | {f['tokens']:.1f} | {u['em']:.3f} | "
+        pc = f"{p['em']:.3f} | {p['tokens']:.1f}" if p else "– | –"
+        print(f"| {f['ratio']:.1f} | {f['target']:.1f} | {f['em']:.3f}{mark} | {f['tokens']:.1f} | {pc} | {u['em']:.3f} | "
               f"{u['tokens']:.1f} | {f['em'] - u['em']:+.3f} |")
 
 

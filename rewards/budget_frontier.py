@@ -34,6 +34,9 @@ prompts so that the mean chosen cost is ≤ level (the target T in budget mode);
 then gets budget = (1 + `slack`) × the cost of its chosen bin. The dual controller still moves λ, the
 penalty's weight, to hold the batch's mean length at T: μ decides *where* the tokens go, λ how hard the
 budgets are enforced.
+
+Pure allocation (`pure`, `--budget_allocation knapsack`): one bin per kind of prompt (its size group)
+instead of one price; see `solve_groups`.
 """
 
 from __future__ import annotations
@@ -60,6 +63,9 @@ class FrontierSettings:
     pool_size: int = 256  # recent distinct training prompts the price μ is solved over
     slack: float = 0.1  # budget = (1 + slack) × the chosen bin's predicted cost
     min_curve_samples: int = 256  # completions seen before the rule replaces the proportional allocation
+    pure: bool = False  # one length per kind of prompt (a knapsack over prompt-size groups) instead of one price
+    level_tolerance: float = 0.0  # pure: the knapsack spends up to (1 + this) × level (the landing band)
+    hysteresis: float = 0.005  # pure: keep the last picks unless the new ones gain this much predicted EM
 
 
 def curve_features(prompt: str, settings: FrontierSettings) -> np.ndarray:
@@ -70,8 +76,12 @@ def curve_features(prompt: str, settings: FrontierSettings) -> np.ndarray:
     which it never gives); a bucket per size lets each size have its own curve, and the n-grams refine
     within it. Prompt length is the cheapest difficulty signal any task has."""
     size = np.zeros(settings.size_buckets)
-    size[min(settings.size_buckets - 1, int(4 * math.log2(2 + len(str(prompt).split()))))] = 1.0
+    size[size_bucket(prompt, settings)] = 1.0
     return np.concatenate([features(prompt, settings.n_features), size])
+
+
+def size_bucket(prompt: str, settings: FrontierSettings) -> int:
+    return min(settings.size_buckets - 1, int(4 * math.log2(2 + len(str(prompt).split()))))
 
 
 def n_dims(settings: FrontierSettings) -> int:
@@ -135,6 +145,8 @@ class FrontierBudgetModel(BudgetModel):
         self.curve_samples = 0
         self.pool: deque[str] = deque(maxlen=self.frontier.pool_size)
         self.price: float | None = None  # the last μ solved (kept for serving-time predictions)
+        self.group_picks: dict[int, int] = {}  # pure: the bin chosen per prompt-size group (kept for serving)
+        self.knapsack: dict[str, float] = {}  # pure: predicted EM and tokens of the last picks on the pool
 
     # -- learning the curves ----------------------------------------------------------------------------
     def update(self, prompts: list[str], lengths: list[int], correct: list[bool]) -> dict[str, float]:
@@ -162,6 +174,9 @@ class FrontierBudgetModel(BudgetModel):
         if fresh:
             self.curve_w = np.linalg.solve(self.curve_xtx + s.ridge * np.eye(n_dims(s)), self.curve_xty)
         metrics["budget/curve_bins"] = float(np.sum(self.allowed()))
+        if self.frontier.pure and self.knapsack:
+            metrics["budget/knapsack_em"] = self.knapsack["value"]  # predicted EM of the picks on the pool
+            metrics["budget/knapsack_tokens"] = self.knapsack["cost"]
         if self.price is not None:
             metrics["budget/price"] = float(self.price)  # μ, accuracy per token, of the last allocation
         return metrics
@@ -194,8 +209,55 @@ class FrontierBudgetModel(BudgetModel):
         if not self.curves_ready or not prompts:
             return super().allocate(prompts, level)
         pool = list(self.pool) or list(prompts)
+        if self.frontier.pure:
+            self.group_picks = self.solve_groups(pool, level * (1 + self.frontier.level_tolerance))
+            return self._group_budgets(prompts, level)
         self.price = solve_price(*self.curves(pool), level)
         return self._budgets(prompts, self.price, level)
+
+    def solve_groups(self, pool: list[str], level: float) -> dict[int, int]:
+        """Pure allocation: one bin per prompt-size group, by the knapsack of `train.allocation.pure_choice`
+        over the groups' mean curves (weights: their shares of the pool). Why: the price rule picks, per
+        prompt, the length worth its tokens at one price μ; the price that fits the level sits exactly at
+        the marginal kind's indifference point, so that kind is split between two lengths by n-gram noise
+        — an allocation no policy can follow (on `chain_graded` at 0.4 × base, six-operation chains went
+        53% `steps` / 47% `direct`). The knapsack gives every kind one length and picks which kinds to
+        shorten so the whole fits. The last picks stay unless the new ones gain `hysteresis` predicted EM
+        (the curves move with the policy; a target that flips every step teaches nothing)."""
+        from train.allocation import pure_choice
+
+        acc, cost, support = self.curves(pool)
+        keys = [size_bucket(p, self.frontier) for p in pool]
+        groups = sorted(set(keys))
+        rows = {g: [i for i, k in enumerate(keys) if k == g] for g in groups}
+        weights = np.array([len(rows[g]) for g in groups], dtype=float) / len(pool)
+        g_acc = np.stack([acc[rows[g]].mean(axis=0) for g in groups])
+        g_cost = np.stack([cost[rows[g]].mean(axis=0) for g in groups])
+        g_ok = np.stack([support[rows[g]].mean(axis=0) >= 0.5 for g in groups])
+        picks = pure_choice(g_acc, g_cost, g_ok, weights, level)
+
+        def score(chosen: list[int]) -> tuple[float, float]:
+            ok = [i for i, b in enumerate(chosen) if b >= 0]
+            return (float(sum(weights[i] * g_acc[i, chosen[i]] for i in ok)),
+                    float(sum(weights[i] * g_cost[i, chosen[i]] for i in ok)))
+
+        last = [self.group_picks.get(g, picks[i]) for i, g in enumerate(groups)]
+        if all(b < 0 or g_ok[i, b] for i, b in enumerate(last)):
+            (v_new, _), (v_old, c_old) = score(picks), score(last)
+            if c_old <= level + 1e-9 and v_old >= v_new - self.frontier.hysteresis:
+                picks = last
+        self.knapsack = dict(zip(("value", "cost"), score(picks)))
+        return {g: int(b) for g, b in zip(groups, picks) if b >= 0}
+
+    def _group_budgets(self, prompts: list[str], fallback: float) -> list[float]:
+        """(1 + slack) × the prompt's own predicted cost in its group's bin; `fallback` for a group not
+        in the pool."""
+        _, cost, _ = self.curves(prompts)
+        out = []
+        for i, p in enumerate(prompts):
+            b = self.group_picks.get(size_bucket(p, self.frontier))
+            out.append(fallback if b is None else (1 + self.frontier.slack) * float(cost[i, b]))
+        return [max(self.settings.min_budget, float(b)) for b in out]
 
     def _budgets(self, prompts: list[str], price: float, fallback: float) -> list[float]:
         """(1 + slack) × the chosen bin's cost; a prompt with no supported bin gets `fallback`."""
@@ -207,6 +269,8 @@ class FrontierBudgetModel(BudgetModel):
 
     def predict(self, prompts: list[str]) -> list[float]:
         """Serving-time budgets: the rule at the last training price (the proportional prediction before)."""
+        if self.frontier.pure and self.group_picks and self.curves_ready and prompts:
+            return self._group_budgets(prompts, self.fallback)
         if self.price is None or not self.curves_ready or not prompts:
             return super().predict(prompts)
         return self._budgets(prompts, self.price, self.fallback)
@@ -220,6 +284,7 @@ class FrontierBudgetModel(BudgetModel):
             "curve_xtx": self.curve_xtx.tolist(), "curve_xty": self.curve_xty.tolist(),
             "curve_count": self.curve_count.tolist(), "curve_w": self.curve_w.tolist(),
             "curve_samples": self.curve_samples, "pool": list(self.pool), "price": self.price,
+            "group_picks": {str(g): b for g, b in self.group_picks.items()},
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -230,3 +295,4 @@ class FrontierBudgetModel(BudgetModel):
         self.curve_samples = int(state["curve_samples"])
         self.pool = deque(state["pool"], maxlen=self.frontier.pool_size)
         self.price = state.get("price")
+        self.group_picks = {int(g): int(b) for g, b in state.get("group_picks", {}).items()}

@@ -1,8 +1,9 @@
 """The allocation frontier and the uniform cap on reliability curves worked out by hand."""
 
+import numpy as np
 import pytest
 
-from train.allocation import concave_hull, frontier, uniform
+from train.allocation import concave_hull, frontier, pure_choice, pure_frontier, uniform
 
 
 def curve(*points):
@@ -72,3 +73,52 @@ def test_frontier_is_never_below_uniform():
 def test_missing_curve_is_an_error():
     with pytest.raises(ValueError, match="without a reliability curve"):
         frontier(CURVES, {"a": 1, "c": 1}, 10)
+
+
+# Three kinds, equal shares, a long and a short answer each (tokens, EM):
+# A (10, 1.0) / (4, 0.80), B (16, 1.0) / (4, 0.50), C (40, 1.0) / (4, 0.15). All long: 22 tokens.
+# At T = 18 one kind must go short. By hand: A short saves 2 tokens (−0.067 EM), B 4 (−0.167),
+# C 12 (−0.283), A+B 6 (−0.233): B alone is the best pure choice, EM (1 + 0.5 + 1) / 3 = 0.8333.
+# The frontier instead keeps A and B long and splits C (2/3 long): EM 0.9056, one kind split.
+KINDS = {"A": [{"mode": "long", "mean_tokens": 10, "em": 1.0}, {"mode": "short", "mean_tokens": 4, "em": 0.8}],
+         "B": [{"mode": "long", "mean_tokens": 16, "em": 1.0}, {"mode": "short", "mean_tokens": 4, "em": 0.5}],
+         "C": [{"mode": "long", "mean_tokens": 40, "em": 1.0}, {"mode": "short", "mean_tokens": 4, "em": 0.15}]}
+EQUAL = {"A": 1, "B": 1, "C": 1}
+
+
+def test_pure_frontier_gives_each_kind_one_mode_and_picks_the_best_set_to_shorten():
+    pure = pure_frontier(KINDS, EQUAL, 18.0)
+    assert pure["modes"] == {"A": "long", "B": "short", "C": "long"}
+    assert pure["tokens"] == pytest.approx(18.0) and pure["em"] == pytest.approx(2.5 / 3)
+    split = frontier(KINDS, EQUAL, 18.0)
+    assert split["em"] == pytest.approx((2.15 + 0.85 * 2 / 3) / 3)  # the LP splits C
+    assert pure["em"] < split["em"] and pure["em"] > uniform(KINDS, EQUAL, 18.0)["em"] - 1e-9
+
+
+def test_pure_choice_edges_ties_infeasible_and_disallowed():
+    values, costs = [[1.0, 1.0], [0.5, 1.0]], [[10.0, 40.0], [10.0, 40.0]]
+    assert pure_choice(values, costs, True, [0.5, 0.5], 100.0) == [0, 1]  # equal value: the cheaper; room for the rest
+    assert pure_choice(values, costs, True, [0.5, 0.5], 24.9) == [0, 0]  # 25 does not fit
+    assert pure_choice(values, costs, True, [0.5, 0.5], 5.0) == [0, 0]  # nothing fits: the cheapest
+    assert pure_choice(values, costs, [[True, True], [False, False]], [0.5, 0.5], 100.0) == [0, -1]
+    # Exactly at the level (a cost rounded up must not make it look infeasible)
+    assert pure_choice(values, costs, True, [0.5, 0.5], 25.0) == [0, 1]
+
+
+def test_pure_choice_matches_brute_force_on_random_kinds():
+    import itertools
+
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        g, b = int(rng.integers(1, 5)), int(rng.integers(1, 4))
+        values, costs = rng.random((g, b)), rng.integers(1, 60, (g, b)).astype(float)
+        weights = rng.random(g) + 0.1
+        weights /= weights.sum()
+        level = float(rng.uniform(costs.min(), costs.max()))
+        fits = [(sum(weights[i] * values[i, p] for i, p in enumerate(c)), c) for c in itertools.product(range(b), repeat=g)
+                if sum(weights[i] * costs[i, p] for i, p in enumerate(c)) <= level + 1e-9]
+        picks = pure_choice(values, costs, True, weights, level)
+        if fits:
+            got = sum(weights[i] * values[i, p] for i, p in enumerate(picks))
+            assert got == pytest.approx(max(fits)[0], abs=1e-9)
+            assert sum(weights[i] * costs[i, p] for i, p in enumerate(picks)) <= level + 1e-9

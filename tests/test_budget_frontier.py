@@ -122,3 +122,49 @@ def test_reliability_reports_a_checkpoints_budgets_per_difficulty(tmp_path):
     table = budgets_by_difficulty(tmp_path, rows)
     assert list(table) == ["1", "6"]
     assert table["1"]["max"] < 15 and table["6"]["mean"] > 35  # easy prompts short, the hard one funded
+
+
+def pure_model(steps: int = 60) -> FrontierBudgetModel:
+    model = FrontierBudgetModel(BudgetModelSettings(min_samples=8), fallback=25.0,
+                                frontier=FrontierSettings(min_curve_samples=64, min_bin_evidence=8, pure=True))
+    for batch in rollouts(np.random.default_rng(0), steps):
+        model.update(*batch)
+    return model
+
+
+def test_knapsack_gives_one_length_per_kind_and_funds_the_hard_kind_when_it_fits():
+    model = pure_model()
+    b_easy, b_hard = model.allocate([EASY, HARD], level=25.0)
+    assert b_easy == pytest.approx(11, rel=0.15) and b_hard == pytest.approx(44, rel=0.15)
+    assert model.knapsack["value"] == pytest.approx(1.0, abs=0.1)
+    # Other prompts of the same kinds get the same lengths (one pick per size group, not per prompt)
+    others = model.allocate(["other-1 ?", "other-2 x y z w v u ?"], level=25.0)
+    assert others == pytest.approx([b_easy, b_hard], rel=0.05)
+    # At 15 no long answer fits: the hard kind falls to its own cheap length (20 tokens, not the easy 10)
+    b_easy, b_hard = model.allocate([EASY, HARD], level=15.0)
+    assert b_easy == pytest.approx(11, rel=0.15) and b_hard == pytest.approx(22, rel=0.15)
+    assert model.knapsack["value"] == pytest.approx(0.7, abs=0.1)
+
+
+def test_knapsack_keeps_its_picks_unless_the_new_ones_gain_the_hysteresis():
+    model = pure_model()
+    model.allocate([EASY, HARD], level=15.0)
+    short = dict(model.group_picks)
+    model.frontier.hysteresis = 0.5  # the long pick gains only +0.3 predicted EM: keep the short one
+    model.allocate([EASY, HARD], level=25.0)
+    assert model.group_picks == short
+    model.frontier.hysteresis = 0.0
+    model.allocate([EASY, HARD], level=25.0)
+    assert model.group_picks != short
+    model.frontier.hysteresis = 0.5  # the kept long pick no longer fits 15: the new one replaces it
+    model.allocate([EASY, HARD], level=15.0)
+    assert model.group_picks == short
+
+
+def test_knapsack_state_round_trip(tmp_path):
+    model = pure_model(20)
+    before = model.allocate([EASY, HARD], level=25.0)
+    model.save(tmp_path)
+    loaded = BudgetModel.load(tmp_path)
+    assert loaded.frontier.pure and loaded.group_picks == model.group_picks
+    assert loaded.predict([EASY, HARD]) == model.predict([EASY, HARD]) == pytest.approx(before)

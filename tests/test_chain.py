@@ -76,6 +76,8 @@ def test_reliability_curves_and_references_from_per_row_results():
     assert [round(p["em"], 3) for p in refs["frontier"]] == [0.75, 0.917, 1.0]
     # uniform at T = 8: cap 16 would cost 10 mean tokens, so cap 10 — d=2 stays direct: EM 0.75.
     assert [round(p["em"], 3) for p in refs["uniform"]] == [0.75, 0.75, 1.0]
+    # one mode per difficulty at T = 8: d=2 in steps costs 10 mean tokens, so both direct, as uniform here
+    assert [round(p["em"], 3) for p in refs["pure_frontier"]] == [0.75, 0.75, 1.0]
 
 
 def test_mode_choice_reads_the_first_word_probabilities_per_difficulty():

@@ -113,3 +113,76 @@ def _normalised(shares: dict, curves: dict) -> dict:
     if total <= 0:
         raise ValueError("cell shares must sum to a positive number")
     return {c: s / total for c, s in shares.items() if s > 0}
+
+
+def pure_choice(values, costs, allowed, weights, level: float, resolution: int = 4000) -> list[int]:
+    """One option per group maximising Σ w_g·values[g][pick] subject to Σ w_g·costs[g][pick] ≤ level.
+
+    Why: the frontier above may split one cell between two modes (its LP relaxation); a policy decoded
+    greedily cannot split prompts that look alike except by noise, so the allocation it can actually
+    follow gives every group a single option — a multiple-choice knapsack, solved here by dynamic
+    programming over the weighted cost in units of level / resolution (rounded down, each kept path's
+    true cost tracked; only paths that truly fit count, so the picks never exceed level). Ties go to the cheaper total. A group with no allowed option gets −1
+    and is left out; if even the cheapest options exceed level, every group gets its cheapest one.
+    values, costs, allowed: (groups, options) nested lists or arrays; weights: (groups,)."""
+    import numpy as np
+
+    values, costs = np.asarray(values, dtype=float), np.asarray(costs, dtype=float)
+    allowed = np.broadcast_to(np.asarray(allowed, dtype=bool), values.shape)
+    weights = np.asarray(weights, dtype=float)
+    picks = [-1] * len(values)
+    live = [g for g in range(len(values)) if allowed[g].any() and weights[g] > 0]
+    if not live:
+        return picks
+    cheapest = {g: int(np.flatnonzero(allowed[g])[np.argmin(costs[g][allowed[g]])]) for g in live}
+    if level <= 0 or sum(weights[g] * costs[g, cheapest[g]] for g in live) > level + EPS:
+        return [cheapest.get(g, -1) for g in range(len(values))]
+    unit = level / resolution
+    best = np.full(resolution + 1, -np.inf)
+    best[0] = 0.0
+    spent = np.zeros(resolution + 1)  # the true weighted cost of the path kept at each rounded cost
+    trail = []  # per live group: the option taken to reach each cost, and the cost before it
+    for g in live:
+        new, took = np.full_like(best, -np.inf), np.full(len(best), -1)
+        came, new_spent = np.zeros(len(best), dtype=int), np.zeros_like(spent)
+        for b in np.flatnonzero(allowed[g]):
+            q = int(np.floor(weights[g] * costs[g, b] / unit + 1e-9))
+            if q > resolution:
+                continue
+            cand = np.full_like(best, -np.inf)
+            cand[q:] = best[:len(best) - q] + weights[g] * values[g, b]
+            cand_spent = np.zeros_like(spent)
+            cand_spent[q:] = spent[:len(spent) - q] + weights[g] * costs[g, b]
+            better = (cand > new + 1e-12) | ((cand > new - 1e-12) & (cand_spent < new_spent - 1e-12))
+            new, took, new_spent = np.where(better, cand, new), np.where(better, b, took), np.where(better, cand_spent, new_spent)
+            came = np.where(better, np.arange(len(best)) - q, came)
+        best, spent = new, new_spent
+        trail.append((g, took, came))
+    # costs were rounded down (an exact fit stays representable); keep only paths whose true cost fits
+    best = np.where(spent <= level + EPS, best, -np.inf)
+    top = np.max(best)
+    if not np.isfinite(top):
+        return [cheapest.get(g, -1) for g in range(len(values))]
+    ties = np.flatnonzero(best >= top - 1e-12)
+    u = int(ties[np.argmin(spent[ties])])  # the cheapest total among the best
+    for g, took, came in reversed(trail):
+        picks[g] = int(took[u])
+        u = int(came[u])
+    return picks
+
+
+def pure_frontier(curves: dict, shares: dict, budget: float) -> dict:
+    """The best EM at mean tokens ≤ T with one mode per cell: {"tokens", "em", "feasible", "modes"}
+    (the reference a greedy policy can reach without splitting a kind of prompt; ≤ the frontier)."""
+    weights = _normalised(shares, curves)
+    cells = list(weights)
+    width = max(len(curves[c]) for c in cells)
+    pad = lambda c, key, fill: [float(p[key]) for p in curves[c]] + [fill] * (width - len(curves[c]))  # noqa: E731
+    values = [pad(c, "em", 0.0) for c in cells]
+    costs = [pad(c, "mean_tokens", 0.0) for c in cells]
+    allowed = [[True] * len(curves[c]) + [False] * (width - len(curves[c])) for c in cells]
+    picks = pure_choice(values, costs, allowed, [weights[c] for c in cells], budget)
+    tokens = sum(weights[c] * costs[i][b] for i, (c, b) in enumerate(zip(cells, picks)))
+    em = sum(weights[c] * values[i][b] for i, (c, b) in enumerate(zip(cells, picks)))
+    return {"tokens": tokens, "em": em, "feasible": tokens <= budget + EPS,
+            "modes": {c: curves[c][b].get("mode", "") for c, b in zip(cells, picks)}}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from train.dual import MODES
 
 DUAL_MEASURES = ("sampled", "greedy")
-ALLOCATIONS = ("proportional", "frontier")  # how learned budgets share the target (train/run.py)
+ALLOCATIONS = ("proportional", "frontier", "knapsack")  # how learned budgets share the target (train/run.py)
 DEFAULT_REWARDS = {"exact_match": {}, "budget_penalty": {"weight": "dual", "correct_only": True, "cap": 2.0}}
 
 
@@ -71,7 +71,8 @@ class ScriptArguments:
         default="proportional",
         metadata={"help": "How learned budgets share the target: 'proportional' (T · need(x) / mean need) or "
                   "'frontier' (the allocation frontier's rule on learned reliability curves: a prompt's long "
-                  "answer is funded only where it buys accuracy; rewards/budget_frontier.py)."},
+                  "answer is funded only where it buys accuracy; rewards/budget_frontier.py) or 'knapsack' (the same curves, "
+                  "one length per kind of prompt: a knapsack over prompt-size groups spending up to 1.05 × T)."},
     )
     budget_quantile: float = field(
         default=0.25, metadata={"help": "Quantile of a prompt's reliably-correct lengths the budget model regresses on."}

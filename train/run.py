@@ -195,10 +195,12 @@ def build_rewards(script_args, training_args, base, target):
         settings = BudgetModelSettings(
             quantile=script_args.budget_quantile, reliable_accuracy=script_args.budget_reliable_accuracy
         )
-        if script_args.budget_allocation == "frontier":
-            from rewards.budget_frontier import FrontierBudgetModel
+        if script_args.budget_allocation in ("frontier", "knapsack"):
+            from rewards.budget_frontier import FrontierBudgetModel, FrontierSettings
 
-            budget_model = FrontierBudgetModel(settings, fallback=budget)
+            pure = script_args.budget_allocation == "knapsack"  # lands in the 1.05 × T band the contest counts
+            budget_model = FrontierBudgetModel(settings, fallback=budget, frontier=FrontierSettings(
+                pure=pure, level_tolerance=0.05 if pure else 0.0))
         else:
             budget_model = BudgetModel(settings, fallback=budget)
     return rewards, budget_model
