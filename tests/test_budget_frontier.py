@@ -168,3 +168,10 @@ def test_knapsack_state_round_trip(tmp_path):
     loaded = BudgetModel.load(tmp_path)
     assert loaded.frontier.pure and loaded.group_picks == model.group_picks
     assert loaded.predict([EASY, HARD]) == model.predict([EASY, HARD]) == pytest.approx(before)
+
+
+def test_the_pool_keeps_the_training_mix_repeated_prompts_included():
+    model = FrontierBudgetModel(frontier=FrontierSettings(pool_size=8))
+    for step in range(4):  # one prompt repeats every batch, the other is new each time
+        model.update(["again ?"] * 2 + [f"new{step} x ?"] * 2, [5, 5, 9, 9], [True] * 4)
+    assert list(model.pool).count("again ?") == 4 and len(model.pool) == 8
