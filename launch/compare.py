@@ -68,8 +68,10 @@ METHODS: dict[str, tuple[str, list[str], dict | None]] = {
                               "--rewards", json.dumps({"exact_match": {}, "budget_penalty": {
                                   "weight": "dual", "correct_only": False, "cap": 2.0}})], None),
     "terse_knapsack": ("Terse, learned budgets, one length per kind of prompt (a knapsack over prompt-size groups "
-                       "on the learned curves), overshoot priced on every answer (λ_max 2) so a kind can be shortened",
+                       "on the learned curves), overshoot priced on every answer (λ_max 2) so a kind can be shortened, "
+                       "λ from 1 at step 0 so the sacrifice starts while the policy still samples every mode",
                        ["--learned_budget", "true", "--budget_allocation", "knapsack", "--lambda_max", "2.0",
+                        "--lambda_init", "1.0", "--dual_warmup_steps", "0",
                         "--rewards", json.dumps({"exact_match": {}, "budget_penalty": {
                             "weight": "dual", "correct_only": False, "cap": 2.0}})], None),
     "terse_global": ("Terse's default recipe: PI dual ascent on the budget, one global budget",

@@ -207,6 +207,11 @@ class FrontierBudgetModel(BudgetModel):
     def allocate(self, prompts: list[str], level: float) -> list[float]:
         """Budgets by the frontier's rule at the price that fits `level` over the recent prompt pool; the
         proportional allocation until the curves have enough evidence."""
+        if self.frontier.pure and not self.curves_ready:
+            # No pressure until the curves exist: the proportional budgets would push every kind of prompt
+            # short at once (with λ started high, seed 2 of `chain_graded` went `direct` everywhere in the
+            # first steps and the curves then only ever saw `direct`).
+            return [float(self.frontier.max_tokens)] * len(prompts)
         if not self.curves_ready or not prompts:
             return super().allocate(prompts, level)
         pool = list(self.pool) or list(prompts)

@@ -175,3 +175,9 @@ def test_the_pool_keeps_the_training_mix_repeated_prompts_included():
     for step in range(4):  # one prompt repeats every batch, the other is new each time
         model.update(["again ?"] * 2 + [f"new{step} x ?"] * 2, [5, 5, 9, 9], [True] * 4)
     assert list(model.pool).count("again ?") == 4 and len(model.pool) == 8
+
+
+def test_knapsack_puts_no_pressure_until_its_curves_are_ready():
+    model = FrontierBudgetModel(frontier=FrontierSettings(pure=True, max_tokens=128))
+    assert model.allocate(["a ?", "a b c ?"], level=10.0) == [128.0, 128.0]
+    assert pure_model().allocate([EASY], level=25.0)[0] == pytest.approx(11, rel=0.15)  # ready: the knapsack's
