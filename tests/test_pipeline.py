@@ -75,19 +75,21 @@ def test_em_only_and_rloo_run(tiny_base, tmp_path):
     assert summary["algorithm"] == "rloo" and summary["steps"] == 2
 
 
-def test_frontier_allocated_budgets_run_and_ship_their_curves(tiny_base, tmp_path):
-    """A real run with the frontier-rule budget model: it learns curves online (small evidence thresholds so
-    that 3 steps suffice), hands budgets to the penalty, and ships a budget model that loads as its kind."""
+@pytest.mark.parametrize("allocation", ["frontier", "knapsack"])
+def test_frontier_allocated_budgets_run_and_ship_their_curves(tiny_base, tmp_path, allocation):
+    """A real run with the frontier-rule (or knapsack) budget model: it learns curves online, hands budgets
+    to the penalty, and ships a budget model that loads as its kind, pure for the knapsack."""
     from rewards.budget_frontier import FrontierBudgetModel
     from rewards.budget_model import BudgetModel
 
     cache, _ = tiny_base
-    out = tmp_path / "frontier"
+    out = tmp_path / allocation
     summary = main(SMOKE + ["--cache_dir", str(cache), "--output_dir", str(out), "--max_steps", "3",
-                            "--save_strategy", "no", "--learned_budget", "true", "--budget_allocation", "frontier"])
+                            "--save_strategy", "no", "--learned_budget", "true", "--budget_allocation", allocation])
     assert summary["steps"] == 3
     shipped = BudgetModel.load(out / "adapter")
     assert isinstance(shipped, FrontierBudgetModel)
+    assert shipped.frontier.pure == (allocation == "knapsack")
     assert shipped.curve_samples > 0 and shipped.curve_count.sum() > 0  # it saw the rollouts
     assert len(shipped.pool) > 0
 
@@ -102,7 +104,7 @@ def test_frontier_allocated_budgets_run_and_ship_their_curves(tiny_base, tmp_pat
         (["--constraint", "tokens"], "constraint must be one of"),
         (["--algorithm", "ppo"], "algorithm must be"),
         (["--lambda_max", "0.5"], "must be < 1"),
-        (["--learned_budget", "true", "--budget_allocation", "knapsack"], "budget_allocation must be one of"),
+        (["--learned_budget", "true", "--budget_allocation", "greedy"], "budget_allocation must be one of"),
     ],
 )
 def test_bad_arguments_are_named(argv, message):
