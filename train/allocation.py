@@ -122,8 +122,9 @@ def pure_choice(values, costs, allowed, weights, level: float, resolution: int =
     greedily cannot split prompts that look alike except by noise, so the allocation it can actually
     follow gives every group a single option — a multiple-choice knapsack, solved here by dynamic
     programming over the weighted cost in units of level / resolution (rounded down, each kept path's
-    true cost tracked; only paths that truly fit count, so the picks never exceed level). Ties go to the cheaper total. A group with no allowed option gets −1
-    and is left out; if even the cheapest options exceed level, every group gets its cheapest one.
+    true cost tracked; only paths that truly fit count, so the picks never exceed level). Ties go to the
+    cheaper total. A group with no allowed option gets −1 and is left out; if even the cheapest options
+    exceed level, every group gets its cheapest one.
     values, costs, allowed: (groups, options) nested lists or arrays; weights: (groups,)."""
     import numpy as np
 
@@ -135,8 +136,9 @@ def pure_choice(values, costs, allowed, weights, level: float, resolution: int =
     if not live:
         return picks
     cheapest = {g: int(np.flatnonzero(allowed[g])[np.argmin(costs[g][allowed[g]])]) for g in live}
+    all_cheapest = [cheapest.get(g, -1) for g in range(len(values))]
     if level <= 0 or sum(weights[g] * costs[g, cheapest[g]] for g in live) > level + EPS:
-        return [cheapest.get(g, -1) for g in range(len(values))]
+        return all_cheapest
     unit = level / resolution
     best = np.full(resolution + 1, -np.inf)
     best[0] = 0.0
@@ -154,15 +156,15 @@ def pure_choice(values, costs, allowed, weights, level: float, resolution: int =
             cand_spent = np.zeros_like(spent)
             cand_spent[q:] = spent[:len(spent) - q] + weights[g] * costs[g, b]
             better = (cand > new + 1e-12) | ((cand > new - 1e-12) & (cand_spent < new_spent - 1e-12))
-            new, took, new_spent = np.where(better, cand, new), np.where(better, b, took), np.where(better, cand_spent, new_spent)
-            came = np.where(better, np.arange(len(best)) - q, came)
+            new, new_spent = np.where(better, cand, new), np.where(better, cand_spent, new_spent)
+            took, came = np.where(better, b, took), np.where(better, np.arange(len(best)) - q, came)
         best, spent = new, new_spent
         trail.append((g, took, came))
     # costs were rounded down (an exact fit stays representable); keep only paths whose true cost fits
     best = np.where(spent <= level + EPS, best, -np.inf)
     top = np.max(best)
     if not np.isfinite(top):
-        return [cheapest.get(g, -1) for g in range(len(values))]
+        return all_cheapest
     ties = np.flatnonzero(best >= top - 1e-12)
     u = int(ties[np.argmin(spent[ties])])  # the cheapest total among the best
     for g, took, came in reversed(trail):
