@@ -31,9 +31,12 @@ ROOT = REPO / "runs" / "cache"
 # Where a run logs to and how many threads it uses do not change what it learns (threads can change the
 # last bits of floating-point sums, not the figures a benchmark reports).
 UNKEYED = {"--report_to", "--torch_threads"}
-# The files that determine the base model (its cache key hashes the data they generate).
+# The files that determine the base model (its cache key hashes the data they generate): those of every
+# task, and a later task's own generator for its runs only, so that adding a task does not invalidate
+# the cached runs of the others.
 BASE_MODEL_SOURCES = ("train/tasks/arith.py", "train/tasks/chain.py", "train/tasks/chain_graded.py",
                       "train/base_model.py")
+TASK_SOURCES = {"chain_easy": ("train/tasks/chain_easy.py",)}
 
 
 def _code_without_docs(source: str) -> str:
@@ -49,13 +52,25 @@ def _code_without_docs(source: str) -> str:
 
 
 @functools.cache
-def base_model_digest() -> str:
+def base_model_digest(task: str = "arith") -> str:
     """Read once per process: every run a benchmark starts is keyed against the same code, even if the
     files are edited while it runs."""
     digest = hashlib.sha256()
-    for name in BASE_MODEL_SOURCES:
+    for name in BASE_MODEL_SOURCES + TASK_SOURCES.get(task, ()):
         digest.update(_code_without_docs((REPO / name).read_text()).encode())
     return digest.hexdigest()
+
+
+def task_of(args: list[str]) -> str:
+    """The task a run's arguments train on: `--task`, else its recipe's `task:`, else the default's."""
+    import yaml
+
+    if "--task" in args[:-1]:
+        return args[args.index("--task") + 1]
+    if "--config" in args[:-1]:
+        recipe = yaml.safe_load((REPO / args[args.index("--config") + 1]).read_text()) or {}
+        return str(recipe.get("task", "arith"))
+    return "arith"
 
 
 def settings_key(args: list[str]) -> str:
@@ -72,7 +87,7 @@ def settings_key(args: list[str]) -> str:
     # nothing the run learns: one run serves every budget's contest.
     if ("--constraint", "none") in pairs or ("--constraint", "em_floor") in pairs:
         pairs = [p for p in pairs if p[0] not in ("--budget_ratio", "--budget_tokens")]
-    return hashlib.sha256(json.dumps([sorted(pairs), base_model_digest()]).encode()).hexdigest()[:12]
+    return hashlib.sha256(json.dumps([sorted(pairs), base_model_digest(task_of(args))]).encode()).hexdigest()[:12]
 
 
 def run_dir(args: list[str], root: Path = ROOT) -> Path:

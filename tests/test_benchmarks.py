@@ -30,7 +30,7 @@ def test_settings_key_changes_with_the_base_model_source(monkeypatch):
     from launch import runcache
 
     before = settings_key(["--seed", "0"])
-    monkeypatch.setattr(runcache, "base_model_digest", lambda: "another warm start")
+    monkeypatch.setattr(runcache, "base_model_digest", lambda task="arith": "another warm start")
     assert settings_key(["--seed", "0"]) != before
 
 
@@ -113,3 +113,21 @@ def test_cached_run_trains_a_run_once_when_two_benchmarks_ask_at_once(tmp_path, 
     for w in workers:
         w.join()
     assert len(trained) == 1 and [r["final"]["em"] for r in results] == [1.0, 1.0]
+
+
+def test_a_later_tasks_generator_keys_its_own_runs_only(monkeypatch):
+    """Adding a task (its generator in TASK_SOURCES) must not invalidate every other task's cached runs."""
+    from launch import runcache
+
+    graded = ["--config", "configs/benchmark_graded.yaml", "--seed", "0"]
+    easy = ["--config", "configs/benchmark_easy.yaml", "--seed", "0"]
+    assert runcache.task_of(graded) == "chain_graded" and runcache.task_of(easy) == "chain_easy"
+    assert runcache.task_of(easy + ["--task", "arith"]) == "arith"
+    before = {"graded": settings_key(graded), "easy": settings_key(easy)}
+    monkeypatch.setattr(runcache, "TASK_SOURCES", {"chain_easy": ("train/tasks/chain_easy.py", "train/dual.py")})
+    runcache.base_model_digest.cache_clear()
+    try:
+        assert settings_key(graded) == before["graded"]
+        assert settings_key(easy) != before["easy"]
+    finally:
+        runcache.base_model_digest.cache_clear()

@@ -78,6 +78,8 @@ def test_reliability_curves_and_references_from_per_row_results():
     assert [round(p["em"], 3) for p in refs["uniform"]] == [0.75, 0.75, 1.0]
     # one mode per difficulty at T = 8: d=2 in steps costs 10 mean tokens, so both direct, as uniform here
     assert [round(p["em"], 3) for p in refs["pure_frontier"]] == [0.75, 0.75, 1.0]
+    # d=1 shorter than d=2 everywhere here, so the size-order constraint binds nowhere: as pure
+    assert [round(p["em"], 3) for p in refs["monotone_frontier"]] == [0.75, 0.75, 1.0]
 
 
 def test_mode_choice_reads_the_first_word_probabilities_per_difficulty():
@@ -137,3 +139,35 @@ def test_graded_task_has_chains_prompts_and_a_full_share_growing_with_length():
     full_share = {d: sum(r["completion"].split()[0] == "full" for r in train if r["difficulty"] == d)
                   / sum(r["difficulty"] == d for r in train) for d in (1, chain.MAX_OPS)}
     assert full_share[chain.MAX_OPS] - full_share[1] > 0.1
+
+
+def test_easy_task_starts_anywhere_so_training_sees_many_one_operation_prompts():
+    from train.tasks import arith, chain_easy
+
+    val, test, train = (chain_easy.build_split(s, 0, word_count) for s in ("val", "test", "train"))
+    assert [r["prompt"] for r in val] == [r["prompt"] for r in chain_easy.build_split("val", 0, word_count)]
+    assert len({r["prompt"] for r in val}) == len(val) and len({r["prompt"] for r in test}) == len(test)
+    assert not {r["prompt"] for r in train} & ({r["prompt"] for r in val} | {r["prompt"] for r in test})
+    one_op = {r["prompt"] for r in train if r["difficulty"] == 1}
+    plain_one_op = {r["prompt"] for r in chain.build_split("train", 0, word_count) if r["difficulty"] == 1}
+    assert len(one_op) > 4 * len(plain_one_op)  # the point of the task: 173 against 25 on seed 0
+    assert max(int(r["prompt"].split()[0]) for r in train) > arith.MAX_OPERAND
+    for row in val + train[:500]:  # every trace still computes the prompt's chain, within range
+        problem_steps = row["completion"].split()
+        assert problem_steps[-1] == row["answer"] and 0 <= int(row["answer"]) <= arith.MAX_VALUE
+        assert row["completion"].split()[0] in chain.MODES
+    counts = [sum(r["difficulty"] == d for r in val) for d in range(1, chain.MAX_OPS + 1)]
+    cycle = chain._difficulty_cycle()  # the same balanced difficulty mix as `chain`
+    assert counts == [sum(cycle[i % len(cycle)] == d for i in range(len(val))) for d in range(1, chain.MAX_OPS + 1)]
+
+
+def test_easy_task_steps_traces_compute_the_prompt():
+    from train.tasks import chain_easy
+
+    for row in chain_easy.build_split("val", 1, word_count):
+        numbers = row["prompt"].split()[:-1]
+        value = int(numbers[0])
+        for op, b in zip(numbers[1::2], numbers[2::2], strict=True):
+            value = value + int(b) if op == "+" else value - int(b)
+            assert 0 <= value <= 20
+        assert str(value) == row["answer"]

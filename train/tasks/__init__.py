@@ -70,6 +70,14 @@ class ChainGraded(Arith):
 
 
 @dataclass(frozen=True)
+class ChainEasy(Arith):
+    """`chain_graded` with chains that start anywhere in 0–20 (`train/tasks/chain_easy.py`): enough distinct
+    one-operation prompts that the warm start learns to answer them directly as reliably as worked."""
+
+    name: str = "chain_easy"
+
+
+@dataclass(frozen=True)
 class GSM8K:
     """Grade-school math word problems (`train/tasks/gsm8k.py`): the hub, or local JSONL via `data_path`."""
 
@@ -133,8 +141,8 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
-TASKS = {"arith": Arith(), "chain": Chain(), "chain_graded": ChainGraded(), "gsm8k": GSM8K(),
-         "word_problems": WordProblems()}
+TASKS = {"arith": Arith(), "chain": Chain(), "chain_graded": ChainGraded(), "chain_easy": ChainEasy(),
+         "gsm8k": GSM8K(), "word_problems": WordProblems()}
 
 
 def get(name: str):
