@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from train.allocation import concave_hull, frontier, pure_choice, pure_frontier, uniform
+from train.allocation import (concave_hull, frontier, monotone_choice, monotone_frontier, pure_choice, pure_frontier,
+                              uniform)
 
 
 def curve(*points):
@@ -122,3 +123,51 @@ def test_pure_choice_matches_brute_force_on_random_kinds():
             got = sum(weights[i] * values[i, p] for i, p in enumerate(picks))
             assert got == pytest.approx(max(fits)[0], abs=1e-9)
             assert sum(weights[i] * costs[i, p] for i, p in enumerate(picks)) <= level + 1e-9
+
+
+def test_monotone_frontier_shortens_the_easy_kinds_first_where_pure_would_leave_a_hole():
+    # In size order A < B < C. Pure picks B short alone (0.8333, above); monotone may not answer B
+    # shorter than C unless C is short too, nor A longer than B: its choices are {none, A, A+B, A+B+C}
+    # short. At T = 18 none (22) does not fit, A (20) does not, A+B (16) does: EM (0.8 + 0.5 + 1) / 3.
+    mono = monotone_frontier(KINDS, EQUAL, 18.0)
+    assert mono["modes"] == {"A": "short", "B": "short", "C": "long"}
+    assert mono["em"] == pytest.approx(2.3 / 3) and mono["tokens"] == pytest.approx(16.0)
+    assert mono["em"] < pure_frontier(KINDS, EQUAL, 18.0)["em"]
+    assert monotone_frontier(KINDS, EQUAL, 22.0)["modes"] == {"A": "long", "B": "long", "C": "long"}
+    # cells sort as numbers: "10" after "9", so the rank order runs with the difficulty, not the string
+    numbered = {"9": KINDS["A"], "10": KINDS["C"]}
+    assert monotone_frontier(numbered, {"9": 1, "10": 1}, 22.0)["modes"] == {"9": "short", "10": "long"}
+
+
+def test_monotone_choice_matches_brute_force_on_random_ordered_kinds():
+    import itertools
+
+    rng = np.random.default_rng(2)
+    for _ in range(40):
+        g, b = int(rng.integers(1, 5)), int(rng.integers(1, 4))
+        values, costs = rng.random((g, b)), rng.integers(1, 60, (g, b)).astype(float)
+        ranks = rng.integers(0, 3, (g, b))
+        allowed = rng.random((g, b)) < 0.85
+        allowed[:, 0] = True
+        weights = rng.random(g) + 0.1
+        weights /= weights.sum()
+        level = float(rng.uniform(costs.min(), costs.max()))
+        fits = [(sum(weights[i] * values[i, p] for i, p in enumerate(c)), c) for c in itertools.product(range(b), repeat=g)
+                if all(allowed[i, p] for i, p in enumerate(c))
+                and all(ranks[i, c[i]] <= ranks[i + 1, c[i + 1]] for i in range(g - 1))
+                and sum(weights[i] * costs[i, p] for i, p in enumerate(c)) <= level + 1e-9]
+        picks = monotone_choice(values, costs, allowed, weights, level, ranks)
+        if fits:
+            assert all(allowed[i, p] for i, p in enumerate(picks))
+            assert all(ranks[i, picks[i]] <= ranks[i + 1, picks[i + 1]] for i in range(g - 1))
+            got = sum(weights[i] * values[i, p] for i, p in enumerate(picks))
+            assert got == pytest.approx(max(fits)[0], abs=1e-9)
+            assert sum(weights[i] * costs[i, p] for i, p in enumerate(picks)) <= level + 1e-9
+
+
+def test_monotone_choice_edges_match_pure_choice():
+    values, costs = [[1.0, 1.0], [0.5, 1.0]], [[10.0, 40.0], [10.0, 40.0]]
+    for level in (100.0, 24.9, 5.0, 25.0):
+        assert monotone_choice(values, costs, True, [0.5, 0.5], level, [[0, 1], [0, 1]]) == \
+            pure_choice(values, costs, True, [0.5, 0.5], level)
+    assert monotone_choice(values, costs, [[True, True], [False, False]], [0.5, 0.5], 100.0, 0) == [0, -1]
