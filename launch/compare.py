@@ -74,6 +74,12 @@ METHODS: dict[str, tuple[str, list[str], dict | None]] = {
                         "--lambda_init", "1.0", "--dual_warmup_steps", "0",
                         "--rewards", json.dumps({"exact_match": {}, "budget_penalty": {
                             "weight": "dual", "correct_only": False, "cap": 2.0}})], None),
+    "terse_monotone": ("Terse, learned budgets, one length per kind of prompt with no longer prompt answered shorter "
+                       "(the knapsack under a size-order constraint), otherwise as terse_knapsack",
+                       ["--learned_budget", "true", "--budget_allocation", "monotone", "--lambda_max", "2.0",
+                        "--lambda_init", "1.0", "--dual_warmup_steps", "0",
+                        "--rewards", json.dumps({"exact_match": {}, "budget_penalty": {
+                            "weight": "dual", "correct_only": False, "cap": 2.0}})], None),
     "terse_global": ("Terse's default recipe: PI dual ascent on the budget, one global budget",
                      ["--learned_budget", "false"], None),
     "terse_price": ("Terse, price form: PI dual ascent on the budget, a linear token price on every answer "
@@ -116,7 +122,7 @@ METHODS: dict[str, tuple[str, list[str], dict | None]] = {
     "laser_d": ("LASER-D: c + α·[c and n ≤ L_T(bucket)], bucket targets recomputed online",
                 [*FIXED, *rewards(laser_d={"alpha": 0.5})], {"alpha": [0.25, 0.5, 1.0]}),
 }
-PER_PROMPT = ("terse", "terse_frontier", "terse_frontier_price", "terse_knapsack", "alp", "pass_rate_linear", "laser_d")  # methods whose length price differs per prompt
+PER_PROMPT = ("terse", "terse_frontier", "terse_frontier_price", "terse_knapsack", "terse_monotone", "alp", "pass_rate_linear", "laser_d")  # methods whose length price differs per prompt
 
 
 def with_coefficient(args: list[str], name: str, value) -> list[str]:
@@ -238,6 +244,7 @@ def table(rows: list[dict], base: dict, target: float, oracle: float, steps: int
     ref = ""
     if references:
         pure = f", one mode per difficulty {references['pure']:.3f}" if "pure" in references else ""
+        pure += f", monotone in difficulty {references['monotone']:.3f}" if "monotone" in references else ""
         ref = (f"; seed {seeds[0]}'s base model: frontier EM*(T) = {references['frontier']:.3f}{pure}, best uniform cap "
                f"{references['uniform']:.3f}; the gap columns use each seed's own frontier")
     lines = [
@@ -502,10 +509,11 @@ def main() -> None:
     rel0 = reliability.get(seeds[0])
     refs = None
     if rel0:
-        from train.allocation import frontier, pure_frontier, uniform
+        from train.allocation import frontier, monotone_frontier, pure_frontier, uniform
 
         refs = {"frontier": frontier(rel0["curves"], rel0["shares"], target)["em"],
                 "pure": pure_frontier(rel0["curves"], rel0["shares"], target)["em"],
+                "monotone": monotone_frontier(rel0["curves"], rel0["shares"], target)["em"],
                 "uniform": uniform(rel0["curves"], rel0["shares"], target)["em"]}
     out = Path(args.out) if args.out else REPO / "runs" / "compare" / f"{Path(args.config).stem if args.config else 'arith'}-r{args.budget_ratio}"
     out.mkdir(parents=True, exist_ok=True)

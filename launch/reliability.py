@@ -59,13 +59,17 @@ def curves_from(rows: list[dict], per_mode: dict[str, tuple[list, list]]) -> dic
 
 def references(curves: dict, shares: dict, base_tokens: float, ratios=RATIOS) -> dict:
     """The `frontier`, `pure_frontier` (one mode per difficulty: what a greedy policy can follow without
-    splitting a kind of prompt) and `uniform` lists at each ratio of base tokens."""
-    from train.allocation import frontier, pure_frontier, uniform
+    splitting a kind of prompt), `monotone_frontier` (one mode per difficulty, never shorter for a harder
+    one: what a policy thresholding on the prompt's size can follow) and `uniform` lists at each ratio of
+    base tokens."""
+    from train.allocation import frontier, monotone_frontier, pure_frontier, uniform
 
-    out = {"frontier": [], "pure_frontier": [], "uniform": []}
+    out = {"frontier": [], "pure_frontier": [], "monotone_frontier": [], "uniform": []}
+    solvers = (("frontier", frontier), ("pure_frontier", pure_frontier), ("monotone_frontier", monotone_frontier),
+               ("uniform", uniform))
     for ratio in ratios:
         budget = ratio * base_tokens
-        for name, solve in (("frontier", frontier), ("pure_frontier", pure_frontier), ("uniform", uniform)):
+        for name, solve in solvers:
             point = solve(curves, shares, budget)
             out[name].append({"ratio": ratio, "target": budget, "tokens": point["tokens"], "em": point["em"],
                               "feasible": point["feasible"]})
@@ -102,14 +106,15 @@ def print_report(report: dict) -> None:
         print(f"| {d} | {report['shares'][d]:.2f} | " + " | ".join(cells) + f" | {longest['em'] - shortest['em']:+.2f} |")
     print("\nreferences at T = ratio × base tokens:\n")
     pure = report.get("pure_frontier") or [None] * len(report["frontier"])
-    print("| ratio | T | frontier EM*(T) | tokens | one mode per difficulty | tokens | uniform cap EM | tokens | "
-          "EM* − uniform |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for f, p, u in zip(report["frontier"], pure, report["uniform"], strict=True):
+    mono = report.get("monotone_frontier") or [None] * len(report["frontier"])
+    print("| ratio | T | frontier EM*(T) | tokens | one mode per difficulty | tokens | monotone in difficulty | tokens "
+          "| uniform cap EM | tokens | EM* − uniform |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for f, p, m, u in zip(report["frontier"], pure, mono, report["uniform"], strict=True):
         mark = "" if f["feasible"] else " (infeasible)"
-        pc = f"{p['em']:.3f} | {p['tokens']:.1f}" if p else "– | –"
-        print(f"| {f['ratio']:.1f} | {f['target']:.1f} | {f['em']:.3f}{mark} | {f['tokens']:.1f} | {pc} | {u['em']:.3f} | "
-              f"{u['tokens']:.1f} | {f['em'] - u['em']:+.3f} |")
+        pc, mc = (f"{x['em']:.3f} | {x['tokens']:.1f}" if x else "– | –" for x in (p, m))
+        print(f"| {f['ratio']:.1f} | {f['target']:.1f} | {f['em']:.3f}{mark} | {f['tokens']:.1f} | {pc} | {mc} | "
+              f"{u['em']:.3f} | {u['tokens']:.1f} | {f['em'] - u['em']:+.3f} |")
 
 
 def mode_choice(model, tokenizer, rows: list[dict], modes: tuple[str, ...]) -> dict[str, dict[str, float]]:

@@ -66,6 +66,7 @@ class FrontierSettings:
     pure: bool = False  # one length per kind of prompt (a knapsack over prompt-size groups) instead of one price
     level_tolerance: float = 0.0  # pure: the knapsack spends up to (1 + this) × level (the landing band)
     hysteresis: float = 0.005  # pure: keep the last picks unless the new ones gain this much predicted EM
+    monotone: bool = False  # pure: no larger prompt-size group gets a shorter length bin than a smaller one
 
 
 def curve_features(prompt: str, settings: FrontierSettings) -> np.ndarray:
@@ -230,7 +231,7 @@ class FrontierBudgetModel(BudgetModel):
         53% `steps` / 47% `direct`). The knapsack gives every kind one length and picks which kinds to
         shorten so the whole fits. The last picks stay unless the new ones gain `hysteresis` predicted EM
         (the curves move with the policy; a target that flips every step teaches nothing)."""
-        from train.allocation import pure_choice
+        from train.allocation import monotone_choice, pure_choice
 
         acc, cost, support = self.curves(pool)
         keys = [size_bucket(p, self.frontier) for p in pool]
@@ -240,7 +241,10 @@ class FrontierBudgetModel(BudgetModel):
         g_acc = np.stack([acc[rows[g]].mean(axis=0) for g in groups])
         g_cost = np.stack([cost[rows[g]].mean(axis=0) for g in groups])
         g_ok = np.stack([support[rows[g]].mean(axis=0) >= 0.5 for g in groups])
-        picks = pure_choice(g_acc, g_cost, g_ok, weights, level)
+        if self.frontier.monotone:  # groups are in size order; a bin's index is its length rank
+            picks = monotone_choice(g_acc, g_cost, g_ok, weights, level, np.arange(g_acc.shape[1]))
+        else:
+            picks = pure_choice(g_acc, g_cost, g_ok, weights, level)
 
         def score(chosen: list[int]) -> tuple[float, float]:
             ok = [i for i, b in enumerate(chosen) if b >= 0]

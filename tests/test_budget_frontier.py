@@ -146,6 +146,39 @@ def test_knapsack_gives_one_length_per_kind_and_funds_the_hard_kind_when_it_fits
     assert model.knapsack["value"] == pytest.approx(0.7, abs=0.1)
 
 
+def hole_rollouts(rng, steps: int):
+    """The easy kind (`q ?`) is right 50% at 10 tokens and always at 40; the hard kind (`q x y z w v u ?`)
+    90% at 20 and always at 40. At a level of 31 mean tokens the best pure allocation answers the easy
+    kind long and the hard kind short (30 tokens, EM 0.95): a longer prompt answered shorter."""
+    for step in range(steps):
+        prompts, lengths, correct = [], [], []
+        for i in range(8):
+            hard = i % 2 == 1
+            prompt = (f"q{step}-{i} x y z w v u ?" if hard else f"q{step}-{i} ?")
+            for _ in range(8):
+                long = rng.random() < 0.5
+                prompts.append(prompt)
+                lengths.append(40 if long else (20 if hard else 10))
+                correct.append(True if long else bool(rng.random() < (0.9 if hard else 0.5)))
+        yield prompts, lengths, correct
+
+
+@pytest.mark.parametrize("monotone", [False, True])
+def test_monotone_knapsack_never_answers_the_larger_kind_shorter(monotone):
+    model = FrontierBudgetModel(BudgetModelSettings(min_samples=8), fallback=25.0,
+                                frontier=FrontierSettings(min_curve_samples=64, min_bin_evidence=8, pure=True,
+                                                          monotone=monotone))
+    for batch in hole_rollouts(np.random.default_rng(0), 60):
+        model.update(*batch)
+    b_easy, b_hard = model.allocate([EASY, HARD], level=31.0)
+    if monotone:  # the easy kind short, the hard kind long: predicted EM (0.5 + 1) / 2 at 25 tokens
+        assert b_easy == pytest.approx(11, rel=0.15) and b_hard == pytest.approx(44, rel=0.15)
+        assert model.knapsack["value"] == pytest.approx(0.75, abs=0.08)
+    else:  # the hole: easy long, hard short, 0.95 at 30 tokens
+        assert b_easy == pytest.approx(44, rel=0.15) and b_hard == pytest.approx(22, rel=0.15)
+        assert model.knapsack["value"] == pytest.approx(0.95, abs=0.05)
+
+
 def test_knapsack_keeps_its_picks_unless_the_new_ones_gain_the_hysteresis():
     model = pure_model()
     model.allocate([EASY, HARD], level=15.0)

@@ -75,7 +75,7 @@ def test_em_only_and_rloo_run(tiny_base, tmp_path):
     assert summary["algorithm"] == "rloo" and summary["steps"] == 2
 
 
-@pytest.mark.parametrize("allocation", ["frontier", "knapsack"])
+@pytest.mark.parametrize("allocation", ["frontier", "knapsack", "monotone"])
 def test_frontier_allocated_budgets_run_and_ship_their_curves(tiny_base, tmp_path, allocation):
     """A real run with the frontier-rule (or knapsack) budget model: it learns curves online, hands budgets
     to the penalty, and ships a budget model that loads as its kind, pure for the knapsack."""
@@ -89,7 +89,8 @@ def test_frontier_allocated_budgets_run_and_ship_their_curves(tiny_base, tmp_pat
     assert summary["steps"] == 3
     shipped = BudgetModel.load(out / "adapter")
     assert isinstance(shipped, FrontierBudgetModel)
-    assert shipped.frontier.pure == (allocation == "knapsack")
+    assert shipped.frontier.pure == (allocation != "frontier")
+    assert shipped.frontier.monotone == (allocation == "monotone")
     assert shipped.curve_samples > 0 and shipped.curve_count.sum() > 0  # it saw the rollouts
     assert len(shipped.pool) > 0
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from train.dual import MODES
 
 DUAL_MEASURES = ("sampled", "greedy")
-ALLOCATIONS = ("proportional", "frontier", "knapsack")  # how learned budgets share the target (train/run.py)
+ALLOCATIONS = ("proportional", "frontier", "knapsack", "monotone")  # how learned budgets share the target (train/run.py)
 DEFAULT_REWARDS = {"exact_match": {}, "budget_penalty": {"weight": "dual", "correct_only": True, "cap": 2.0}}
 
 
@@ -72,7 +72,9 @@ class ScriptArguments:
         metadata={"help": "How learned budgets share the target: 'proportional' (T · need(x) / mean need) or "
                   "'frontier' (the allocation frontier's rule on learned reliability curves: a prompt's long "
                   "answer is funded only where it buys accuracy; rewards/budget_frontier.py) or 'knapsack' (the same curves, "
-                  "one length per kind of prompt: a knapsack over prompt-size groups spending up to 1.05 × T)."},
+                  "one length per kind of prompt: a knapsack over prompt-size groups spending up to 1.05 × T) or "
+                  "'monotone' (the knapsack with no larger prompt answered shorter than a smaller one: one threshold "
+                  "on the prompt's size, which a small policy can follow)."},
     )
     budget_quantile: float = field(
         default=0.25, metadata={"help": "Quantile of a prompt's reliably-correct lengths the budget model regresses on."}

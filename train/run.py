@@ -195,12 +195,13 @@ def build_rewards(script_args, training_args, base, target):
         settings = BudgetModelSettings(
             quantile=script_args.budget_quantile, reliable_accuracy=script_args.budget_reliable_accuracy
         )
-        if script_args.budget_allocation in ("frontier", "knapsack"):
+        if script_args.budget_allocation in ("frontier", "knapsack", "monotone"):
             from rewards.budget_frontier import FrontierBudgetModel, FrontierSettings
 
-            pure = script_args.budget_allocation == "knapsack"  # lands in the 1.05 × T band the contest counts
+            pure = script_args.budget_allocation != "frontier"  # lands in the 1.05 × T band the contest counts
             budget_model = FrontierBudgetModel(settings, fallback=budget, frontier=FrontierSettings(
-                pure=pure, level_tolerance=0.05 if pure else 0.0))
+                pure=pure, level_tolerance=0.05 if pure else 0.0,
+                monotone=script_args.budget_allocation == "monotone"))
         else:
             budget_model = BudgetModel(settings, fallback=budget)
     return rewards, budget_model
