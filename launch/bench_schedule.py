@@ -2,6 +2,8 @@
 
     python launch/bench_schedule.py --auto                            # arith: 0.6,0.45,0.4,0.35, 60+40+40+40 steps
     python launch/bench_schedule.py --config configs/benchmark.yaml --workers 2 --threads 1
+    python launch/bench_schedule.py --config configs/benchmark_easy.yaml --method terse_monotone \
+        --schedule 0.45,0.4,0.35,0.3 --stage_steps 120,40,40,40 --compare 0.45,0.35,0.3 --workers 2 --threads 1
 
 The scheduled run lowers T stage by stage (`--budget_schedule`, train/schedule.py); each fixed run trains
 from the base model at one of the stages' targets for `--fixed_steps`. The table puts each stage's point
@@ -82,10 +84,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, help="torch threads per run (default: cores ÷ workers)")
     parser.add_argument("--out", help="output folder (default: runs/bench_schedule/<recipe>)")
+    parser.add_argument("--method", help="a launch/compare.py method whose settings every run adds (e.g. "
+                        "terse_monotone; default: the recipe's own, the global budget)")
     args = parser.parse_args(argv)
 
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
     extra = ["--torch_threads", str(threads)]
+    if args.method:
+        from launch.compare import METHODS
+
+        if args.method not in METHODS:
+            parser.error(f"--method {args.method!r} is not a compare.py method; one of {', '.join(METHODS)}")
+        extra += METHODS[args.method][1]  # after the shared settings, as compare.py adds it: the same cached runs
     stages = len(args.schedule.split(","))
     jobs = {"scheduled": scheduled_args(args.schedule, args.stage_steps, stages, args.seed, args.config) + extra}
     for r in [float(x) for x in args.compare.split(",") if x.strip()]:  # --compare "": the schedule alone
@@ -102,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     text = table(runs["scheduled"], fixed, runs.get("auto"))
     print(text)
     recipe = Path(args.config).stem if args.config else "arith"
-    out = Path(args.out) if args.out else REPO / "runs" / "bench_schedule" / recipe
+    name = recipe + (f"-{args.method}" if args.method else "")
+    out = Path(args.out) if args.out else REPO / "runs" / "bench_schedule" / name
     out.mkdir(parents=True, exist_ok=True)
     (out / "table.md").write_text(text)
     (out / "results.json").write_text(json.dumps({name: {k: run[k] for k in ("dir", "base", "final", "steps")}
