@@ -40,11 +40,12 @@ def test_length_bins_are_geometric():
     assert [length_bin(n, s) for n in (1, 2, 3, 4, 7, 8, 64, 500)] == [0, 1, 1, 2, 2, 3, 6, 6]
 
 
-def rollouts(rng, steps: int, long_share: float = 0.5):
+def rollouts(rng, steps: int, long_share: float = 0.5, short_accuracy: tuple[float, float] = (1.0, 0.4)):
     """Batches of an easy (`q ?`) and a hard (`q x y z w v u ?`) prompt kind. The easy kind answers in 10 or
-    40 tokens, always right; the hard kind in 20 tokens (right 40% of the time) or 40 (always right). No hard
-    answer is ever 10 tokens long: a 10-token budget must never be offered to a hard prompt, however
-    accurate 10-token answers are for the easy ones."""
+    40 tokens, the hard kind in 20 or 40; 40-token answers are always right, short ones with
+    `short_accuracy` (easy, hard): by default always and 40% of the time. No hard answer is ever 10 tokens
+    long: a 10-token budget must never be offered to a hard prompt, however accurate 10-token answers are
+    for the easy ones."""
     for step in range(steps):
         prompts, lengths, correct = [], [], []
         for i in range(8):
@@ -54,7 +55,8 @@ def rollouts(rng, steps: int, long_share: float = 0.5):
                 long = rng.random() < long_share
                 prompts.append(prompt)
                 lengths.append(40 if long else (20 if hard else 10))
-                correct.append(True if (long or not hard) else bool(rng.random() < 0.4))
+                accuracy = short_accuracy[hard]
+                correct.append(True if (long or accuracy >= 1) else bool(rng.random() < accuracy))
         yield prompts, lengths, correct
 
 
@@ -146,29 +148,14 @@ def test_knapsack_gives_one_length_per_kind_and_funds_the_hard_kind_when_it_fits
     assert model.knapsack["value"] == pytest.approx(0.7, abs=0.1)
 
 
-def hole_rollouts(rng, steps: int):
-    """The easy kind (`q ?`) is right 50% at 10 tokens and always at 40; the hard kind (`q x y z w v u ?`)
-    90% at 20 and always at 40. At a level of 31 mean tokens the best pure allocation answers the easy
-    kind long and the hard kind short (30 tokens, EM 0.95): a longer prompt answered shorter."""
-    for step in range(steps):
-        prompts, lengths, correct = [], [], []
-        for i in range(8):
-            hard = i % 2 == 1
-            prompt = (f"q{step}-{i} x y z w v u ?" if hard else f"q{step}-{i} ?")
-            for _ in range(8):
-                long = rng.random() < 0.5
-                prompts.append(prompt)
-                lengths.append(40 if long else (20 if hard else 10))
-                correct.append(True if long else bool(rng.random() < (0.9 if hard else 0.5)))
-        yield prompts, lengths, correct
-
-
 @pytest.mark.parametrize("monotone", [False, True])
 def test_monotone_knapsack_never_answers_the_larger_kind_shorter(monotone):
     model = FrontierBudgetModel(BudgetModelSettings(min_samples=8), fallback=25.0,
                                 frontier=FrontierSettings(min_curve_samples=64, min_bin_evidence=8, pure=True,
                                                           monotone=monotone))
-    for batch in hole_rollouts(np.random.default_rng(0), 60):
+    # short answers right 50% (easy) and 90% (hard) of the time: at a level of 31 mean tokens the best pure
+    # allocation answers the easy kind long and the hard kind short (30 tokens, EM 0.95), a hole
+    for batch in rollouts(np.random.default_rng(0), 60, short_accuracy=(0.5, 0.9)):
         model.update(*batch)
     b_easy, b_hard = model.allocate([EASY, HARD], level=31.0)
     if monotone:  # the easy kind short, the hard kind long: predicted EM (0.5 + 1) / 2 at 25 tokens

@@ -115,6 +115,20 @@ def _normalised(shares: dict, curves: dict) -> dict:
     return {c: s / total for c, s in shares.items() if s > 0}
 
 
+def _knapsack_inputs(values, costs, allowed, weights):
+    """The knapsacks' inputs as arrays, the groups that can be chosen for (an allowed option, a weight),
+    and each group's cheapest allowed option (−1 for the others)."""
+    import numpy as np
+
+    values, costs = np.asarray(values, dtype=float), np.asarray(costs, dtype=float)
+    allowed = np.broadcast_to(np.asarray(allowed, dtype=bool), values.shape)
+    weights = np.asarray(weights, dtype=float)
+    live = [g for g in range(len(values)) if allowed[g].any() and weights[g] > 0]
+    cheapest = [int(np.flatnonzero(allowed[g])[np.argmin(costs[g][allowed[g]])]) if g in live else -1
+                for g in range(len(values))]
+    return values, costs, allowed, weights, live, cheapest
+
+
 def pure_choice(values, costs, allowed, weights, level: float, resolution: int = 4000) -> list[int]:
     """One option per group maximising Σ w_g·values[g][pick] subject to Σ w_g·costs[g][pick] ≤ level.
 
@@ -128,16 +142,11 @@ def pure_choice(values, costs, allowed, weights, level: float, resolution: int =
     values, costs, allowed: (groups, options) nested lists or arrays; weights: (groups,)."""
     import numpy as np
 
-    values, costs = np.asarray(values, dtype=float), np.asarray(costs, dtype=float)
-    allowed = np.broadcast_to(np.asarray(allowed, dtype=bool), values.shape)
-    weights = np.asarray(weights, dtype=float)
+    values, costs, allowed, weights, live, all_cheapest = _knapsack_inputs(values, costs, allowed, weights)
     picks = [-1] * len(values)
-    live = [g for g in range(len(values)) if allowed[g].any() and weights[g] > 0]
     if not live:
         return picks
-    cheapest = {g: int(np.flatnonzero(allowed[g])[np.argmin(costs[g][allowed[g]])]) for g in live}
-    all_cheapest = [cheapest.get(g, -1) for g in range(len(values))]
-    if level <= 0 or sum(weights[g] * costs[g, cheapest[g]] for g in live) > level + EPS:
+    if level <= 0 or sum(weights[g] * costs[g, all_cheapest[g]] for g in live) > level + EPS:
         return all_cheapest
     unit = level / resolution
     best = np.full(resolution + 1, -np.inf)
@@ -204,16 +213,11 @@ def monotone_choice(values, costs, allowed, weights, level: float, ranks, resolu
     (monotone or not: there is nothing to choose)."""
     import numpy as np
 
-    values, costs = np.asarray(values, dtype=float), np.asarray(costs, dtype=float)
-    allowed = np.broadcast_to(np.asarray(allowed, dtype=bool), values.shape)
+    values, costs, allowed, weights, live, cheapest = _knapsack_inputs(values, costs, allowed, weights)
     ranks = np.broadcast_to(np.asarray(ranks, dtype=int), values.shape)
-    weights = np.asarray(weights, dtype=float)
     picks = [-1] * len(values)
-    live = [g for g in range(len(values)) if allowed[g].any() and weights[g] > 0]
     if not live:
         return picks
-    cheapest = [int(np.flatnonzero(allowed[g])[np.argmin(costs[g][allowed[g]])]) if g in live else -1
-                for g in range(len(values))]
     if level <= 0 or sum(weights[g] * costs[g, cheapest[g]] for g in live) > level + EPS:
         return cheapest
     unit, n_ranks, size = level / resolution, int(ranks.max()) + 1, resolution + 1
