@@ -115,20 +115,6 @@ def _normalised(shares: dict, curves: dict) -> dict:
     return {c: s / total for c, s in shares.items() if s > 0}
 
 
-def _knapsack_inputs(values, costs, allowed, weights):
-    """The knapsacks' inputs as arrays, the groups that can be chosen for (an allowed option, a weight),
-    and each group's cheapest allowed option (−1 for the others)."""
-    import numpy as np
-
-    values, costs = np.asarray(values, dtype=float), np.asarray(costs, dtype=float)
-    allowed = np.broadcast_to(np.asarray(allowed, dtype=bool), values.shape)
-    weights = np.asarray(weights, dtype=float)
-    live = [g for g in range(len(values)) if allowed[g].any() and weights[g] > 0]
-    cheapest = [int(np.flatnonzero(allowed[g])[np.argmin(costs[g][allowed[g]])]) if g in live else -1
-                for g in range(len(values))]
-    return values, costs, allowed, weights, live, cheapest
-
-
 def pure_choice(values, costs, allowed, weights, level: float, resolution: int = 4000) -> list[int]:
     """One option per group maximising Σ w_g·values[g][pick] subject to Σ w_g·costs[g][pick] ≤ level.
 
@@ -139,60 +125,29 @@ def pure_choice(values, costs, allowed, weights, level: float, resolution: int =
     true cost tracked; only paths that truly fit count, so the picks never exceed level). Ties go to the
     cheaper total. A group with no allowed option gets −1 and is left out; if even the cheapest options
     exceed level, every group gets its cheapest one.
-    values, costs, allowed: (groups, options) nested lists or arrays; weights: (groups,)."""
-    import numpy as np
-
-    values, costs, allowed, weights, live, all_cheapest = _knapsack_inputs(values, costs, allowed, weights)
-    picks = [-1] * len(values)
-    if not live:
-        return picks
-    if level <= 0 or sum(weights[g] * costs[g, all_cheapest[g]] for g in live) > level + EPS:
-        return all_cheapest
-    unit = level / resolution
-    best = np.full(resolution + 1, -np.inf)
-    best[0] = 0.0
-    spent = np.zeros(resolution + 1)  # the true weighted cost of the path kept at each rounded cost
-    trail = []  # per live group: the option taken to reach each cost, and the cost before it
-    for g in live:
-        new, took = np.full_like(best, -np.inf), np.full(len(best), -1)
-        came, new_spent = np.zeros(len(best), dtype=int), np.zeros_like(spent)
-        for b in np.flatnonzero(allowed[g]):
-            q = int(np.floor(weights[g] * costs[g, b] / unit + 1e-9))
-            if q > resolution:
-                continue
-            cand = np.full_like(best, -np.inf)
-            cand[q:] = best[:len(best) - q] + weights[g] * values[g, b]
-            cand_spent = np.zeros_like(spent)
-            cand_spent[q:] = spent[:len(spent) - q] + weights[g] * costs[g, b]
-            better = (cand > new + 1e-12) | ((cand > new - 1e-12) & (cand_spent < new_spent - 1e-12))
-            new, new_spent = np.where(better, cand, new), np.where(better, cand_spent, new_spent)
-            took, came = np.where(better, b, took), np.where(better, np.arange(len(best)) - q, came)
-        best, spent = new, new_spent
-        trail.append((g, took, came))
-    # costs were rounded down (an exact fit stays representable); keep only paths whose true cost fits
-    best = np.where(spent <= level + EPS, best, -np.inf)
-    top = np.max(best)
-    if not np.isfinite(top):
-        return all_cheapest
-    ties = np.flatnonzero(best >= top - 1e-12)
-    u = int(ties[np.argmin(spent[ties])])  # the cheapest total among the best
-    for g, took, came in reversed(trail):
-        picks[g] = int(took[u])
-        u = int(came[u])
-    return picks
+    values, costs, allowed: (groups, options) nested lists or arrays; weights: (groups,). It is
+    `monotone_choice` with every option of one rank, so that no order constrains the picks."""
+    return monotone_choice(values, costs, allowed, weights, level, ranks=0, resolution=resolution)
 
 
 def pure_frontier(curves: dict, shares: dict, budget: float) -> dict:
     """The best EM at mean tokens ≤ T with one mode per cell: {"tokens", "em", "feasible", "modes"}
     (the reference a greedy policy can reach without splitting a kind of prompt; ≤ the frontier)."""
     weights = _normalised(shares, curves)
-    cells = list(weights)
+    return _one_mode_per_cell(curves, weights, list(weights), budget, rank=None)
+
+
+def _one_mode_per_cell(curves: dict, weights: dict, cells: list, budget: float, rank: dict | None) -> dict:
+    """The knapsack over `cells` (in this order) with their curves' modes as options, padded to one width;
+    `rank` (mode → length rank) makes the picks monotone along `cells`, None leaves them free."""
     width = max(len(curves[c]) for c in cells)
     pad = lambda c, key, fill: [float(p[key]) for p in curves[c]] + [fill] * (width - len(curves[c]))  # noqa: E731
     values = [pad(c, "em", 0.0) for c in cells]
     costs = [pad(c, "mean_tokens", 0.0) for c in cells]
     allowed = [[True] * len(curves[c]) + [False] * (width - len(curves[c])) for c in cells]
-    picks = pure_choice(values, costs, allowed, [weights[c] for c in cells], budget)
+    ranks = 0 if rank is None else [[rank[p.get("mode", str(i))] for i, p in enumerate(curves[c])]
+                                    + [0] * (width - len(curves[c])) for c in cells]
+    picks = monotone_choice(values, costs, allowed, [weights[c] for c in cells], budget, ranks)
     tokens = sum(weights[c] * costs[i][b] for i, (c, b) in enumerate(zip(cells, picks)))
     em = sum(weights[c] * values[i][b] for i, (c, b) in enumerate(zip(cells, picks)))
     return {"tokens": tokens, "em": em, "feasible": tokens <= budget + EPS,
@@ -200,7 +155,8 @@ def pure_frontier(curves: dict, shares: dict, budget: float) -> dict:
 
 
 def monotone_choice(values, costs, allowed, weights, level: float, ranks, resolution: int = 4000) -> list[int]:
-    """`pure_choice` with the picks' ranks non-decreasing along the groups (groups in size order).
+    """One option per group, as `pure_choice` describes, with the picks' ranks non-decreasing along the
+    groups (groups in size order).
 
     Why: a small policy follows an allocation it can represent. "Shorten the short prompts, keep the long
     ones worked" is one threshold on the prompt's size; "shorten four-operation chains but not three- or
@@ -213,8 +169,13 @@ def monotone_choice(values, costs, allowed, weights, level: float, ranks, resolu
     (monotone or not: there is nothing to choose)."""
     import numpy as np
 
-    values, costs, allowed, weights, live, cheapest = _knapsack_inputs(values, costs, allowed, weights)
+    values, costs = np.asarray(values, dtype=float), np.asarray(costs, dtype=float)
+    allowed = np.broadcast_to(np.asarray(allowed, dtype=bool), values.shape)
     ranks = np.broadcast_to(np.asarray(ranks, dtype=int), values.shape)
+    weights = np.asarray(weights, dtype=float)
+    live = [g for g in range(len(values)) if allowed[g].any() and weights[g] > 0]
+    cheapest = [int(np.flatnonzero(allowed[g])[np.argmin(costs[g][allowed[g]])]) if g in live else -1
+                for g in range(len(values))]
     picks = [-1] * len(values)
     if not live:
         return picks
@@ -271,24 +232,12 @@ def monotone_frontier(curves: dict, shares: dict, budget: float) -> dict:
     "modes"} — what a policy that thresholds on the prompt's size can follow; ≤ `pure_frontier`."""
     weights = _normalised(shares, curves)
     cells = sorted(weights, key=_cell_order)
-    width = max(len(curves[c]) for c in cells)
-    pad = lambda c, key, fill: [float(p[key]) for p in curves[c]] + [fill] * (width - len(curves[c]))  # noqa: E731
-    values = [pad(c, "em", 0.0) for c in cells]
-    costs = [pad(c, "mean_tokens", 0.0) for c in cells]
-    allowed = [[True] * len(curves[c]) + [False] * (width - len(curves[c])) for c in cells]
     spend = {}  # a mode's tokens in every cell it is measured in: its rank is its mean length
     for c in cells:
         for i, p in enumerate(curves[c]):
             spend.setdefault(p.get("mode", str(i)), []).append(float(p["mean_tokens"]))
     modes = sorted(spend, key=lambda m: (sum(spend[m]) / len(spend[m]), m))
-    rank = {m: i for i, m in enumerate(modes)}
-    ranks = [[rank[p.get("mode", str(i))] for i, p in enumerate(curves[c])] + [0] * (width - len(curves[c]))
-             for c in cells]
-    picks = monotone_choice(values, costs, allowed, [weights[c] for c in cells], budget, ranks)
-    tokens = sum(weights[c] * costs[i][b] for i, (c, b) in enumerate(zip(cells, picks)))
-    em = sum(weights[c] * values[i][b] for i, (c, b) in enumerate(zip(cells, picks)))
-    return {"tokens": tokens, "em": em, "feasible": tokens <= budget + EPS,
-            "modes": {c: curves[c][b].get("mode", "") for c, b in zip(cells, picks)}}
+    return _one_mode_per_cell(curves, weights, cells, budget, rank={m: i for i, m in enumerate(modes)})
 
 
 def _cell_order(cell):
