@@ -56,6 +56,15 @@ PRICE_FORM = ["--learned_budget", "false", "--lambda_max", "2.0", "--rewards",
               json.dumps({"exact_match": {}, "token_penalty": {"weight": "dual", "correct_only": False, "cap": 4.0}})]
 # name: (what it is, arguments at the published default, {coefficient: [sweep values]} or None).
 # `{T}` in an argument is replaced by the token target T (measured from the base model by the first run).
+def one_length_per_kind(allocation: str) -> list[str]:
+    """The knapsack methods' settings (`--budget_allocation knapsack` or `monotone`): every answer priced,
+    λ_max 2 and λ from 1 at step 0."""
+    return ["--learned_budget", "true", "--budget_allocation", allocation, "--lambda_max", "2.0",
+            "--lambda_init", "1.0", "--dual_warmup_steps", "0",
+            "--rewards", json.dumps({"exact_match": {}, "budget_penalty": {
+                "weight": "dual", "correct_only": False, "cap": 2.0}})]
+
+
 METHODS: dict[str, tuple[str, list[str], dict | None]] = {
     "terse": ("Terse: PI dual ascent on the budget, learned per-prompt budgets",
               ["--learned_budget", "true"], None),
@@ -70,16 +79,10 @@ METHODS: dict[str, tuple[str, list[str], dict | None]] = {
     "terse_knapsack": ("Terse, learned budgets, one length per kind of prompt (a knapsack over prompt-size groups "
                        "on the learned curves), overshoot priced on every answer (λ_max 2) so a kind can be shortened, "
                        "λ from 1 at step 0 so the sacrifice starts while the policy still samples every mode",
-                       ["--learned_budget", "true", "--budget_allocation", "knapsack", "--lambda_max", "2.0",
-                        "--lambda_init", "1.0", "--dual_warmup_steps", "0",
-                        "--rewards", json.dumps({"exact_match": {}, "budget_penalty": {
-                            "weight": "dual", "correct_only": False, "cap": 2.0}})], None),
+                       one_length_per_kind("knapsack"), None),
     "terse_monotone": ("Terse, learned budgets, one length per kind of prompt with no longer prompt answered shorter "
                        "(the knapsack under a size-order constraint), otherwise as terse_knapsack",
-                       ["--learned_budget", "true", "--budget_allocation", "monotone", "--lambda_max", "2.0",
-                        "--lambda_init", "1.0", "--dual_warmup_steps", "0",
-                        "--rewards", json.dumps({"exact_match": {}, "budget_penalty": {
-                            "weight": "dual", "correct_only": False, "cap": 2.0}})], None),
+                       one_length_per_kind("monotone"), None),
     "terse_global": ("Terse's default recipe: PI dual ascent on the budget, one global budget",
                      ["--learned_budget", "false"], None),
     "terse_price": ("Terse, price form: PI dual ascent on the budget, a linear token price on every answer "
