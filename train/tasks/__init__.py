@@ -72,7 +72,8 @@ class ChainGraded(Arith):
 @dataclass(frozen=True)
 class ChainEasy(Arith):
     """`chain_graded` with chains that start anywhere in 0–20 (`train/tasks/chain_easy.py`): enough distinct
-    one-operation prompts that the warm start learns to answer them directly as reliably as worked."""
+    one-operation prompts that the warm start learns to answer unseen ones directly (lossless on seed 0's
+    base model, 0.03 and 0.09 below worked on seeds 1 and 2)."""
 
     name: str = "chain_easy"
 
