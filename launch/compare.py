@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import statistics
 import subprocess
@@ -83,6 +84,12 @@ METHODS: dict[str, tuple[str, list[str], dict | None]] = {
     "terse_monotone": ("Terse, learned budgets, one length per kind of prompt with no longer prompt answered shorter "
                        "(the knapsack under a size-order constraint), otherwise as terse_knapsack",
                        one_length_per_kind("monotone"), None),
+    "terse_monotone_descent": ("Terse monotone reaching T by descent: the budget held at 1.125·T for the first half "
+                               "of the steps, then at T (train/schedule.py), so the kinds given up first are the "
+                               "ones that cost least; same steps, one run",
+                               [*one_length_per_kind("monotone"), "--budget_schedule", "{1.125R},{R}"], None),
+    "terse_global_descent": ("the descent's control: one global budget on the same two-stage schedule",
+                             ["--learned_budget", "false", "--budget_schedule", "{1.125R},{R}"], None),
     "terse_global": ("Terse's default recipe: PI dual ascent on the budget, one global budget",
                      ["--learned_budget", "false"], None),
     "terse_price": ("Terse, price form: PI dual ascent on the budget, a linear token price on every answer "
@@ -125,7 +132,8 @@ METHODS: dict[str, tuple[str, list[str], dict | None]] = {
     "laser_d": ("LASER-D: c + α·[c and n ≤ L_T(bucket)], bucket targets recomputed online",
                 [*FIXED, *rewards(laser_d={"alpha": 0.5})], {"alpha": [0.25, 0.5, 1.0]}),
 }
-PER_PROMPT = ("terse", "terse_frontier", "terse_frontier_price", "terse_knapsack", "terse_monotone", "alp", "pass_rate_linear", "laser_d")  # methods whose length price differs per prompt
+PER_PROMPT = ("terse", "terse_frontier", "terse_frontier_price", "terse_knapsack", "terse_monotone",
+              "terse_monotone_descent", "alp", "pass_rate_linear", "laser_d")  # methods whose length price differs per prompt
 
 
 def with_coefficient(args: list[str], name: str, value) -> list[str]:
@@ -144,6 +152,11 @@ def fill_target(args: list[str], target: float) -> list[str]:
             a = a.replace(f'"{tag}"', str(round(target * factor))).replace(tag, str(round(target * factor)))
         out.append(a)
     return out
+
+
+def fill_ratio(args: list[str], ratio: float) -> list[str]:
+    """`{R}` / `{1.125R}` in an argument → that multiple of the contest's budget ratio (a schedule's stages)."""
+    return [re.sub(r"\{([0-9.]*)R\}", lambda m: f"{float(m.group(1) or 1) * ratio:.4g}", a) for a in args]
 
 
 def t_from_base(run: dict, ratio: float) -> float:
@@ -392,6 +405,7 @@ class Contest:
 
     def run(self, name: str, method_args: list[str], seed: int) -> Future:
         common = common_args(self.args.max_steps, seed, self.args.budget_ratio, self.args.config)
+        method_args = fill_ratio(method_args, self.args.budget_ratio)
         args = common + ["--torch_threads", str(self.threads)] + method_args + shlex.split(self.args.extra)
         env = {"WANDB_RUN_GROUP": "compare", "WANDB_NAME": f"{name}-s{seed}", "OMP_NUM_THREADS": str(self.threads)}
         with self.lock:  # identical settings (a sweep point that is also the default) run once

@@ -4,7 +4,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from launch.compare import dominated_by, fill_target, with_coefficient
+from launch.compare import METHODS, dominated_by, fill_ratio, fill_target, with_coefficient
 from launch.runcache import run_dir, settings_key
 
 
@@ -51,6 +51,17 @@ def test_sweep_arguments_change_one_reward_parameter():
     assert swept[:2] == ["--constraint", "none"]
     below = fill_target(with_coefficient(args, "limit", "{0.8T}"), 30.0)  # a sweep point under the target
     assert json.loads(below[-1])["truncation"]["limit"] == 24
+
+
+def test_descent_schedules_end_at_the_contests_budget():
+    from train.schedule import parse_schedule
+
+    for name in ("terse_monotone_descent", "terse_global_descent"):
+        args = fill_ratio(METHODS[name][1], 0.4)
+        ratios = parse_schedule(args[args.index("--budget_schedule") + 1])
+        assert ratios == [0.45, 0.4]  # generous first, the contest's T last: the run is judged at T
+    assert fill_ratio(["--x", "{R}", "{2R}"], 0.6) == ["--x", "0.6", "1.2"]
+    assert fill_ratio(["--rewards", '{"a": {"b": 1}}'], 0.4) == ["--rewards", '{"a": {"b": 1}}']  # JSON untouched
 
 
 def test_pareto_check_respects_the_seed_spread():
