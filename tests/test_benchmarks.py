@@ -142,3 +142,13 @@ def test_a_later_tasks_generator_keys_its_own_runs_only(monkeypatch):
         assert settings_key(easy) != before["easy"]
     finally:
         runcache.base_model_digest.cache_clear()
+
+
+def test_length_profile_counts_cut_answers_and_the_em_they_would_lose():
+    from launch.length_profile import profile
+
+    tokens, correct = [10, 40, 70, 256], [True, True, False, False]  # the last never ended
+    rows = {r["cap"]: r for r in profile(tokens, correct, 256)}
+    assert rows[32] == {"cap": 32, "cut": 0.75, "em_within": 0.25}  # 40 would be cut: a correct answer lost
+    assert rows[64] == {"cap": 64, "cut": 0.5, "em_within": 0.5}
+    assert rows[256]["cut"] == 0.25 and max(rows) == 256  # at the generation cap: the answers that hit it
