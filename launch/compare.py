@@ -84,6 +84,9 @@ METHODS: dict[str, tuple[str, list[str], dict | None]] = {
     "terse_monotone": ("Terse, learned budgets, one length per kind of prompt with no longer prompt answered shorter "
                        "(the knapsack under a size-order constraint), otherwise as terse_knapsack",
                        one_length_per_kind("monotone"), None),
+    "terse_knapsack_split": ("Terse knapsack over finer kinds: each prompt-size group split three ways by the "
+                             "prompt's first word, so a share of one size can be given up (the frontier's move)",
+                             [*one_length_per_kind("knapsack"), "--budget_kind_split", "3"], None),
     "terse_monotone_descent": ("Terse monotone reaching T by descent: the budget held at 1.125·T for the first half "
                                "of the steps, then at T (train/schedule.py), so the kinds given up first are the "
                                "ones that cost least; same steps, one run",
@@ -133,7 +136,7 @@ METHODS: dict[str, tuple[str, list[str], dict | None]] = {
                 [*FIXED, *rewards(laser_d={"alpha": 0.5})], {"alpha": [0.25, 0.5, 1.0]}),
 }
 PER_PROMPT = ("terse", "terse_frontier", "terse_frontier_price", "terse_knapsack", "terse_monotone",
-              "terse_monotone_descent", "alp", "pass_rate_linear", "laser_d")  # methods whose length price differs per prompt
+              "terse_monotone_descent", "terse_knapsack_split", "alp", "pass_rate_linear", "laser_d")  # methods whose length price differs per prompt
 
 
 def with_coefficient(args: list[str], name: str, value) -> list[str]:

@@ -201,3 +201,34 @@ def test_knapsack_puts_no_pressure_until_its_curves_are_ready():
     model = FrontierBudgetModel(frontier=FrontierSettings(pure=True, max_tokens=128))
     assert model.allocate(["a ?", "a b c ?"], level=10.0) == [128.0, 128.0]
     assert pure_model().allocate([EASY], level=25.0)[0] == pytest.approx(11, rel=0.15)  # ready: the knapsack's
+
+
+def test_kinds_split_a_size_group_by_the_first_word():
+    from rewards.budget_frontier import kind_of, size_bucket
+
+    one, three = FrontierSettings(), FrontierSettings(kind_split=3)
+    assert kind_of("7 + 5 ?", one) == size_bucket("7 + 5 ?", one)
+    assert kind_of("7 + 5 ?", three) == kind_of("7 - 2 ?", three)  # same first word, same size: same kind
+    assert kind_of("7 + 5 ?", three) // 3 == size_bucket("7 + 5 ?", three)  # size-major: sizes never mix
+    starts = {kind_of(f"{n} + 5 ?", three) % 3 for n in range(21)}
+    assert starts == {0, 1, 2}  # 21 first words fall in all three kinds
+
+
+def test_split_kinds_let_the_knapsack_give_up_a_share_of_one_size():
+    """Hard prompts: 40 tokens always right, 20 tokens right 40%; easy ones 10 tokens always right. At a
+    level of 21 funding every hard answer long (25) does not fit, so one kind per size must answer them
+    all short (0.7); split two ways, one hard kind can stay long (~0.85 at ≤ 21)."""
+    def fitted(split: int) -> FrontierBudgetModel:
+        model = FrontierBudgetModel(BudgetModelSettings(min_samples=8), fallback=25.0, frontier=FrontierSettings(
+            min_curve_samples=64, min_bin_evidence=8, pure=True, kind_split=split))
+        for batch in rollouts(np.random.default_rng(0), 60):
+            model.update(*batch)
+        return model
+
+    whole, split = fitted(1), fitted(2)
+    hard = [f"h{i} x y z w v u ?" for i in range(40)]
+    whole.allocate(hard, level=21.0)
+    budgets = split.allocate(hard, level=21.0)
+    assert whole.knapsack["value"] == pytest.approx(0.7, abs=0.08)
+    assert split.knapsack["value"] > whole.knapsack["value"] + 0.08 and split.knapsack["cost"] <= 21.0 + 1e-6
+    assert min(budgets) == pytest.approx(22, rel=0.15) and max(budgets) == pytest.approx(44, rel=0.15)

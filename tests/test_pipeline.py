@@ -106,6 +106,9 @@ def test_frontier_allocated_budgets_run_and_ship_their_curves(tiny_base, tmp_pat
         (["--algorithm", "ppo"], "algorithm must be"),
         (["--lambda_max", "0.5"], "must be < 1"),
         (["--learned_budget", "true", "--budget_allocation", "greedy"], "budget_allocation must be one of"),
+        (["--learned_budget", "true", "--budget_allocation", "monotone", "--budget_kind_split", "3"],
+         "needs budget_allocation knapsack"),
+        (["--budget_kind_split", "0"], "budget_kind_split must be >= 1"),
     ],
 )
 def test_bad_arguments_are_named(argv, message):

@@ -76,6 +76,11 @@ class ScriptArguments:
                   "'monotone' (the knapsack with no larger prompt answered shorter than a smaller one: one threshold "
                   "on the prompt's size, which a small policy can follow)."},
     )
+    budget_kind_split: int = field(
+        default=1,
+        metadata={"help": "knapsack: split each prompt-size group into this many kinds by the prompt's first word, "
+                  "so the knapsack can give up a share of one size (rewards/budget_frontier.py kind_of); 1: size only."},
+    )
     budget_quantile: float = field(
         default=0.25, metadata={"help": "Quantile of a prompt's reliably-correct lengths the budget model regresses on."}
     )
@@ -171,6 +176,11 @@ class ScriptArguments:
             raise ValueError("early_stopping_patience needs eval_every > 0 (it watches the periodic evaluations)")
         if self.budget_allocation not in ALLOCATIONS:
             raise ValueError(f"budget_allocation must be one of {ALLOCATIONS}, got {self.budget_allocation!r}")
+        if self.budget_kind_split < 1:
+            raise ValueError(f"budget_kind_split must be >= 1, got {self.budget_kind_split}")
+        if self.budget_kind_split > 1 and self.budget_allocation != "knapsack":
+            raise ValueError("budget_kind_split > 1 splits the knapsack's kinds: it needs budget_allocation knapsack, "
+                             f"got {self.budget_allocation!r} (monotone orders its kinds by size alone)")
         if not 0 < self.budget_reliable_accuracy <= 1:
             raise ValueError(f"budget_reliable_accuracy must lie in (0, 1], got {self.budget_reliable_accuracy}")
         if not 0 <= self.budget_quantile <= 1:

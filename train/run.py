@@ -201,7 +201,7 @@ def build_rewards(script_args, training_args, base, target):
             pure = script_args.budget_allocation != "frontier"  # lands in the 1.05 × T band the contest counts
             budget_model = FrontierBudgetModel(settings, fallback=budget, frontier=FrontierSettings(
                 pure=pure, level_tolerance=0.05 if pure else 0.0,
-                monotone=script_args.budget_allocation == "monotone"))
+                monotone=script_args.budget_allocation == "monotone", kind_split=script_args.budget_kind_split))
         else:
             budget_model = BudgetModel(settings, fallback=budget)
     return rewards, budget_model
