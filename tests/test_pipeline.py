@@ -75,8 +75,8 @@ def test_em_only_and_rloo_run(tiny_base, tmp_path):
     assert summary["algorithm"] == "rloo" and summary["steps"] == 2
 
 
-@pytest.mark.parametrize("allocation", ["frontier", "knapsack", "monotone"])
-def test_frontier_allocated_budgets_run_and_ship_their_curves(tiny_base, tmp_path, allocation):
+@pytest.mark.parametrize("allocation, split", [("frontier", 1), ("knapsack", 1), ("monotone", 1), ("knapsack", 3)])
+def test_frontier_allocated_budgets_run_and_ship_their_curves(tiny_base, tmp_path, allocation, split):
     """A real run with the frontier-rule (or knapsack) budget model: it learns curves online, hands budgets
     to the penalty, and ships a budget model that loads as its kind, pure for the knapsack."""
     from rewards.budget_frontier import FrontierBudgetModel
@@ -85,12 +85,14 @@ def test_frontier_allocated_budgets_run_and_ship_their_curves(tiny_base, tmp_pat
     cache, _ = tiny_base
     out = tmp_path / allocation
     summary = main(SMOKE + ["--cache_dir", str(cache), "--output_dir", str(out), "--max_steps", "3",
-                            "--save_strategy", "no", "--learned_budget", "true", "--budget_allocation", allocation])
+                            "--save_strategy", "no", "--learned_budget", "true", "--budget_allocation", allocation,
+                            "--budget_kind_split", str(split)])
     assert summary["steps"] == 3
     shipped = BudgetModel.load(out / "adapter")
     assert isinstance(shipped, FrontierBudgetModel)
     assert shipped.frontier.pure == (allocation != "frontier")
     assert shipped.frontier.monotone == (allocation == "monotone")
+    assert shipped.frontier.kind_split == split  # the kinds the knapsack solved over ship with it
     assert shipped.curve_samples > 0 and shipped.curve_count.sum() > 0  # it saw the rollouts
     assert len(shipped.pool) > 0
 
