@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -95,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.method not in METHODS:
             parser.error(f"--method {args.method!r} is not a compare.py method; one of {', '.join(METHODS)}")
+        if any(re.search(r"\{[0-9.]*[TR]\}", a) or a == "--budget_schedule" for a in METHODS[args.method][1]):
+            parser.error(f"--method {args.method!r} sets its own target or schedule; this bench sets both")
         extra += METHODS[args.method][1]  # after the shared settings, as compare.py adds it: the same cached runs
     stages = len(args.schedule.split(","))
     jobs = {"scheduled": scheduled_args(args.schedule, args.stage_steps, stages, args.seed, args.config) + extra}

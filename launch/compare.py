@@ -55,8 +55,8 @@ FIXED = ["--constraint", "none"]  # a fixed coefficient: no controller
 # Terse's price form: a linear price on every answer's tokens (no correct-above-wrong cap: λ_max · cap > 1).
 PRICE_FORM = ["--learned_budget", "false", "--lambda_max", "2.0", "--rewards",
               json.dumps({"exact_match": {}, "token_penalty": {"weight": "dual", "correct_only": False, "cap": 4.0}})]
-# name: (what it is, arguments at the published default, {coefficient: [sweep values]} or None).
-# `{T}` in an argument is replaced by the token target T (measured from the base model by the first run).
+
+
 def one_length_per_kind(allocation: str) -> list[str]:
     """The knapsack methods' settings (`--budget_allocation knapsack` or `monotone`): every answer priced,
     λ_max 2 and λ from 1 at step 0."""
@@ -66,6 +66,9 @@ def one_length_per_kind(allocation: str) -> list[str]:
                 "weight": "dual", "correct_only": False, "cap": 2.0}})]
 
 
+# name: (what it is, arguments at the published default, {coefficient: [sweep values]} or None).
+# `{T}` in an argument is replaced by the token target T (measured from the base model by the first run),
+# `{R}` / `{1.125R}` by that multiple of the contest's budget ratio (fill_ratio).
 METHODS: dict[str, tuple[str, list[str], dict | None]] = {
     "terse": ("Terse: PI dual ascent on the budget, learned per-prompt budgets",
               ["--learned_budget", "true"], None),

@@ -152,3 +152,14 @@ def test_length_profile_counts_cut_answers_and_the_em_they_would_lose():
     assert rows[32] == {"cap": 32, "cut": 0.75, "em_within": 0.25}  # 40 would be cut: a correct answer lost
     assert rows[64] == {"cap": 64, "cut": 0.5, "em_within": 0.5}
     assert rows[256]["cut"] == 0.25 and max(rows) == 256  # at the generation cap: the answers that hit it
+
+
+def test_schedule_bench_refuses_a_method_with_its_own_target_or_schedule(capsys):
+    import pytest
+
+    from launch.bench_schedule import main
+
+    for method in ("terse_monotone_descent", "truncation"):  # a schedule of its own; a limit of {T}
+        with pytest.raises(SystemExit):
+            main(["--method", method])
+        assert "sets its own target or schedule" in capsys.readouterr().err
