@@ -3,13 +3,19 @@
     python launch/bench_schedule.py --auto                            # arith: 0.6,0.45,0.4,0.35, 60+40+40+40 steps
     python launch/bench_schedule.py --config configs/benchmark.yaml --workers 2 --threads 1
     python launch/bench_schedule.py --config configs/benchmark_easy.yaml --method terse_monotone \
-        --schedule 0.45,0.4,0.35,0.3 --stage_steps 120,40,40,40 --compare 0.45,0.35,0.3 --workers 2 --threads 1
+        --schedule 0.6,0.45,0.4,0.35 --compare 0.6,0.45,0.4,0.35 --seeds 0,1,2 --workers 2 --threads 1
 
 The scheduled run lowers T stage by stage (`--budget_schedule`, train/schedule.py); each fixed run trains
 from the base model at one of the stages' targets for `--fixed_steps`. The table puts each stage's point
 beside the fixed run at the same T: val EM and tokens, the EM difference, whether the point's tokens stay
 within 1.1 × its target, and the steps each way. Runs are cached (launch/runcache.py), so a second call
 only prints. Writes `runs/bench_schedule/<recipe>/table.md` and `results.json`.
+
+`--seeds 0,1,2` repeats the whole comparison per seed (each seed's scheduled run against that seed's fixed
+runs) and adds a summary: per stage, the EM difference on every seed, and on how many seeds the issue's
+clause holds (≥ 4 points, tokens strictly decreasing, each within 1.1 × its target, EM within 0.02 of the
+fixed run). One seed's walk is one draw: on the benchmark a stage at 0.35–0.45 × base may land on either
+of two answer lengths, so a single run says little about a schedule.
 """
 
 from __future__ import annotations
@@ -37,6 +43,44 @@ def scheduled_args(spec: str, stage_steps: str, stages: int, seed: int, config: 
             "--budget_stage_steps", str(stage_steps)]
 
 
+def clause(points: list[dict], fixed: dict[float, dict], tolerance: float = 0.02) -> dict:
+    """The issue's acceptance for one walk: every stage point's tokens within 1.1 × its target, tokens
+    strictly decreasing over ≥ 4 points, and each compared point's val EM within `tolerance` of its fixed
+    run (`diff` per compared ratio: scheduled − fixed)."""
+    tokens = [p["mean_tokens"] for p in points]
+    diff = {round(p["ratio"], 6): p["em"] - fixed[round(p["ratio"], 6)]["final"]["em"]
+            for p in points if round(p["ratio"], 6) in fixed}
+    inside = all(p["mean_tokens"] <= 1.1 * p["target"] for p in points)
+    strict = len(points) >= 4 and all(b < a for a, b in zip(tokens, tokens[1:]))
+    within = bool(diff) and all(abs(d) <= tolerance for d in diff.values())
+    return {"inside": inside, "strict": strict, "diff": diff, "within": within, "met": inside and strict and within}
+
+
+def seeds_summary(walks: dict[int, dict]) -> str:
+    """Per stage ratio, each seed's scheduled EM (tokens) and its difference from that seed's fixed run;
+    then on how many seeds each part of the clause holds. `walks`: seed → {"points", "fixed"}."""
+    seeds = sorted(walks)
+    ratios = [round(p["ratio"], 6) for p in walks[seeds[0]]["points"]]
+    checks = {s: clause(w["points"], w["fixed"]) for s, w in walks.items()}
+    lines = ["| ratio | " + " | ".join(f"seed {s}: scheduled EM (tokens), − fixed" for s in seeds)
+             + " | mean (scheduled − fixed) |", "|---" * (len(seeds) + 2) + "|"]
+    for i, r in enumerate(ratios):
+        cells, diffs = [], []
+        for s in seeds:
+            p = walks[s]["points"][i] if i < len(walks[s]["points"]) else None
+            d = checks[s]["diff"].get(r)
+            diffs += [d] if d is not None else []
+            cells.append("—" if p is None else f"{p['em']:.3f} ({p['mean_tokens']:.1f})" + (f", {d:+.3f}" if d is not None else ""))
+        mean = f"{sum(diffs) / len(diffs):+.3f} [{min(diffs):+.3f}, {max(diffs):+.3f}]" if diffs else "—"
+        lines.append(f"| {r:.2f} | " + " | ".join(cells) + f" | {mean} |")
+    n = len(seeds)
+    count = {k: sum(c[k] for c in checks.values()) for k in ("strict", "inside", "within", "met")}
+    lines += ["", f"- tokens strictly decreasing over ≥ 4 points: {count['strict']} of {n} seeds; every point ≤ 1.1·T: "
+              f"{count['inside']} of {n}; every compared point within 0.02 EM of its fixed run: {count['within']} of {n}; "
+              f"all three: {count['met']} of {n}"]
+    return "\n".join(lines) + "\n"
+
+
 def table(schedule_run: dict, fixed: dict[float, dict], auto_run: dict | None) -> str:
     base = schedule_run["base"]
     points = schedule_run["frontier"]
@@ -57,8 +101,9 @@ def table(schedule_run: dict, fixed: dict[float, dict], auto_run: dict | None) -
                  if f else ["—", "—", "—"])
         lines.append(f"| {p['stage']} (step {p['step']}) | {p['ratio']:.2f} | {p['target']:.1f} | {p['em']:.3f} | "
                      f"{p['mean_tokens']:.1f} | {inside} | " + " | ".join(cells) + " |")
-    tokens = [p["mean_tokens"] for p in points]
-    lines += ["", f"- mean tokens strictly decreasing over the stages: {all(b < a for a, b in zip(tokens, tokens[1:]))}"]
+    check = clause(points, fixed)
+    lines += ["", f"- mean tokens strictly decreasing over ≥ 4 stages: {check['strict']}; every point ≤ 1.1·T: "
+              f"{check['inside']}; every compared point within 0.02 EM of its fixed run: {check['within']}"]
     if auto_run is not None:
         front = auto_run["frontier"]
         held = [p for p in front if p.get("held")]
@@ -73,6 +118,21 @@ def table(schedule_run: dict, fixed: dict[float, dict], auto_run: dict | None) -
     return "\n".join(lines) + "\n"
 
 
+def seed_runs(args: argparse.Namespace, seed: int, extra: list[str]) -> dict[str, dict]:
+    """One seed's scheduled run, its fixed-budget runs (and the auto run if asked), trained or read from the cache."""
+    stages = len(args.schedule.split(","))
+    jobs = {"scheduled": scheduled_args(args.schedule, args.stage_steps, stages, seed, args.config) + extra}
+    for r in [float(x) for x in args.compare.split(",") if x.strip()]:  # --compare "": the schedule alone
+        jobs[f"fixed {r}"] = common_args(args.fixed_steps, seed, r, args.config) + extra
+    if args.auto:
+        steps = args.stage_steps.split(",")
+        auto_steps = f"{steps[0]},{steps[-1]}"  # the first stage's steps, then the last number for every later one
+        jobs["auto"] = scheduled_args("auto", auto_steps, 6, seed, args.config) + extra
+    with ThreadPoolExecutor(args.workers) as pool:
+        futures = {name: pool.submit(cached_run, name.replace(" ", "_"), job) for name, job in jobs.items()}
+        return {name: f.result() for name, f in futures.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", help="recipe (default: the embedded arith recipe)")
@@ -82,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", default="0.6,0.45,0.35", help="stage ratios that get a fixed-budget run")
     parser.add_argument("--auto", action="store_true", help="also run budget_schedule auto (6 stages at most)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", help="comma-separated seeds (e.g. 0,1,2): the comparison per seed and a summary")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, help="torch threads per run (default: cores ÷ workers)")
     parser.add_argument("--out", help="output folder (default: runs/bench_schedule/<recipe>)")
@@ -99,29 +160,25 @@ def main(argv: list[str] | None = None) -> int:
         if any(re.search(r"\{[0-9.]*[TR]\}", a) or a == "--budget_schedule" for a in METHODS[args.method][1]):
             parser.error(f"--method {args.method!r} sets its own target or schedule; this bench sets both")
         extra += METHODS[args.method][1]  # after the shared settings, as compare.py adds it: the same cached runs
-    stages = len(args.schedule.split(","))
-    jobs = {"scheduled": scheduled_args(args.schedule, args.stage_steps, stages, args.seed, args.config) + extra}
-    for r in [float(x) for x in args.compare.split(",") if x.strip()]:  # --compare "": the schedule alone
-        jobs[f"fixed {r}"] = common_args(args.fixed_steps, args.seed, r, args.config) + extra
-    if args.auto:
-        steps = args.stage_steps.split(",")
-        auto_steps = f"{steps[0]},{steps[-1]}"  # the first stage's steps, then the last number for every later one
-        jobs["auto"] = scheduled_args("auto", auto_steps, 6, args.seed, args.config) + extra
-    with ThreadPoolExecutor(args.workers) as pool:
-        futures = {name: pool.submit(cached_run, name.replace(" ", "_"), job) for name, job in jobs.items()}
-        runs = {name: f.result() for name, f in futures.items()}
-
-    fixed = {round(float(name.split()[1]), 6): run for name, run in runs.items() if name.startswith("fixed")}
-    text = table(runs["scheduled"], fixed, runs.get("auto"))
+    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
+    walks, texts, saved = {}, [], {}
+    for seed in seeds:
+        runs = seed_runs(args, seed, extra)
+        fixed = {round(float(name.split()[1]), 6): run for name, run in runs.items() if name.startswith("fixed")}
+        walks[seed] = {"points": runs["scheduled"]["frontier"], "fixed": fixed}
+        texts.append((f"## seed {seed}\n\n" if len(seeds) > 1 else "") + table(runs["scheduled"], fixed, runs.get("auto")))
+        saved[str(seed)] = {name: {k: run[k] for k in ("dir", "base", "final", "steps")} | {"frontier": run.get("frontier")}
+                            for name, run in runs.items()}
+    if len(seeds) > 1:
+        texts.append(f"## {len(seeds)} seeds\n\n" + seeds_summary(walks))
+    text = "\n".join(texts)
     print(text)
     recipe = Path(args.config).stem if args.config else "arith"
     name = recipe + (f"-{args.method}" if args.method else "")
     out = Path(args.out) if args.out else REPO / "runs" / "bench_schedule" / name
     out.mkdir(parents=True, exist_ok=True)
     (out / "table.md").write_text(text)
-    (out / "results.json").write_text(json.dumps({name: {k: run[k] for k in ("dir", "base", "final", "steps")}
-                                                  | {"frontier": run.get("frontier")} for name, run in runs.items()},
-                                                 indent=1))
+    (out / "results.json").write_text(json.dumps(saved, indent=1))  # seed → run name → figures
     return 0
 
 

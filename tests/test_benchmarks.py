@@ -163,3 +163,38 @@ def test_schedule_bench_refuses_a_method_with_its_own_target_or_schedule(capsys)
         with pytest.raises(SystemExit):
             main(["--method", method])
         assert "sets its own target or schedule" in capsys.readouterr().err
+
+
+def _walk(points, fixed):
+    """Stage points as (ratio, target, em, tokens) and fixed runs as ratio → em, in bench_schedule's shapes."""
+    return ([{"ratio": r, "target": t, "em": e, "mean_tokens": n} for r, t, e, n in points],
+            {r: {"final": {"em": e}} for r, e in fixed.items()})
+
+
+def test_schedule_clause_needs_four_decreasing_points_inside_and_within():
+    from launch.bench_schedule import clause
+
+    good = [(0.6, 30, 1.0, 24), (0.45, 22, 0.99, 22), (0.4, 20, 0.95, 21), (0.35, 17, 0.8, 18)]
+    points, fixed = _walk(good, {0.6: 1.0, 0.45: 0.98, 0.35: 0.81})
+    check = clause(points, fixed)
+    assert check["met"] and set(check["diff"]) == {0.6, 0.45, 0.35}
+    assert abs(check["diff"][0.45] - 0.01) < 1e-9
+    plateau = good[:3] + [(0.35, 17, 0.8, 21)]  # the last stage does not get shorter
+    assert not clause(*_walk(plateau, {0.6: 1.0}))["strict"]
+    outside = good[:3] + [(0.35, 17, 0.8, 18.8)]  # 18.8 > 1.1 × 17
+    assert not clause(*_walk(outside, {0.6: 1.0}))["inside"]
+    better = clause(*_walk(good, {0.6: 1.0, 0.35: 0.42}))  # a scheduled point far above its fixed run is not "within"
+    assert not better["within"] and not better["met"] and better["strict"]
+    assert not clause(*_walk(good[:3], {0.6: 1.0}))["strict"]  # three points are not a front of four
+
+
+def test_schedule_seed_summary_counts_the_seeds_that_meet_the_clause():
+    from launch.bench_schedule import seeds_summary
+
+    good = [(0.6, 30, 1.0, 24), (0.45, 22, 0.99, 22), (0.4, 20, 0.95, 21), (0.35, 17, 0.8, 18)]
+    flat = [(0.6, 30, 1.0, 24), (0.45, 22, 0.99, 22), (0.4, 20, 0.99, 22), (0.35, 17, 0.99, 22)]
+    walks = {s: dict(zip(("points", "fixed"), _walk(w, {0.45: 0.98, 0.35: 0.80}))) for s, w in ((0, good), (1, flat))}
+    text = seeds_summary(walks)
+    assert "all three: 1 of 2" in text and "strictly decreasing over ≥ 4 points: 1 of 2" in text
+    row = next(line for line in text.splitlines() if line.startswith("| 0.35"))
+    assert "0.800 (18.0), +0.000" in row and "0.990 (22.0), +0.190" in row and "+0.095 [+0.000, +0.190]" in row
