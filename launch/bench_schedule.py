@@ -16,6 +16,10 @@ runs) and adds a summary: per stage, the EM difference on every seed, and on how
 clause holds (≥ 4 points, tokens strictly decreasing, each within 1.1 × its target, EM within 0.02 of the
 fixed run). One seed's walk is one draw: on the benchmark a stage at 0.35–0.45 × base may land on either
 of two answer lengths, so a single run says little about a schedule.
+
+`--ab_split test` also puts every compared stage checkpoint (`front/step-N`) against its fixed run on that
+split with `python -m train.evaluate` (greedy, paired bootstrap over the split's prompts; the JSON is kept
+in `<out>/ab/` and reused), and adds the scheduled − fixed EM with its 95% interval to each seed's table.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import argparse
 import json
 import os
 import re
+import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -81,7 +86,19 @@ def seeds_summary(walks: dict[int, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def table(schedule_run: dict, fixed: dict[float, dict], auto_run: dict | None) -> str:
+def paired_ab(fixed_dir: str, stage_dir: str, split: str, path: Path) -> dict:
+    """The paired bootstrap of a stage checkpoint (B) against a fixed run (A) on `split`, from `train.evaluate`
+    (run once; its JSON report at `path` is reused)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "train.evaluate", fixed_dir, stage_dir, "--split", split, "--out", str(path)]
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"train.evaluate failed (exit {proc.returncode}) on {stage_dir}: {proc.stderr[-2000:]}")
+    return json.loads(path.read_text())["ab_test"]["greedy"]
+
+
+def table(schedule_run: dict, fixed: dict[float, dict], auto_run: dict | None, ab: dict | None = None) -> str:
     base = schedule_run["base"]
     points = schedule_run["frontier"]
     fixed_steps = sum(r["steps"] for r in fixed.values())
@@ -91,14 +108,19 @@ def table(schedule_run: dict, fixed: dict[float, dict], auto_run: dict | None) -
         f"base: val EM {base['em']:.3f}, {base['mean_tokens']:.1f} tokens. Scheduled run: {schedule_run['steps']} steps "
         f"in all; {versus}.",
         "",
-        "| stage | ratio | T | scheduled EM | scheduled tokens | ≤ 1.1·T | fixed-budget run EM | fixed tokens | EM (scheduled − fixed) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| stage | ratio | T | scheduled EM | scheduled tokens | ≤ 1.1·T | fixed-budget run EM | fixed tokens | EM (scheduled − fixed) |"
+        + (" paired on the split: EM [95%], tokens |" if ab is not None else ""),
+        "|---" * (9 + (ab is not None)) + "|",
     ]
     for p in points:
         f = fixed.get(round(p["ratio"], 6))
         inside = "yes" if p["mean_tokens"] <= 1.1 * p["target"] else "no"
         cells = ([f"{f['final']['em']:.3f}", f"{f['final']['mean_tokens']:.1f}", f"{p['em'] - f['final']['em']:+.3f}"]
                  if f else ["—", "—", "—"])
+        if ab is not None:
+            g = ab.get(round(p["ratio"], 6))
+            cells.append(f"{g['em_diff']:+.3f} [{g['em_ci'][0]:+.3f}, {g['em_ci'][1]:+.3f}], {g['tokens_b']:.1f} vs "
+                         f"{g['tokens_a']:.1f}" if g else "—")
         lines.append(f"| {p['stage']} (step {p['step']}) | {p['ratio']:.2f} | {p['target']:.1f} | {p['em']:.3f} | "
                      f"{p['mean_tokens']:.1f} | {inside} | " + " | ".join(cells) + " |")
     check = clause(points, fixed)
@@ -143,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--auto", action="store_true", help="also run budget_schedule auto (6 stages at most)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", help="comma-separated seeds (e.g. 0,1,2): the comparison per seed and a summary")
+    parser.add_argument("--ab_split", choices=["val", "test"], help="also a paired bootstrap of each compared stage "
+                        "checkpoint against its fixed run on this split")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, help="torch threads per run (default: cores ÷ workers)")
     parser.add_argument("--out", help="output folder (default: runs/bench_schedule/<recipe>)")
@@ -160,22 +184,30 @@ def main(argv: list[str] | None = None) -> int:
         if any(re.search(r"\{[0-9.]*[TR]\}", a) or a == "--budget_schedule" for a in METHODS[args.method][1]):
             parser.error(f"--method {args.method!r} sets its own target or schedule; this bench sets both")
         extra += METHODS[args.method][1]  # after the shared settings, as compare.py adds it: the same cached runs
-    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
+    try:
+        seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
+    except ValueError:
+        parser.error(f"--seeds must be comma-separated integers like 0,1,2, got {args.seeds!r}")
+    recipe = Path(args.config).stem if args.config else "arith"
+    name = recipe + (f"-{args.method}" if args.method else "")
+    out = Path(args.out) if args.out else REPO / "runs" / "bench_schedule" / name
     walks, texts, saved = {}, [], {}
     for seed in seeds:
         runs = seed_runs(args, seed, extra)
         fixed = {round(float(name.split()[1]), 6): run for name, run in runs.items() if name.startswith("fixed")}
-        walks[seed] = {"points": runs["scheduled"]["frontier"], "fixed": fixed}
-        texts.append((f"## seed {seed}\n\n" if len(seeds) > 1 else "") + table(runs["scheduled"], fixed, runs.get("auto")))
+        points = runs["scheduled"]["frontier"]
+        walks[seed] = {"points": points, "fixed": fixed}
+        ab = None if not args.ab_split else {
+            round(p["ratio"], 6): paired_ab(fixed[round(p["ratio"], 6)]["dir"], f"{runs['scheduled']['dir']}/{p['checkpoint']}",
+                                            args.ab_split, out / "ab" / f"{args.ab_split}-s{seed}-{p['ratio']}.json")
+            for p in points if round(p["ratio"], 6) in fixed}
+        texts.append((f"## seed {seed}\n\n" if len(seeds) > 1 else "") + table(runs["scheduled"], fixed, runs.get("auto"), ab))
         saved[str(seed)] = {name: {k: run[k] for k in ("dir", "base", "final", "steps")} | {"frontier": run.get("frontier")}
                             for name, run in runs.items()}
     if len(seeds) > 1:
         texts.append(f"## {len(seeds)} seeds\n\n" + seeds_summary(walks))
     text = "\n".join(texts)
     print(text)
-    recipe = Path(args.config).stem if args.config else "arith"
-    name = recipe + (f"-{args.method}" if args.method else "")
-    out = Path(args.out) if args.out else REPO / "runs" / "bench_schedule" / name
     out.mkdir(parents=True, exist_ok=True)
     (out / "table.md").write_text(text)
     (out / "results.json").write_text(json.dumps(saved, indent=1))  # seed → run name → figures

@@ -198,3 +198,22 @@ def test_schedule_seed_summary_counts_the_seeds_that_meet_the_clause():
     assert "all three: 1 of 2" in text and "strictly decreasing over ≥ 4 points: 1 of 2" in text
     row = next(line for line in text.splitlines() if line.startswith("| 0.35"))
     assert "0.800 (18.0), +0.000" in row and "0.990 (22.0), +0.190" in row and "+0.095 [+0.000, +0.190]" in row
+
+
+def test_schedule_table_shows_the_paired_interval_and_bad_seeds_are_refused(capsys):
+    import pytest
+
+    from launch.bench_schedule import main, table
+
+    points, fixed = _walk([(0.6, 30, 1.0, 24), (0.45, 22, 0.99, 22)], {0.45: 0.98})
+    for p, step in zip(points, (60, 100)):
+        p.update(stage=step // 60, step=step)
+    fixed[0.45].update(steps=120, final={"em": 0.98, "mean_tokens": 22.5})
+    run = {"base": {"em": 1.0, "mean_tokens": 50.4}, "frontier": points, "steps": 100}
+    ab = {0.45: {"em_diff": -0.004, "em_ci": [-0.01, 0.0], "tokens_a": 22.3, "tokens_b": 22.4}}
+    rows = [line for line in table(run, fixed, None, ab).splitlines() if line.startswith("| ")]
+    assert rows[0].endswith("paired on the split: EM [95%], tokens |")
+    assert rows[1].endswith("| — |") and "-0.004 [-0.010, +0.000], 22.4 vs 22.3" in rows[2]
+    with pytest.raises(SystemExit):
+        main(["--seeds", "0,one"])
+    assert "--seeds must be comma-separated integers" in capsys.readouterr().err
