@@ -48,13 +48,19 @@ def scheduled_args(spec: str, stage_steps: str, stages: int, seed: int, config: 
             "--budget_stage_steps", str(stage_steps)]
 
 
+def stage_key(ratio: float) -> float:
+    """A budget ratio as a dict key: a stage's ratio (from frontier.json) and a fixed run's (from its name)
+    are the same float only after rounding."""
+    return round(float(ratio), 6)
+
+
 def clause(points: list[dict], fixed: dict[float, dict], tolerance: float = 0.02) -> dict:
     """The issue's acceptance for one walk: every stage point's tokens within 1.1 × its target, tokens
     strictly decreasing over ≥ 4 points, and each compared point's val EM within `tolerance` of its fixed
     run (`diff` per compared ratio: scheduled − fixed)."""
     tokens = [p["mean_tokens"] for p in points]
-    diff = {round(p["ratio"], 6): p["em"] - fixed[round(p["ratio"], 6)]["final"]["em"]
-            for p in points if round(p["ratio"], 6) in fixed}
+    diff = {stage_key(p["ratio"]): p["em"] - fixed[stage_key(p["ratio"])]["final"]["em"]
+            for p in points if stage_key(p["ratio"]) in fixed}
     inside = all(p["mean_tokens"] <= 1.1 * p["target"] for p in points)
     strict = len(points) >= 4 and all(b < a for a, b in zip(tokens, tokens[1:]))
     within = bool(diff) and all(abs(d) <= tolerance for d in diff.values())
@@ -65,7 +71,7 @@ def seeds_summary(walks: dict[int, dict]) -> str:
     """Per stage ratio, each seed's scheduled EM (tokens) and its difference from that seed's fixed run;
     then on how many seeds each part of the clause holds. `walks`: seed → {"points", "fixed"}."""
     seeds = sorted(walks)
-    ratios = [round(p["ratio"], 6) for p in walks[seeds[0]]["points"]]
+    ratios = [stage_key(p["ratio"]) for p in walks[seeds[0]]["points"]]
     checks = {s: clause(w["points"], w["fixed"]) for s, w in walks.items()}
     lines = ["| ratio | " + " | ".join(f"seed {s}: scheduled EM (tokens), − fixed" for s in seeds)
              + " | mean (scheduled − fixed) |", "|---" * (len(seeds) + 2) + "|"]
@@ -113,12 +119,12 @@ def table(schedule_run: dict, fixed: dict[float, dict], auto_run: dict | None, a
         "|---" * (9 + (ab is not None)) + "|",
     ]
     for p in points:
-        f = fixed.get(round(p["ratio"], 6))
+        f = fixed.get(stage_key(p["ratio"]))
         inside = "yes" if p["mean_tokens"] <= 1.1 * p["target"] else "no"
         cells = ([f"{f['final']['em']:.3f}", f"{f['final']['mean_tokens']:.1f}", f"{p['em'] - f['final']['em']:+.3f}"]
                  if f else ["—", "—", "—"])
         if ab is not None:
-            g = ab.get(round(p["ratio"], 6))
+            g = ab.get(stage_key(p["ratio"]))
             cells.append(f"{g['em_diff']:+.3f} [{g['em_ci'][0]:+.3f}, {g['em_ci'][1]:+.3f}], {g['tokens_b']:.1f} vs "
                          f"{g['tokens_a']:.1f}" if g else "—")
         lines.append(f"| {p['stage']} (step {p['step']}) | {p['ratio']:.2f} | {p['target']:.1f} | {p['em']:.3f} | "
@@ -194,13 +200,13 @@ def main(argv: list[str] | None = None) -> int:
     walks, texts, saved = {}, [], {}
     for seed in seeds:
         runs = seed_runs(args, seed, extra)
-        fixed = {round(float(name.split()[1]), 6): run for name, run in runs.items() if name.startswith("fixed")}
+        fixed = {stage_key(name.split()[1]): run for name, run in runs.items() if name.startswith("fixed")}
         points = runs["scheduled"]["frontier"]
         walks[seed] = {"points": points, "fixed": fixed}
         ab = None if not args.ab_split else {
-            round(p["ratio"], 6): paired_ab(fixed[round(p["ratio"], 6)]["dir"], f"{runs['scheduled']['dir']}/{p['checkpoint']}",
+            stage_key(p["ratio"]): paired_ab(fixed[stage_key(p["ratio"])]["dir"], f"{runs['scheduled']['dir']}/{p['checkpoint']}",
                                             args.ab_split, out / "ab" / f"{args.ab_split}-s{seed}-{p['ratio']}.json")
-            for p in points if round(p["ratio"], 6) in fixed}
+            for p in points if stage_key(p["ratio"]) in fixed}
         texts.append((f"## seed {seed}\n\n" if len(seeds) > 1 else "") + table(runs["scheduled"], fixed, runs.get("auto"), ab))
         saved[str(seed)] = {name: {k: run[k] for k in ("dir", "base", "final", "steps")} | {"frontier": run.get("frontier")}
                             for name, run in runs.items()}
