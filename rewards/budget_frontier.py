@@ -47,7 +47,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from rewards.budget_model import BudgetModel, BudgetModelSettings, _bucket, features
+from rewards.budget_model import BudgetModel, BudgetModelSettings, features, hash_bucket
 
 
 @dataclass
@@ -95,7 +95,7 @@ def kind_of(prompt: str, settings: FrontierSettings) -> int:
     if settings.kind_split <= 1:
         return size
     words = str(prompt).split()
-    return size * settings.kind_split + _bucket("kind:" + (words[0] if words else ""), settings.kind_split)
+    return size * settings.kind_split + hash_bucket("kind:" + (words[0] if words else ""), settings.kind_split)
 
 
 def n_dims(settings: FrontierSettings) -> int:

@@ -53,7 +53,9 @@ class BudgetModelSettings:
     min_budget: float = 1.0
 
 
-def _bucket(feature: str, n: int) -> int:
+def hash_bucket(feature: str, n: int) -> int:
+    """A stable bucket in [0, n) for a string (blake2b, not Python's salted hash): the same prompt lands in
+    the same feature or kind in every process and run."""
     return int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "little") % n
 
 
@@ -62,9 +64,9 @@ def features(prompt: str, n_features: int) -> np.ndarray:
     words = str(prompt).split()[:512]
     x = np.zeros(n_features + 2)
     for i, w in enumerate(words):
-        x[_bucket("u:" + w, n_features)] += 1.0
+        x[hash_bucket("u:" + w, n_features)] += 1.0
         if i:
-            x[_bucket("b:" + words[i - 1] + " " + w, n_features)] += 1.0
+            x[hash_bucket("b:" + words[i - 1] + " " + w, n_features)] += 1.0
     x[:n_features] /= 4.0
     x[n_features] = math.log1p(len(words))
     x[n_features + 1] = 1.0
