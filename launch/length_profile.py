@@ -51,7 +51,6 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    tokenizer.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32)
     _, rows = tasks.get(args.task).load(args.seed)
     started = time.time()
