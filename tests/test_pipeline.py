@@ -65,14 +65,22 @@ def test_grpo_smoke_run_writes_summary_adapter_and_dual_state(smoke_run):
     assert (out / "adapter" / "tokenizer.json").exists()
 
 
-def test_em_only_and_rloo_run(tiny_base, tmp_path):
+def test_em_only_and_rloo_run_with_a_step_profile(tiny_base, tmp_path):
     cache, _ = tiny_base
+    profiled = ["--max_steps", "2", "--save_strategy", "no", "--step_profile", "true"]
     summary = main(SMOKE + ["--cache_dir", str(cache), "--output_dir", str(tmp_path / "em"), "--constraint", "none",
-                            "--max_steps", "2", "--save_strategy", "no"])
+                            *profiled])
     assert summary["lambda"] == 0.0 and summary["steps"] == 2
     summary = main(SMOKE + ["--cache_dir", str(cache), "--output_dir", str(tmp_path / "rloo"), "--algorithm", "rloo",
-                            "--max_steps", "2", "--save_strategy", "no"])
+                            *profiled])
     assert summary["algorithm"] == "rloo" and summary["steps"] == 2
+    for run in ("em", "rloo"):  # both trainers charge TRL's methods to the parts, and the parts add up
+        profile = json.loads((tmp_path / run / "step_profile.json").read_text())
+        assert profile["steps"] == 1 and profile["warmup_steps"] == 1 and profile["device"] == "cpu"
+        parts = profile["parts"]
+        for part in ("generation", "policy forward", "backward", "optimizer", "rewards", "terse"):
+            assert parts[part]["seconds"] > 0, (run, part)
+        assert abs(sum(p["share"] for p in parts.values()) - 1.0) < 0.01
 
 
 @pytest.mark.parametrize("allocation, split", [("frontier", 1), ("knapsack", 1), ("monotone", 1), ("knapsack", 3)])

@@ -68,3 +68,18 @@ def test_runs_without_wandb_never_import_it(monkeypatch, caplog):
     assert wandb_dir() is None
     assert "W&B" not in caplog.text
 
+
+
+def test_finish_puts_the_step_profile_in_the_wandb_summary(monkeypatch):
+    from types import SimpleNamespace
+
+    from train import tracking
+
+    finished = []
+    fake = SimpleNamespace(run=SimpleNamespace(summary={}), finish=lambda: finished.append(True))
+    monkeypatch.setattr(tracking, "_live_wandb", lambda: fake)
+    profile = {"step_seconds": 2.0, "parts": {"generation": {"seconds": 1.5, "share": 0.75},
+                                              "backward": {"seconds": 0.5, "share": 0.25}}}
+    tracking.finish_wandb({"final": {"em": 1.0, "mean_tokens": 3.0}, "step_profile": profile})
+    assert fake.run.summary["profile/generation_share"] == 0.75 and fake.run.summary["profile/step_seconds"] == 2.0
+    assert fake.run.summary["final/em"] == 1.0 and finished == [True]

@@ -124,6 +124,8 @@ class ScriptArguments:
     lr_guard_tolerance: float = field(default=0.02, metadata={"help": "EM below the reference that counts as a fall."})
     warm_start_steps: int = field(default=900, metadata={"help": "SFT steps of the built-in base model."})
     cache_dir: str = field(default=".cache/terse", metadata={"help": "Where warm-started base models are cached."})
+    step_profile: bool = field(default=False, metadata={"help": "Time each part of every optimizer step (generation, log-probs, backward, "
+                               "optimizer, rewards, Terse; synchronised on a GPU) into output_dir/step_profile.json."})
     torch_threads: int | None = field(default=None, metadata={"help": "torch.set_num_threads (default: the cores divided by the local processes)."})
 
     def __post_init__(self):

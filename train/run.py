@@ -236,6 +236,14 @@ def build_trainer(script_args, training_args, model_args, model, tokenizer, task
         measure=script_args.dual_measure,
     )
     guard_wandb_callbacks(trainer)
+    if script_args.step_profile:  # before the periodic evaluation: an evaluation is not part of a step
+        import torch
+
+        from train.step_profile import StepProfile
+
+        cuda = trainer.accelerator.device.type == "cuda"
+        trainer.enable_profile(StepProfile(sync=torch.cuda.synchronize if cuda else None,
+                                           warmup=generation_cycle(training_args)))
     # Selection: highest EM within T (budget), fewest tokens at EM >= F (em_floor), highest EM (none). A schedule
     # ships its own stage instead.
     rule = None
@@ -315,6 +323,7 @@ def write_outputs(state, trainer, tokenizer, val_rows, script_args, training_arg
 
     from train.export import export
     from train.schedule import plot_frontier
+    from train.step_profile import PROFILE_FILE
     from train.tracking import finish_wandb, wandb_dir
     from train.trainer import write_json_atomic
 
@@ -346,6 +355,8 @@ def write_outputs(state, trainer, tokenizer, val_rows, script_args, training_arg
         "wandb_dir": wandb_dir(),
         "adapter": str(out / "adapter"),
     }
+    if trainer.profile is not None:
+        summary["step_profile"] = {"device": str(trainer.accelerator.device), **trainer.profile.summary()}
     if schedule is not None:
         summary["frontier"] = [{k: v for k, v in p.items() if k != "by_difficulty"} for p in schedule.points]
     if state.is_main_process:
@@ -355,6 +366,8 @@ def write_outputs(state, trainer, tokenizer, val_rows, script_args, training_arg
             if budget_model is not None:
                 budget_model.save(out / "adapter")
         write_json_atomic(str(out / "summary.json"), summary)
+        if "step_profile" in summary:
+            write_json_atomic(str(out / PROFILE_FILE), summary["step_profile"])
         if schedule is not None and schedule.points:
             plot_frontier(schedule.points, out / "frontier.png", f"{script_args.task}: one scheduled run")
         if isinstance(model, PeftModel):  # the serving export: checked, atomic, with its model card
@@ -380,6 +393,14 @@ def controller_target(script_args, base: dict, mode: str | None = None) -> float
             return script_args.em_floor
         return max(0.0, base["em"] - script_args.em_tolerance)
     return 0.0
+
+
+def generation_cycle(training_args) -> int:
+    """Optimizer steps per generation call: TRL generates once per `steps_per_generation × num_iterations`
+    micro-batches. A step profile's warm-up is one such cycle, so that the steps it averages hold whole
+    cycles (a mean that started after a generating step would hide most of the generation)."""
+    micro = (training_args.steps_per_generation or training_args.gradient_accumulation_steps) * training_args.num_iterations
+    return max(1, micro // training_args.gradient_accumulation_steps)
 
 
 def model_dtype(dtype: str | None, bf16: bool) -> str:
@@ -418,6 +439,10 @@ def print_summary(s: dict) -> None:
         f"steps        {s['steps']} in {s['wall_seconds']:.0f} s",
         f"adapter      {s['adapter']}" + (f"  (serving export: {s['export']})" if s.get("export") else ""),
     ]
+    if s.get("step_profile", {}).get("parts"):
+        p = s["step_profile"]
+        shares = ", ".join(f"{k} {100 * v['share']:.0f}%" for k, v in p["parts"].items() if v["share"] >= 0.005)
+        lines.append(f"step profile {p['step_seconds']:.3f} s/step on {p['device']} ({p['steps']} steps): {shares}")
     if s.get("wandb_dir"):
         lines.append(f"W&B run      {s['wandb_dir']}  (offline? upload with: wandb sync {s['wandb_dir']})")
     print("\n".join(lines), flush=True)

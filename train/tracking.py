@@ -101,6 +101,10 @@ def finish_wandb(summary: dict) -> None:
         return
     try:
         wandb.run.summary.update({"final/em": summary["final"]["em"], "final/mean_tokens": summary["final"]["mean_tokens"]})
+        profile = summary.get("step_profile") or {}
+        if profile.get("parts"):  # --step_profile: where a step goes, in the run's summary
+            wandb.run.summary.update({"profile/step_seconds": profile["step_seconds"],
+                                      **{f"profile/{k}_share": v["share"] for k, v in profile["parts"].items()}})
         points = summary.get("frontier") or []
         if points:  # a budget schedule's front: a table and a plot in the run
             columns = ["step", "target", "mean_tokens", "em", "lambda"]

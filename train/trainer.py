@@ -17,6 +17,7 @@ correct completions, gathered from all ranks so that every rank holds the same w
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -64,7 +65,44 @@ class DualControlMixin:
         self._tokens_ema: float | None = None  # smoothed mean completion tokens (the em_floor budget level)
         self.overhead_seconds = 0.0  # wall time spent in what Terse adds to TRL (budgets, gathers, controller)
         self._overhead_logged = 0.0
+        self.profile = None  # a train.step_profile.StepProfile once enable_profile is called
         self._apply_lambda()
+
+    # -- the step profile (`--step_profile true`): TRL's methods, each charged to a part of the step -------
+    def enable_profile(self, profile) -> None:
+        """Charge every part of each optimizer step to `profile` (train/step_profile.py): the overrides below
+        open the parts; backward is the accelerator's, wrapped here; the callback marks the step and the
+        optimizer. Added before the periodic evaluation, so that an evaluation is not charged to a step."""
+        from train.step_profile import make_callback
+
+        self.profile = profile
+        backward = self.accelerator.backward
+
+        def timed_backward(loss, **kwargs):
+            with profile.part("backward"):
+                return backward(loss, **kwargs)
+
+        self.accelerator.backward = timed_backward
+        self.add_callback(make_callback(profile))
+
+    def _part(self, name: str):
+        return self.profile.part(name) if self.profile is not None else contextlib.nullcontext()
+
+    def _generate(self, *args, **kwargs):
+        with self._part("generation"):
+            return super()._generate(*args, **kwargs)
+
+    def _generate_and_score_completions(self, *args, **kwargs):
+        with self._part("batch prep"):
+            return super()._generate_and_score_completions(*args, **kwargs)
+
+    def _get_per_token_logps_and_entropies(self, *args, **kwargs):
+        with self._part("policy forward" if torch.is_grad_enabled() else "old/ref log-probs"):
+            return super()._get_per_token_logps_and_entropies(*args, **kwargs)
+
+    def compute_loss(self, *args, **kwargs):
+        with self._part("loss"):
+            return super().compute_loss(*args, **kwargs)
 
     def retarget(self, target: float) -> None:
         """Move the token target T (a budget schedule's next stage): the controller holds the new T, the
@@ -80,14 +118,17 @@ class DualControlMixin:
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         started = time.perf_counter()
-        texts = [prompt_text(p) for p in prompts]
-        if self.budget_model is not None:
-            for row, budget in zip(inputs, self.budget_model.allocate(texts, self._budget_level()), strict=True):
-                row["token_budget"] = budget
+        with self._part("terse"):
+            texts = [prompt_text(p) for p in prompts]
+            if self.budget_model is not None:
+                for row, budget in zip(inputs, self.budget_model.allocate(texts, self._budget_level()), strict=True):
+                    row["token_budget"] = budget
         self.overhead_seconds += time.perf_counter() - started
-        rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        with self._part("rewards"):
+            rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         started = time.perf_counter()
-        self._record_batch(rewards_per_func, texts, completion_ids_list, prompts)
+        with self._part("terse"):
+            self._record_batch(rewards_per_func, texts, completion_ids_list, prompts)
         self.overhead_seconds += time.perf_counter() - started
         return rewards_per_func
 
@@ -125,7 +166,8 @@ class DualControlMixin:
         output = super().training_step(model, inputs, num_items_in_batch)
         if self._step % self.current_gradient_accumulation_steps == 0:  # optimizer-step boundary
             started = time.perf_counter()
-            self._dual_step()
+            with self._part("terse"):
+                self._dual_step()
             self.overhead_seconds += time.perf_counter() - started
             self._metrics["train"]["terse/overhead_seconds"].append(self.overhead_seconds - self._overhead_logged)
             self._overhead_logged = self.overhead_seconds
