@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         extra += ["--torch_threads", str(args.threads)]
     out = Path(args.out)
-    profiles, failed = {}, {}
+    profiles, failed, lengths = {}, {}, {}
     for variant in variants:
         command = variant_command(args.config, variant, args.steps, out, extra, accumulation)
         print("$", " ".join(command), flush=True)
@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {variant}: failed ({failed[variant]})", flush=True)
             continue
         profiles[variant] = json.loads(path.read_text())
+        summary = json.loads((out / variant / "summary.json").read_text())
+        lengths[variant] = f"{summary['train_mean_completion_tokens']:.1f}"
         print(f"  {variant}: {profiles[variant]['step_seconds']:.3f} s/step ({time.time() - started:.0f} s in all)",
               flush=True)
     if not profiles:
@@ -130,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     device = {p.get("device") for p in profiles.values()}
     table = (f"{args.config}, ≥ {args.steps} measured steps per variant after one warm-up generation cycle, device {', '.join(sorted(device))}"
-             + (f", extra: {' '.join(extra)}" if extra else "") + "\n\n" + format_table(profiles))
+             + (f", extra: {' '.join(extra)}" if extra else "") + "\n\n" + format_table(profiles, {"mean completion tokens (training)": lengths}))
     if failed:
         table += "\n" + "\n".join(f"- {v}: failed, {why}" for v, why in failed.items()) + "\n"
     (out / "table.md").write_text(table)

@@ -86,10 +86,12 @@ def test_table_puts_runs_side_by_side_with_the_speed_ratio():
     slow, fast = StepProfile(clock=clock, warmup=0), StepProfile(clock=clock, warmup=0)
     run_step(slow, clock, generation=7.0)  # step 12 s
     run_step(fast, clock, generation=1.0)  # step 6 s
-    table = format_table({"before": slow.summary(), "after": fast.summary()})
+    table = format_table({"before": slow.summary(), "after": fast.summary()},
+                         {"mean completion tokens": {"before": "40.0", "after": "38.5"}})
     assert "| generation | 7.000 s (58.3%) | 1.000 s (16.7%) |" in table
     assert "(speed-up 2.00×)" in table
-    assert table.index("generation") < table.index("backward") < table.index("other")
+    assert table.index("generation") < table.index("backward") < table.index("other") < table.index("**step**")
+    assert table.rstrip().endswith("| mean completion tokens | 40.0 | 38.5 |")
     assert StepProfile().summary() == {"steps": 0, "parts": {}, "step_seconds": None}
 
 

@@ -106,9 +106,11 @@ class StepProfile:
                 "parts": parts}
 
 
-def format_table(profiles: dict[str, dict]) -> str:
+def format_table(profiles: dict[str, dict], notes: dict[str, dict[str, str]] | None = None) -> str:
     """Markdown table, one column per profiled run (name → `StepProfile.summary()`): seconds per step and
-    share per part, then the step time and its ratio to the first run's."""
+    share per part, then the step time and its ratio to the first run's; `notes` adds rows after it (row
+    name → run name → text), e.g. each run's mean completion length, without which step times of runs
+    whose answers differ in length do not compare."""
     names = list(profiles)
     parts = [p for p in PARTS if any(p in profiles[n]["parts"] for n in names)]
     parts += sorted({k for n in names for k in profiles[n]["parts"]} - set(parts))
@@ -124,6 +126,8 @@ def format_table(profiles: dict[str, dict]) -> str:
         f"**{profiles[n]['step_seconds']:.3f} s**" + (f" (speed-up {first / profiles[n]['step_seconds']:.2f}×)"
                                                      if i and first and profiles[n]["step_seconds"] else "")
         for i, n in enumerate(names)) + " |")
+    for row, cells in (notes or {}).items():
+        lines.append(f"| {row} | " + " | ".join(cells.get(n, "—") for n in names) + " |")
     return "\n".join(lines) + "\n"
 
 
