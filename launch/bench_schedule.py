@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -183,11 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
     extra = ["--torch_threads", str(threads)]
     if args.method:
-        from launch.compare import METHODS
+        from launch.compare import METHODS, PLACEHOLDER
 
         if args.method not in METHODS:
             parser.error(f"--method {args.method!r} is not a compare.py method; one of {', '.join(METHODS)}")
-        if any(re.search(r"\{[0-9.]*[TR]\}", a) or a == "--budget_schedule" for a in METHODS[args.method][1]):
+        if any(PLACEHOLDER.search(a) or a == "--budget_schedule" for a in METHODS[args.method][1]):
             parser.error(f"--method {args.method!r} sets its own target or schedule; this bench sets both")
         extra += METHODS[args.method][1]  # after the shared settings, as compare.py adds it: the same cached runs
     try:

@@ -69,6 +69,7 @@ def one_length_per_kind(allocation: str) -> list[str]:
 # name: (what it is, arguments at the published default, {coefficient: [sweep values]} or None).
 # `{T}` in an argument is replaced by the token target T (measured from the base model by the first run),
 # `{R}` / `{1.125R}` by that multiple of the contest's budget ratio (fill_ratio).
+PLACEHOLDER = re.compile(r"\{[0-9.]*[TR]\}")  # any of them: what a caller without a T or ratio must refuse
 METHODS: dict[str, tuple[str, list[str], dict | None]] = {
     "terse": ("Terse: PI dual ascent on the budget, learned per-prompt budgets",
               ["--learned_budget", "true"], None),

@@ -154,6 +154,17 @@ def test_length_profile_counts_cut_answers_and_the_em_they_would_lose():
     assert rows[256]["cut"] == 0.25 and max(rows) == 256  # at the generation cap: the answers that hit it
 
 
+def test_placeholder_names_exactly_what_the_fillers_fill():
+    from launch.compare import PLACEHOLDER
+
+    methods = [args for _, args, _ in METHODS.values()]
+    assert any(PLACEHOLDER.search(a) for args in methods for a in args)  # the contest uses both kinds
+    for args in methods:
+        filled = fill_ratio(fill_target(args, 30.0), 0.4)
+        assert not any(PLACEHOLDER.search(a) for a in filled), filled  # every placeholder is filled
+    assert [bool(PLACEHOLDER.search(a)) for a in ("{T}", "{0.8T}", "{1.125R}", "{R}", "{x}", "T")] == [True] * 4 + [False] * 2
+
+
 def test_schedule_bench_refuses_a_method_with_its_own_target_or_schedule(capsys):
     import pytest
 
