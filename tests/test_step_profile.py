@@ -1,7 +1,12 @@
-"""The step profile's bookkeeping (train/step_profile.py): exclusive parts, warm-up, the table. No TRL, no
-torch: a fake clock stands in for time."""
+"""The step profile's bookkeeping (train/step_profile.py): exclusive parts, warm-up, the table — with a fake
+clock, no TRL and no torch; then the scripts built on it (launch/bench_step.py, launch/random_weights_step.py,
+the latter end to end with the tiny model)."""
+
+from pathlib import Path
 
 from train.step_profile import StepProfile, format_table
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class Clock:
@@ -135,3 +140,24 @@ def test_random_weight_models_have_qwen25s_published_sizes():
     # Qwen2.5-0.5B-Instruct: 494,032,768 parameters; 1.5B: 1,543,714,304 (tied embeddings, 151,936 tokens)
     assert parameter_count(qwen2_config("qwen2.5-0.5b")) == 494_032_768
     assert parameter_count(qwen2_config("qwen2.5-1.5b")) == 1_543_714_304
+
+
+def test_random_weights_step_measures_a_recipe_end_to_end_on_cpu(tiny_base, tmp_path):
+    """The Qwen2.5 recipe as written, on the scaled-down `tiny` shapes: a random model writes every completion
+    to the cap (the worst case the script is for), and the record carries the step time and its parts."""
+    import json
+
+    from launch.random_weights_step import main
+
+    _, tokenizer_dir = tiny_base  # the built-in model's tokenizer stands in for Qwen's
+    record = main(["--recipe", str(ROOT / "configs" / "gsm8k_qwen2.5-0.5b_budget.yaml"), "--arch", "tiny",
+                   "--tokenizer", str(tokenizer_dir), "--data_path", str(ROOT / "tests" / "fixtures" / "gsm8k"),
+                   "--steps", "2", "--out", str(tmp_path), "--dtype", "float32", "--bf16", "false",
+                   "--gradient_checkpointing", "false", "--gradient_accumulation_steps", "1",
+                   "--per_device_train_batch_size", "8", "--num_generations", "4", "--max_completion_length", "6",
+                   "--val_size", "2", "--torch_threads", "2", "--disable_tqdm", "true"])
+    assert record["parameters"] == 9_798_208 and record["max_completion_length"] == 6
+    assert record["train_mean_completion_tokens"] == 6.0  # never ends: every completion runs to the cap
+    assert record["seconds_per_step"] > 0 and record["profile_shares"]["generation"] > 0
+    assert json.loads((tmp_path / "random_weights_step-tiny.json").read_text()) == record
+    assert (tmp_path / "model-tiny" / "model.safetensors").exists()
