@@ -13,6 +13,10 @@ The optional learned budget model (`rewards/budget_model.py`) is owned the same 
 of a batch are computed, its prediction for each prompt is added to the batch as the `token_budget`
 column (which TRL hands to every reward function); after, it learns from the lengths of the batch's
 correct completions, gathered from all ranks so that every rank holds the same weights.
+
+With `--step_profile true` the same overrides charge TRL's generation, log-prob, reward and loss methods
+(and the accelerator's backward) to the parts of a `train.step_profile.StepProfile`; without it they pass
+straight through.
 """
 
 from __future__ import annotations
