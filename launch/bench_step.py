@@ -123,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {variant}: failed ({failed[variant]})", flush=True)
             continue
         profiles[variant] = json.loads(path.read_text())
-        summary = json.loads((out / variant / "summary.json").read_text())
-        lengths[variant] = f"{summary['train_mean_completion_tokens']:.1f}"
+        tokens = json.loads((out / variant / "summary.json").read_text()).get("train_mean_completion_tokens")
+        lengths[variant] = "—" if tokens is None else f"{tokens:.1f}"
         print(f"  {variant}: {profiles[variant]['step_seconds']:.3f} s/step ({time.time() - started:.0f} s in all)",
               flush=True)
     if not profiles:
