@@ -196,6 +196,11 @@ def test_schedule_clause_needs_four_decreasing_points_inside_and_within():
     assert not clause(*_walk(outside, {0.6: 1.0}))["inside"]
     better = clause(*_walk(good, {0.6: 1.0, 0.35: 0.42}))  # a scheduled point far above its fixed run is not "within"
     assert not better["within"] and not better["met"] and better["strict"]
+    assert better["no_worse"] and better["met_no_worse"]  # ... but it is no worse: the one-sided reading holds
+    worse = clause(*_walk(good, {0.6: 1.0, 0.35: 0.83}))  # 0.03 below: fails both readings
+    assert not worse["within"] and not worse["no_worse"]
+    edge = clause(*_walk(good, {0.45: 0.99 + 0.02, 0.4: 0.95 - 0.02}))  # exactly 0.02 either way counts as within
+    assert edge["within"] and edge["no_worse"] and edge["met"]
     assert not clause(*_walk(good[:3], {0.6: 1.0}))["strict"]  # three points are not a front of four
 
 
@@ -207,6 +212,7 @@ def test_schedule_seed_summary_counts_the_seeds_that_meet_the_clause():
     walks = {s: dict(zip(("points", "fixed"), _walk(w, {0.45: 0.98, 0.35: 0.80}))) for s, w in ((0, good), (1, flat))}
     text = seeds_summary(walks)
     assert "all three: 1 of 2" in text and "strictly decreasing over ≥ 4 points: 1 of 2" in text
+    assert "all three with that reading: 1 of 2" in text  # flat is better than its fixed run but not decreasing
     row = next(line for line in text.splitlines() if line.startswith("| 0.35"))
     assert "0.800 (18.0), +0.000" in row and "0.990 (22.0), +0.190" in row and "+0.095 [+0.000, +0.190]" in row
 
