@@ -31,10 +31,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from train.run import generation_cycle  # noqa: E402
 from train.step_profile import PROFILE_FILE, format_table  # noqa: E402
 
 VARIANTS = {
@@ -50,10 +52,12 @@ FIXED = ["--step_profile", "true", "--eval_every", "0", "--save_strategy", "no",
 
 
 def cycle_of(variant: str, accumulation: int = 1) -> int:
-    """Optimizer steps per generation call under `variant` (what train.run.generation_cycle computes)."""
+    """Optimizer steps per generation call under `variant`: train.run.generation_cycle of its flags, so the
+    bench's warm-up is the one the run's profile uses."""
     flags = VARIANTS[variant]
-    per_generation = int(flags[flags.index("--steps_per_generation") + 1]) if "--steps_per_generation" in flags else accumulation
-    return max(1, per_generation // accumulation)
+    per_generation = int(flags[flags.index("--steps_per_generation") + 1]) if "--steps_per_generation" in flags else None
+    return generation_cycle(SimpleNamespace(steps_per_generation=per_generation,
+                                            gradient_accumulation_steps=accumulation, num_iterations=1))
 
 
 def max_steps_for(variant: str, steps: int, accumulation: int = 1) -> int:

@@ -94,10 +94,8 @@ class StepProfile:
             return {"steps": 0, "parts": {}, "step_seconds": None}
         n = len(measured)
         step = sum(s["step"] for s in measured) / n
-        names = [p for p in PARTS if any(p in s for s in measured)]
-        names += sorted({k for s in measured for k in s} - set(PARTS) - {"step"})
         parts = {}
-        for name in names:
+        for name in ordered_parts({k for s in measured for k in s} - {"step"}):
             seconds = sum(s.get(name, 0.0) for s in measured) / n
             parts[name] = {"seconds": round(seconds, 5), "share": round(seconds / step, 4) if step else 0.0}
         warm = self.steps[:self.warmup] if len(self.steps) > self.warmup else []
@@ -106,14 +104,18 @@ class StepProfile:
                 "parts": parts}
 
 
+def ordered_parts(names: set[str]) -> list[str]:
+    """Part names in step order (`PARTS`), any others after them alphabetically."""
+    return [p for p in PARTS if p in names] + sorted(names - set(PARTS))
+
+
 def format_table(profiles: dict[str, dict], notes: dict[str, dict[str, str]] | None = None) -> str:
     """Markdown table, one column per profiled run (name → `StepProfile.summary()`): seconds per step and
     share per part, then the step time and its ratio to the first run's; `notes` adds rows after it (row
     name → run name → text), e.g. each run's mean completion length, without which step times of runs
     whose answers differ in length do not compare."""
     names = list(profiles)
-    parts = [p for p in PARTS if any(p in profiles[n]["parts"] for n in names)]
-    parts += sorted({k for n in names for k in profiles[n]["parts"]} - set(parts))
+    parts = ordered_parts({k for n in names for k in profiles[n]["parts"]})
     lines = ["| part | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for part in parts:
         cells = []
