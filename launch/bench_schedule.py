@@ -20,6 +20,10 @@ of two answer lengths, so a single run says little about a schedule.
 `--ab_split test` also puts every compared stage checkpoint (`front/step-N`) against its fixed run on that
 split with `python -m train.evaluate` (greedy, paired bootstrap over the split's prompts; the JSON is kept
 in `<out>/ab/` and reused), and adds the scheduled − fixed EM with its 95% interval to each seed's table.
+
+Where the seed's reliability curves exist (`python launch/reliability.py --config ... --seed N`, which
+`launch/compare.py` runs for every seed of a contest), each point also gets the references at its own mean
+tokens: the allocation frontier EM*, the monotone reference and the best uniform cap.
 """
 
 from __future__ import annotations
@@ -113,7 +117,24 @@ def paired_ab(fixed_dir: str, stage_dir: str, split: str, path: Path) -> dict:
     return json.loads(path.read_text())["ab_test"]["greedy"]
 
 
-def table(schedule_run: dict, fixed: dict[float, dict], auto_run: dict | None, ab: dict | None = None) -> str:
+def references_at(reliability: dict | None, tokens: float) -> dict | None:
+    """What the base model's reliability curves (launch/reliability.py) say is reachable at a point's own mean
+    tokens: the allocation frontier EM*, the monotone reference (one mode per difficulty, never shorter for
+    a harder one: what `terse_monotone` can follow) and the best uniform cap. None without curves. Why at
+    the point's tokens and not at T: a point over or under its target is judged against what that many
+    tokens could buy."""
+    if not reliability:
+        return None
+    from train.allocation import frontier, monotone_frontier, uniform
+
+    curves, shares = reliability["curves"], reliability["shares"]
+    solved = {name: solve(curves, shares, tokens) for name, solve in
+              (("frontier", frontier), ("monotone", monotone_frontier), ("uniform", uniform))}
+    return {name: point["em"] if point["feasible"] else None for name, point in solved.items()}
+
+
+def table(schedule_run: dict, fixed: dict[float, dict], auto_run: dict | None, ab: dict | None = None,
+          reliability: dict | None = None) -> str:
     base = schedule_run["base"]
     points = schedule_run["frontier"]
     fixed_steps = sum(r["steps"] for r in fixed.values())
@@ -124,8 +145,9 @@ def table(schedule_run: dict, fixed: dict[float, dict], auto_run: dict | None, a
         f"in all; {versus}.",
         "",
         "| stage | ratio | T | scheduled EM | scheduled tokens | ≤ 1.1·T | fixed-budget run EM | fixed tokens | EM (scheduled − fixed) |"
-        + (" paired on the split: EM [95%], tokens |" if ab is not None else ""),
-        "|---" * (9 + (ab is not None)) + "|",
+        + (" paired on the split: EM [95%], tokens |" if ab is not None else "")
+        + (" at its tokens: frontier / monotone / uniform cap |" if reliability else ""),
+        "|---" * (9 + (ab is not None) + bool(reliability)) + "|",
     ]
     for p in points:
         f = fixed.get(stage_key(p["ratio"]))
@@ -136,6 +158,9 @@ def table(schedule_run: dict, fixed: dict[float, dict], auto_run: dict | None, a
             g = ab.get(stage_key(p["ratio"]))
             cells.append(f"{g['em_diff']:+.3f} [{g['em_ci'][0]:+.3f}, {g['em_ci'][1]:+.3f}], {g['tokens_b']:.1f} vs "
                          f"{g['tokens_a']:.1f}" if g else "—")
+        refs = references_at(reliability, p["mean_tokens"])
+        if refs is not None:
+            cells.append(" / ".join("—" if refs[k] is None else f"{refs[k]:.3f}" for k in ("frontier", "monotone", "uniform")))
         lines.append(f"| {p['stage']} (step {p['step']}) | {p['ratio']:.2f} | {p['target']:.1f} | {p['em']:.3f} | "
                      f"{p['mean_tokens']:.1f} | {inside} | " + " | ".join(cells) + " |")
     check = clause(points, fixed)
@@ -154,6 +179,16 @@ def table(schedule_run: dict, fixed: dict[float, dict], auto_run: dict | None, a
                   f" (the last that held: {held[-1]['step'] if held else None}); final val EM "
                   f"{auto_run['final']['em']:.3f} at {auto_run['final']['mean_tokens']:.1f} tokens"]
     return "\n".join(lines) + "\n"
+
+
+def base_curves(config: str | None, seed: int) -> dict | None:
+    """The seed's reliability curves if `launch/reliability.py` has measured them (compare.py does so for
+    every seed of a contest); None for tasks without answer modes or when not measured yet."""
+    from launch.reliability import default_path
+
+    path = default_path(config, seed) if config else None
+    report = json.loads(path.read_text()) if path and path.exists() else None
+    return report if report and report.get("curves") else None
 
 
 def seed_runs(args: argparse.Namespace, seed: int, extra: list[str]) -> dict[str, dict]:
@@ -217,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
             stage_key(p["ratio"]): paired_ab(fixed[stage_key(p["ratio"])]["dir"], f"{runs['scheduled']['dir']}/{p['checkpoint']}",
                                             args.ab_split, out / "ab" / f"{args.ab_split}-s{seed}-{p['ratio']}.json")
             for p in points if stage_key(p["ratio"]) in fixed}
-        texts.append((f"## seed {seed}\n\n" if len(seeds) > 1 else "") + table(runs["scheduled"], fixed, runs.get("auto"), ab))
+        texts.append((f"## seed {seed}\n\n" if len(seeds) > 1 else "")
+                     + table(runs["scheduled"], fixed, runs.get("auto"), ab, base_curves(args.config, seed)))
         saved[str(seed)] = {name: {k: run[k] for k in ("dir", "base", "final", "steps")} | {"frontier": run.get("frontier")}
                             for name, run in runs.items()}
     if len(seeds) > 1:

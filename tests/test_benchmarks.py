@@ -234,3 +234,27 @@ def test_schedule_table_shows_the_paired_interval_and_bad_seeds_are_refused(caps
     with pytest.raises(SystemExit):
         main(["--seeds", "0,one"])
     assert "--seeds must be comma-separated integers" in capsys.readouterr().err
+
+
+def test_schedule_table_puts_the_references_at_each_points_own_tokens():
+    from launch.bench_schedule import references_at, table
+
+    # two kinds of prompt, half each: the easy one loses 0.05 answered in 4 tokens, the hard one needs 20
+    curves = {"1": [{"mode": "steps", "mean_tokens": 10, "em": 1.0}, {"mode": "direct", "mean_tokens": 4, "em": 0.95}],
+              "2": [{"mode": "steps", "mean_tokens": 20, "em": 1.0}, {"mode": "direct", "mean_tokens": 4, "em": 0.2}]}
+    reliability = {"curves": curves, "shares": {"1": 0.5, "2": 0.5}}
+    at12 = references_at(reliability, 12.0)  # easy direct + hard worked: (0.95 + 1.0) / 2 at 12 tokens
+    assert abs(at12["frontier"] - 0.975) < 1e-9 and abs(at12["monotone"] - 0.975) < 1e-9
+    assert abs(at12["uniform"] - 0.6) < 1e-9  # a cap that fits 12 tokens on average answers the hard kind directly
+    at8 = references_at(reliability, 8.0)  # the frontier works half the hard prompts (8 of the 16 tokens they need)
+    assert abs(at8["frontier"] - (0.575 + 0.5 * 0.5 * 0.8)) < 1e-9
+    assert references_at(reliability, 3.0)["frontier"] is None  # below every mode: nothing reachable
+    assert references_at(None, 12.0) is None
+    points, fixed = _walk([(0.6, 30, 1.0, 12), (0.45, 22, 0.9, 8)], {})
+    for p, step in zip(points, (60, 100)):
+        p.update(stage=step // 60, step=step)
+    run = {"base": {"em": 1.0, "mean_tokens": 15.0}, "frontier": points, "steps": 100}
+    rows = [line for line in table(run, fixed, None, None, reliability).splitlines() if line.startswith("| ")]
+    assert rows[0].endswith("at its tokens: frontier / monotone / uniform cap |")
+    assert rows[1].endswith("| 0.975 / 0.975 / 0.600 |")
+    assert "frontier" not in table(run, fixed, None, None, None).splitlines()[2]
