@@ -19,7 +19,7 @@ of two answer lengths, so a single run says little about a schedule.
 
 `--ab_split test` also puts every compared stage checkpoint (`front/step-N`) against its fixed run on that
 split with `python -m train.evaluate` (greedy, paired bootstrap over the split's prompts; the JSON is kept
-in `<out>/ab/` and reused), and adds the scheduled − fixed EM with its 95% interval to each seed's table.
+in `<out>/ab/`, named by the scheduled run, and reused), and adds the scheduled − fixed EM with its 95% interval to each seed's table.
 
 Where the seed's reliability curves exist (`python launch/reliability.py --config ... --seed N`, which
 `launch/compare.py` runs for every seed of a contest), each point also gets the references at its own mean
@@ -107,8 +107,9 @@ def seeds_summary(walks: dict[int, dict]) -> str:
 
 def paired_ab(fixed_dir: str, stage_dir: str, split: str, path: Path) -> dict:
     """The paired bootstrap of a stage checkpoint (B) against a fixed run (A) on `split`, from `train.evaluate`
-    (run once; its JSON report at `path` is reused)."""
-    if not path.exists():
+    (run once; its JSON report at `path` is reused only if it compares exactly these two models — a report
+    left by another walk at the same ratio and seed is stale, and is measured again)."""
+    if not path.exists() or list(json.loads(path.read_text()).get("models", {})) != [fixed_dir, stage_dir]:
         path.parent.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "train.evaluate", fixed_dir, stage_dir, "--split", split, "--out", str(path)]
         proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
@@ -250,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         walks[seed] = {"points": points, "fixed": fixed}
         ab = None if not args.ab_split else {
             stage_key(p["ratio"]): paired_ab(fixed[stage_key(p["ratio"])]["dir"], f"{runs['scheduled']['dir']}/{p['checkpoint']}",
-                                            args.ab_split, out / "ab" / f"{args.ab_split}-s{seed}-{p['ratio']}.json")
+                                            args.ab_split, out / "ab" / f"{args.ab_split}-s{seed}-{p['ratio']}-"
+                                            f"{Path(runs['scheduled']['dir']).name}.json")
             for p in points if stage_key(p["ratio"]) in fixed}
         texts.append((f"## seed {seed}\n\n" if len(seeds) > 1 else "")
                      + table(runs["scheduled"], fixed, runs.get("auto"), ab, base_curves(args.config, seed)))

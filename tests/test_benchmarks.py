@@ -258,3 +258,24 @@ def test_schedule_table_puts_the_references_at_each_points_own_tokens():
     assert rows[0].endswith("at its tokens: frontier / monotone / uniform cap |")
     assert rows[1].endswith("| 0.975 / 0.975 / 0.600 |")
     assert "frontier" not in table(run, fixed, None, None, None).splitlines()[2]
+
+
+def test_schedule_paired_test_is_measured_again_when_its_report_compares_other_models(tmp_path, monkeypatch):
+    from launch import bench_schedule
+
+    calls = []
+
+    def evaluate(cmd, **kwargs):  # stands in for `python -m train.evaluate A B --out PATH`
+        calls.append(cmd)
+        a, b, out = cmd[3], cmd[4], cmd[cmd.index("--out") + 1]
+        Path(out).write_text(json.dumps({"models": {a: {}, b: {}}, "ab_test": {"greedy": {"em_diff": len(calls)}}}))
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(bench_schedule.subprocess, "run", evaluate)
+    path = tmp_path / "ab" / "test-s0-0.4.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"models": {"fixed": {}, "another-walk/front/step-160": {}},
+                                "ab_test": {"greedy": {"em_diff": 0.09}}}))
+    assert bench_schedule.paired_ab("fixed", "walk/front/step-140", "test", path) == {"em_diff": 1}  # stale: measured
+    assert bench_schedule.paired_ab("fixed", "walk/front/step-140", "test", path) == {"em_diff": 1}  # current: reused
+    assert len(calls) == 1
