@@ -19,7 +19,8 @@ of two answer lengths, so a single run says little about a schedule.
 
 `--ab_split test` also puts every compared stage checkpoint (`front/step-N`) against its fixed run on that
 split with `python -m train.evaluate` (greedy, paired bootstrap over the split's prompts; the JSON is kept
-in `<out>/ab/`, named by the scheduled run, and reused), and adds the scheduled − fixed EM with its 95% interval to each seed's table.
+in `<out>/ab/`, named by the scheduled run, and reused), and adds the scheduled − fixed EM with its 95%
+interval to each seed's table.
 
 Where the seed's reliability curves exist (`python launch/reliability.py --config ... --seed N`, which
 `launch/compare.py` runs for every seed of a contest), each point also gets the references at its own mean
