@@ -240,6 +240,10 @@ def main() -> None:
             print_mode_choice(str(run), mode_choice(load_policy(args.config, extra, run), tokenizer, rows, modes))
         return
     report = measure(model, tokenizer, rows, modes, max_new)
+    from train.base_model import provenance
+
+    # The curves belong to this base model, and a warm start made elsewhere is another model (see built_with).
+    report["base_model"] = {"path": str(model.name_or_path), "built_with": provenance(model.name_or_path)}
     print_report(report)
     out = Path(args.out) if args.out else default_path(args.config, args.seed or 0)
     out.parent.mkdir(parents=True, exist_ok=True)

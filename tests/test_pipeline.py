@@ -65,6 +65,25 @@ def test_grpo_smoke_run_writes_summary_adapter_and_dual_state(smoke_run):
     assert (out / "adapter" / "tokenizer.json").exists()
 
 
+def test_a_cached_base_model_names_the_machine_that_built_it(tiny_base):
+    """The warm start is not bit-reproducible across torch builds and CPU instruction sets, so the cache
+    entry records what it was built with (and reliability curves copy that record)."""
+    import json
+
+    import torch
+
+    from train.base_model import WarmStartSettings, provenance
+
+    _, path = tiny_base
+    record = json.loads((path / "warm_start.json").read_text())
+    assert WarmStartSettings(**{k: v for k, v in record.items() if k != "built_with"}).sft_steps == 40
+    built = provenance(path)
+    assert built["torch"] == torch.__version__ and built["threads"] == 2
+    assert built["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert built["device"] == ("cpu" if not torch.cuda.is_available() else torch.cuda.get_device_name(0))
+    assert provenance(path.parent / "not-a-model") is None
+
+
 def test_em_only_and_rloo_run_with_a_step_profile(tiny_base, tmp_path):
     cache, _ = tiny_base
     profiled = ["--max_steps", "2", "--save_strategy", "no", "--step_profile", "true"]

@@ -129,8 +129,30 @@ def warm_start(out_dir: Path, settings: WarmStartSettings, train_rows: list[dict
     )
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
-    (out_dir / "warm_start.json").write_text(json.dumps(asdict(settings), indent=2))
+    (out_dir / "warm_start.json").write_text(json.dumps({**asdict(settings), "built_with": built_with()}, indent=2))
     shutil.rmtree(out_dir / "sft", ignore_errors=True)
+
+
+def built_with() -> dict:
+    """What the warm start ran on. Why record it: the same settings and data give a different model on
+    another torch build or CPU instruction set (float sums round differently, and 900 SFT steps amplify the
+    difference until forced-mode accuracies differ by tenths), so a cached base model and every reliability
+    curve measured on it name the machine that made them."""
+    import platform
+
+    import torch
+
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    return {"torch": torch.__version__, "threads": torch.get_num_threads(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "machine": platform.machine(), "device": device}
+
+
+def provenance(model_dir: str | os.PathLike) -> dict | None:
+    """The `built_with` record of a cached base model (None for a hub model or an older cache entry)."""
+    record = Path(model_dir) / "warm_start.json"
+    if not record.exists():
+        return None
+    return json.loads(record.read_text()).get("built_with")
 
 
 DISTRIBUTED_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
