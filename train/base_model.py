@@ -134,10 +134,10 @@ def warm_start(out_dir: Path, settings: WarmStartSettings, train_rows: list[dict
 
 
 def built_with() -> dict:
-    """What the warm start ran on. Why record it: the same settings and data give a different model on
-    another torch build or CPU instruction set (float sums round differently, and 900 SFT steps amplify the
-    difference until forced-mode accuracies differ by tenths), so a cached base model and every reliability
-    curve measured on it name the machine that made them."""
+    """What the warm start ran on. Why record it: the same settings and data gave a different model on
+    another machine (forced-mode accuracies differing by tenths, docs/benchmark.md; not the thread count,
+    which leaves the weights bit-identical), so a cached base model and every reliability curve measured on
+    it name what made them: the torch build and CPU instruction set are the likely suspects."""
     import platform
 
     import torch
