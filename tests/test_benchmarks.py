@@ -279,3 +279,14 @@ def test_schedule_paired_test_is_measured_again_when_its_report_compares_other_m
     assert bench_schedule.paired_ab("fixed", "walk/front/step-140", "test", path) == {"em_diff": 1}  # stale: measured
     assert bench_schedule.paired_ab("fixed", "walk/front/step-140", "test", path) == {"em_diff": 1}  # current: reused
     assert len(calls) == 1
+
+
+def test_warm_start_repro_orders_its_settings_and_refuses_an_unknown_kernel_set():
+    import pytest
+
+    from launch.warm_start_repro import KERNELS, settings_to_run
+
+    assert settings_to_run("1,2", "native,avx2") == [(1, "native"), (2, "native"), (1, "avx2"), (2, "avx2")]
+    assert KERNELS["avx2"] == {**KERNELS["aten-avx2"], **KERNELS["mkl-avx2"]}  # both libraries held to AVX2
+    with pytest.raises(SystemExit, match="avx512"):
+        settings_to_run("1", "native,avx512")

@@ -84,6 +84,19 @@ def test_a_cached_base_model_names_the_machine_that_built_it(tiny_base):
     assert provenance(path.parent / "not-a-model") is None
 
 
+def test_the_built_with_record_names_environment_that_moved_the_kernels(monkeypatch):
+    """ATen's and MKL's dispatch can be held to a lower instruction set from the environment, which builds
+    another base model; the record must say so, and say nothing when no such variable is set."""
+    from train.base_model import KERNEL_DISPATCH_ENV, built_with
+
+    for name in KERNEL_DISPATCH_ENV:
+        monkeypatch.delenv(name, raising=False)
+    assert built_with()["kernel_env"] == {}
+    monkeypatch.setenv("MKL_ENABLE_INSTRUCTIONS", "AVX2")
+    monkeypatch.setenv("UNRELATED", "1")
+    assert built_with()["kernel_env"] == {"MKL_ENABLE_INSTRUCTIONS": "AVX2"}
+
+
 def test_em_only_and_rloo_run_with_a_step_profile(tiny_base, tmp_path):
     cache, _ = tiny_base
     profiled = ["--max_steps", "2", "--save_strategy", "no", "--step_profile", "true"]

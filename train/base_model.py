@@ -134,17 +134,25 @@ def warm_start(out_dir: Path, settings: WarmStartSettings, train_rows: list[dict
 
 
 def built_with() -> dict:
-    """What the warm start ran on. Why record it: the same settings and data gave a different model on
-    another machine (forced-mode accuracies differing by tenths, docs/benchmark.md; not the thread count,
-    which leaves the weights bit-identical), so a cached base model and every reliability curve measured on
-    it name what made them: the torch build and CPU instruction set are the likely suspects."""
+    """What the warm start ran on. Why record it: the same settings and data give another model on a CPU
+    with another instruction set — the published `chain_easy` base models (built with AVX-512) rebuild
+    exactly on an AVX-512 machine, and an AVX2-only machine (or AVX-512 with ATen's and MKL's kernels held
+    to AVX2) builds models whose forced-mode accuracies differ by tenths (docs/benchmark.md; the thread
+    count leaves the weights bit-identical). So a cached base model and every reliability curve measured
+    on it name what made them, including any environment variable that moved the kernel dispatch."""
     import platform
 
     import torch
 
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    kernel_env = {k: os.environ[k] for k in KERNEL_DISPATCH_ENV if k in os.environ}
     return {"torch": torch.__version__, "threads": torch.get_num_threads(),
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "machine": platform.machine(), "device": device}
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "kernel_env": kernel_env,
+            "machine": platform.machine(), "device": device}
+
+
+# Environment variables that change which CPU kernels torch (ATen) and MKL dispatch to, and so the model.
+KERNEL_DISPATCH_ENV = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR", "MKL_DEBUG_CPU_TYPE")
 
 
 def provenance(model_dir: str | os.PathLike) -> dict | None:
