@@ -136,7 +136,7 @@ def warm_start(out_dir: Path, settings: WarmStartSettings, train_rows: list[dict
 def built_with() -> dict:
     """What the warm start ran on. Why record it: the same settings and data give another model on a CPU
     with another instruction set — the published `chain_easy` base models (built with AVX-512) rebuild
-    exactly on an AVX-512 machine, and an AVX2-only machine (or AVX-512 with ATen's and MKL's kernels held
+    exactly on an AVX-512 machine, and an AVX2-only machine (or an AVX-512 one with torch's own kernels held
     to AVX2) builds models whose forced-mode accuracies differ by tenths (docs/benchmark.md; the thread
     count leaves the weights bit-identical). So a cached base model and every reliability curve measured
     on it name what made them, including any environment variable that moved the kernel dispatch."""
