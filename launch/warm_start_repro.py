@@ -3,7 +3,8 @@
     python launch/warm_start_repro.py --steps 30 --threads 1,2
     python launch/warm_start_repro.py --steps 30 --kernels native,aten-avx2,mkl-avx2,avx2
 
-Trains the same short warm start (train/base_model.py) once per setting, each in its own process, and
+Trains the same short warm start (train/base_model.py) once per setting, each in its own process
+(`warm_start_in_own_process`), and
 compares every setting's weights with the first's. Why: the benchmark's base models rebuilt on an AVX2-only
 machine came out a different model from the published ones, built on an AVX-512 one (docs/benchmark.md, "base
 models rebuilt on another machine"). Kernel dispatch is fixed when torch and MKL start, so a kernel set can
@@ -22,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -31,12 +30,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-KERNELS = {
-    "native": {},
-    "aten-avx2": {"ATEN_CPU_CAPABILITY": "avx2"},
-    "mkl-avx2": {"MKL_ENABLE_INSTRUCTIONS": "AVX2"},
-    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
-}
+ATEN_AVX2 = {"ATEN_CPU_CAPABILITY": "avx2"}
+MKL_AVX2 = {"MKL_ENABLE_INSTRUCTIONS": "AVX2"}
+KERNELS = {"native": {}, "aten-avx2": ATEN_AVX2, "mkl-avx2": MKL_AVX2, "avx2": ATEN_AVX2 | MKL_AVX2}
 
 
 def settings_to_run(threads: str, kernels: str) -> list[tuple[int, str]]:
@@ -49,19 +45,6 @@ def settings_to_run(threads: str, kernels: str) -> list[tuple[int, str]]:
     return [(n, k) for k in names for n in counts]
 
 
-def build(out: Path, task: str, seed: int, steps: int, threads: int) -> None:
-    """Child process: one warm start into `out`, with the kernel set its environment chose."""
-    import torch
-
-    from train import tasks
-    from train.base_model import WarmStartSettings, warm_start
-
-    torch.set_num_threads(threads)
-    chosen = tasks.get(task)
-    train_rows, _ = chosen.load(seed, None, None)
-    warm_start(out, WarmStartSettings(seed=seed, task=task, sft_steps=steps), chosen.sft_rows(train_rows))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", default="chain_easy")
@@ -69,23 +52,24 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30, help="SFT steps per warm start")
     parser.add_argument("--threads", default="1", help="comma-separated torch thread counts")
     parser.add_argument("--kernels", default="native", help=f"comma-separated kernel sets: {', '.join(KERNELS)}")
-    parser.add_argument("--_build", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args._build:
-        build(Path(args._build), args.task, args.seed, args.steps, int(args.threads))
-        return
     runs = settings_to_run(args.threads, args.kernels)
     import torch
     from safetensors.torch import load_file
 
+    from train import tasks
+    from train.base_model import WarmStartSettings, warm_start_in_own_process
+
+    task = tasks.get(args.task)
+    rows = task.sft_rows(task.load(args.seed, None, None)[0])
+    settings = WarmStartSettings(seed=args.seed, task=args.task, sft_steps=args.steps)
     weights, records = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for n, kernel in runs:
             out = Path(tmp) / f"{kernel}-threads-{n}"
             out.mkdir()
-            env = {**os.environ, **KERNELS[kernel]}
-            subprocess.run([sys.executable, __file__, "--_build", str(out), "--task", args.task, "--seed",
-                            str(args.seed), "--steps", str(args.steps), "--threads", str(n)], check=True, env=env)
+            # torch takes its intra-op thread count from OMP_NUM_THREADS at start-up; built_with checks it
+            warm_start_in_own_process(out, settings, rows, env={**KERNELS[kernel], "OMP_NUM_THREADS": str(n)})
             weights[n, kernel] = load_file(out / "model.safetensors")
             records[n, kernel] = json.loads((out / "warm_start.json").read_text())["built_with"]
     first = runs[0]
@@ -96,7 +80,7 @@ def main() -> None:
         diff = max((a[k] - b[k]).abs().max().item() for k in a)
         same = all(torch.equal(a[k], b[k]) for k in a)
         rec = records[n, kernel]
-        print(f"| {kernel} | {n} | {rec['cpu_capability']} {rec.get('kernel_env') or ''} | {diff:.3g} | {same} |")
+        print(f"| {kernel} | {rec['threads']} | {rec['cpu_capability']} {rec.get('kernel_env') or ''} | {diff:.3g} | {same} |")
     print(f"\n(torch {torch.__version__}, this CPU's capability {torch.backends.cpu.get_cpu_capability()})")
 
 

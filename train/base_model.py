@@ -133,6 +133,10 @@ def warm_start(out_dir: Path, settings: WarmStartSettings, train_rows: list[dict
     shutil.rmtree(out_dir / "sft", ignore_errors=True)
 
 
+# Environment variables that change which CPU kernels torch (ATen) and MKL dispatch to, and so the model.
+KERNEL_DISPATCH_ENV = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR", "MKL_DEBUG_CPU_TYPE")
+
+
 def built_with() -> dict:
     """What the warm start ran on. Why record it: the same settings and data give another model on a CPU
     with another instruction set — the published `chain_easy` base models (built with AVX-512) rebuild
@@ -151,10 +155,6 @@ def built_with() -> dict:
             "machine": platform.machine(), "device": device}
 
 
-# Environment variables that change which CPU kernels torch (ATen) and MKL dispatch to, and so the model.
-KERNEL_DISPATCH_ENV = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR", "MKL_DEBUG_CPU_TYPE")
-
-
 def provenance(model_dir: str | os.PathLike) -> dict | None:
     """The `built_with` record of a cached base model (None for a hub model or an older cache entry)."""
     record = Path(model_dir) / "warm_start.json"
@@ -167,10 +167,13 @@ DISTRIBUTED_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MAST
                    "GROUP_RANK", "ROLE_RANK", "ROLE_WORLD_SIZE", "TORCHELASTIC_RUN_ID", "ACCELERATE_USE_CPU")
 
 
-def _warm_start_in_own_process(out_dir: Path, settings: WarmStartSettings, train_rows: list[dict]) -> None:
-    """Under `accelerate launch` with several processes, an SFTTrainer started by the main rank alone would
-    join torch.distributed and wait forever for ranks that are waiting for the cache. So the main rank
-    trains the warm start in a child process that does not see the distributed environment."""
+def warm_start_in_own_process(out_dir: Path, settings: WarmStartSettings, train_rows: list[dict],
+                              env: dict[str, str] | None = None) -> None:
+    """`warm_start` in a child process that does not see the distributed environment. Why: under
+    `accelerate launch` with several processes, an SFTTrainer started by the main rank alone would join
+    torch.distributed and wait forever for ranks that are waiting for the cache. `env` adds variables the
+    child starts with — how `launch/warm_start_repro.py` picks a kernel set or thread count, which torch
+    and MKL fix at start-up."""
     import subprocess
     import sys
 
@@ -180,10 +183,10 @@ def _warm_start_in_own_process(out_dir: Path, settings: WarmStartSettings, train
             "a = json.loads(sys.argv[1]); warm_start(Path(a['out']), WarmStartSettings(**a['settings']), "
             "json.loads(Path(a['rows']).read_text()))")
     arg = json.dumps({"out": str(out_dir), "settings": asdict(settings), "rows": str(rows_file)})
-    env = {k: v for k, v in os.environ.items() if k not in DISTRIBUTED_ENV}
+    child_env = {k: v for k, v in os.environ.items() if k not in DISTRIBUTED_ENV} | (env or {})
     repo = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = repo + os.pathsep + env.get("PYTHONPATH", "")
-    subprocess.run([sys.executable, "-c", code, arg], check=True, env=env)
+    child_env["PYTHONPATH"] = repo + os.pathsep + child_env.get("PYTHONPATH", "")
+    subprocess.run([sys.executable, "-c", code, arg], check=True, env=child_env)
     rows_file.unlink()
 
 
@@ -198,7 +201,7 @@ def cached_base_model(cache_dir: str | os.PathLike, settings: WarmStartSettings,
     try:
         logger.info("warm start: training the base model (cached afterwards in %s)", final)
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            _warm_start_in_own_process(tmp, settings, train_rows)
+            warm_start_in_own_process(tmp, settings, train_rows)
         else:
             warm_start(tmp, settings, train_rows)
         if final.exists():  # an incomplete leftover: replace it
