@@ -130,7 +130,7 @@ def mode_choice(model, tokenizer, rows: list[dict], modes: tuple[str, ...]) -> d
     with torch.no_grad():
         for start in range(0, len(rows), 128):
             batch = rows[start : start + 128]
-            enc = tokenizer([r["prompt"] for r in batch], return_tensors="pt", padding=True)
+            enc = tokenizer([r["prompt"] for r in batch], return_tensors="pt", padding=True).to(model.device)
             probs = torch.softmax(model(**enc).logits[:, -1, :], dim=-1)[:, [i[0] for i in ids]]
             for row, p in zip(batch, probs.tolist(), strict=True):
                 cells[str(row["difficulty"])].append(p)
@@ -182,18 +182,27 @@ def load_base_model(config: str, extra: list[str]):
     """(tokenizer, model, val rows, max new tokens, modes) for a recipe, training its warm start if uncached."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from train.base_model import BUILTIN_PREFIX, WarmStartSettings, cached_base_model
+    from train.base_model import BUILTIN_PREFIX, cached_base_model
+    from train.run import warm_start_settings
 
     script_args, training_args, model_args, task, train_rows, val_rows = load_recipe(config, extra)
     modes = getattr(task.module(), "MODES", None) if hasattr(task, "module") else None
     if not modes:
         raise ValueError(f"task {script_args.task!r} has no answer modes to force (the benchmark task `chain` has)")
     path = model_args.model_name_or_path
-    if path.startswith(BUILTIN_PREFIX):
-        settings = WarmStartSettings(seed=training_args.seed, sft_steps=script_args.warm_start_steps, task=task.name)
+    builtin = path.startswith(BUILTIN_PREFIX)
+    if builtin or script_args.warm_start_pretrained:  # the same warm start (and cache entry) as train/run.py's
+        settings = warm_start_settings(script_args, training_args, None if builtin else path)
         path = cached_base_model(script_args.cache_dir, settings, task.sft_rows(train_rows))
     tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
+    model = model.to(device())  # SmolLM2's forced-mode decoding is minutes on a CPU, seconds on a GPU
     return tokenizer, model.eval(), val_rows, training_args.max_completion_length, tuple(modes)
+
+
+def device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def load_policy(config: str, extra: list[str], run) -> object:
@@ -208,7 +217,7 @@ def load_policy(config: str, extra: list[str], run) -> object:
         return PeftModel.from_pretrained(fresh, str(path)).eval()
     from transformers import AutoModelForCausalLM
 
-    return AutoModelForCausalLM.from_pretrained(str(path)).eval()
+    return AutoModelForCausalLM.from_pretrained(str(path)).to(device()).eval()
 
 
 def main() -> None:

@@ -7,6 +7,11 @@ mixed-verbosity traces. The result is an ordinary Hugging Face model directory, 
 (GRPO, PEFT, export, vLLM) treats it like any hub model, and any hub id or local path can replace it
 through `model_name_or_path`.
 
+The same warm start also fine-tunes a *pretrained* model (`warm_start_pretrained: true`): SmolLM2 learns a
+benchmark task's answer modes from the same traces, so a real pretrained LM's reliability curves (how
+often it folds operations correctly "in its head") replace the tiny model's. All weights are fine-tuned
+(a small instruct model learns the trace format in a few hundred steps; RL then adds LoRA on top).
+
 The warm start is cached under `cache_dir/<hash of its settings and data>`; a directory is only published there
 once complete (written to a temporary sibling, then renamed), so an interrupted warm start never leaves a
 half-trained model that later runs would pick up.
@@ -43,11 +48,22 @@ class WarmStartSettings:
     sft_steps: int = 900
     sft_batch_size: int = 64
     sft_learning_rate: float = 3e-3
+    pretrained: str | None = None  # a model path / hub id to fine-tune instead of building the tiny Llama
+    max_length: int = 256  # SFT sequence cap (prompt + completion tokens)
 
     def key(self, train_rows: list[dict]) -> str:
         """Hash of these settings and of the warm-start data itself (so a change to the task's generator or
-        trace format invalidates the cache without anyone remembering to bump a version)."""
-        digest = hashlib.sha256(json.dumps({**asdict(self), "version": WARM_START_VERSION}, sort_keys=True).encode())
+        trace format invalidates the cache without anyone remembering to bump a version). A pretrained
+        starting point enters with its config.json where it is a local directory; the fields a built-in
+        model does not use are left out of its key, so the built-in models' cache keys are unchanged."""
+        fields = asdict(self)
+        if self.pretrained is None:
+            fields.pop("pretrained")
+            fields.pop("max_length")
+        else:
+            config = Path(self.pretrained).expanduser() / "config.json"
+            fields["pretrained_config"] = config.read_text() if config.exists() else None
+        digest = hashlib.sha256(json.dumps({**fields, "version": WARM_START_VERSION}, sort_keys=True).encode())
         for row in train_rows:
             digest.update(f"{row['prompt']}\x00{row['completion']}\x01".encode())
         return digest.hexdigest()[:12]
@@ -100,8 +116,11 @@ def warm_start(out_dir: Path, settings: WarmStartSettings, train_rows: list[dict
     from train import tasks
 
     torch.manual_seed(settings.seed)
-    tokenizer = build_tokenizer(tasks.get(settings.task).vocabulary())
-    model = build_model(tokenizer, settings)
+    if settings.pretrained:
+        tokenizer, model = load_pretrained(settings.pretrained)
+    else:
+        tokenizer = build_tokenizer(tasks.get(settings.task).vocabulary())
+        model = build_model(tokenizer, settings)
     dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in train_rows])
     config = SFTConfig(
         output_dir=str(out_dir / "sft"),
@@ -116,7 +135,7 @@ def warm_start(out_dir: Path, settings: WarmStartSettings, train_rows: list[dict
         report_to="none",
         seed=settings.seed,
         data_seed=settings.seed,
-        max_length=256,
+        max_length=settings.max_length,
         completion_only_loss=True,
         dataloader_num_workers=0,
         use_cpu=not torch.cuda.is_available(),
@@ -126,11 +145,32 @@ def warm_start(out_dir: Path, settings: WarmStartSettings, train_rows: list[dict
     trainer.train()
     model.generation_config = GenerationConfig(
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=False
-    )
+    )  # the traces end with the tokenizer's EOS (SFTTrainer appends it): stop there, and decode greedily
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     (out_dir / "warm_start.json").write_text(json.dumps({**asdict(settings), "built_with": built_with()}, indent=2))
     shutil.rmtree(out_dir / "sft", ignore_errors=True)
+
+
+def load_pretrained(path: str):
+    """Tokenizer and fp32 weights of a pretrained causal LM (safetensors, no remote code), padded on the left
+    like the built-in tokenizer so that batched generation continues every prompt from its last token."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, use_safetensors=True)
+    return tokenizer, model
+
+
+def cache_name(settings: WarmStartSettings) -> str:
+    """`<task>-tiny` for the built-in model, `<task>-<pretrained directory name>` for a fine-tuned one."""
+    if settings.pretrained is None:
+        return f"{settings.task}-tiny"
+    return f"{settings.task}-{Path(settings.pretrained.rstrip('/')).name}"
 
 
 # Environment variables that change which CPU kernels torch (ATen) and MKL dispatch to, and so the model.
@@ -192,7 +232,7 @@ def warm_start_in_own_process(out_dir: Path, settings: WarmStartSettings, train_
 
 def cached_base_model(cache_dir: str | os.PathLike, settings: WarmStartSettings, train_rows: list[dict]) -> Path:
     """Path of the warm-started model for `settings`, training it first if no complete copy is cached."""
-    final = Path(cache_dir) / f"{settings.task}-tiny-{settings.key(train_rows)}"
+    final = Path(cache_dir) / f"{cache_name(settings)}-{settings.key(train_rows)}"
     if (final / "config.json").exists() and (final / "warm_start.json").exists():
         logger.info("warm start: using cached base model %s", final)
         return final

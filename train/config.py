@@ -123,6 +123,15 @@ class ScriptArguments:
     lr_guard_factor: float = field(default=0.5, metadata={"help": "LR multiplier per evaluation below the reference."})
     lr_guard_tolerance: float = field(default=0.02, metadata={"help": "EM below the reference that counts as a fall."})
     warm_start_steps: int = field(default=900, metadata={"help": "SFT steps of the built-in base model."})
+    warm_start_pretrained: bool = field(
+        default=False,
+        metadata={"help": "Fine-tune model_name_or_path (a pretrained LM) on the task's warm-start traces first, "
+                  "warm_start_steps steps, cached in cache_dir (tasks with traces: arith, chain*)."},
+    )
+    warm_start_learning_rate: float | None = field(
+        default=None, metadata={"help": "Warm-start SFT learning rate (default: 3e-3 built-in, 5e-5 pretrained)."})
+    warm_start_batch_size: int | None = field(
+        default=None, metadata={"help": "Warm-start SFT batch size (default: 64 built-in, 16 pretrained)."})
     cache_dir: str = field(default=".cache/terse", metadata={"help": "Where warm-started base models are cached."})
     step_profile: bool = field(default=False, metadata={"help": "Time each part of every optimizer step (generation, log-probs, backward, "
                                "optimizer, rewards, Terse; synchronised on a GPU) into output_dir/step_profile.json."})
@@ -164,6 +173,12 @@ class ScriptArguments:
         if self.dual_measure == "greedy" and self.constraint == "em_floor":
             raise ValueError("dual_measure greedy measures served lengths for a token budget; the em_floor "
                              "constraint measures EM (use constraint budget, or dual_measure sampled)")
+        if self.warm_start_steps < 1:
+            raise ValueError(f"warm_start_steps must be >= 1, got {self.warm_start_steps}")
+        if self.warm_start_learning_rate is not None and not self.warm_start_learning_rate > 0:
+            raise ValueError(f"warm_start_learning_rate must be > 0, got {self.warm_start_learning_rate}")
+        if self.warm_start_batch_size is not None and self.warm_start_batch_size < 1:
+            raise ValueError(f"warm_start_batch_size must be >= 1, got {self.warm_start_batch_size}")
         if self.lr_guard and not self.eval_every:
             raise ValueError("lr_guard needs eval_every > 0 (it reacts to the periodic val evaluations)")
         if not 0 < self.lr_guard_factor < 1:

@@ -107,16 +107,15 @@ def load_base_model(script_args, training_args, model_args, task, train_rows, st
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from train.base_model import BUILTIN_MODEL, BUILTIN_PREFIX, WarmStartSettings, cached_base_model
+    from train.base_model import BUILTIN_MODEL, BUILTIN_PREFIX, cached_base_model
 
     model_path = model_args.model_name_or_path or BUILTIN_MODEL
     looks_local = model_path.startswith((".", "/", "~")) or model_path.count("/") > 1
     builtin = model_path.startswith(BUILTIN_PREFIX)
     if not builtin and looks_local and not Path(model_path).expanduser().exists():
         raise FileNotFoundError(f"model_name_or_path: no such directory {model_path!r}")
-    if builtin:
-        settings = WarmStartSettings(seed=training_args.seed, sft_steps=script_args.warm_start_steps,
-                                     task=script_args.task)
+    if builtin or script_args.warm_start_pretrained:
+        settings = warm_start_settings(script_args, training_args, None if builtin else model_path)
         with state.main_process_first():  # one rank trains the warm start, the others read the cache
             model_path = str(cached_base_model(script_args.cache_dir, settings, task.sft_rows(train_rows)))
     tokenizer = AutoTokenizer.from_pretrained(model_path)
@@ -126,6 +125,19 @@ def load_base_model(script_args, training_args, model_args, task, train_rows, st
         attn_implementation=model_args.attn_implementation,
     )
     return model, tokenizer, model_path
+
+
+def warm_start_settings(script_args, training_args, pretrained: str | None):
+    """The warm start's settings: the built-in tiny model's, or a pretrained model's fine-tuning (a smaller
+    learning rate and batch by default, and room in the SFT sequence for the recipe's completion length)."""
+    from train.base_model import WarmStartSettings
+
+    defaults = WarmStartSettings()
+    lr = script_args.warm_start_learning_rate or (5e-5 if pretrained else defaults.sft_learning_rate)
+    batch = script_args.warm_start_batch_size or (16 if pretrained else defaults.sft_batch_size)
+    max_length = max(defaults.max_length, 64 + training_args.max_completion_length) if pretrained else defaults.max_length
+    return WarmStartSettings(seed=training_args.seed, sft_steps=script_args.warm_start_steps, task=script_args.task,
+                             sft_learning_rate=lr, sft_batch_size=batch, pretrained=pretrained, max_length=max_length)
 
 
 def measure_baseline(model, tokenizer, val_rows, training_args) -> dict:
