@@ -428,10 +428,11 @@ class Contest:
                 return None
             from launch.reliability import default_path
 
-            path = default_path(self.args.config, seed)
-            if not path.exists():
+            path = default_path(self.args.config, seed, self.args.extra)
+            if not path.exists():  # the runs' base model: the same recipe, seed and extra arguments
                 cmd = [sys.executable, str(REPO / "launch" / "reliability.py"), "--config", self.args.config,
-                       "--seed", str(seed), "--out", str(path), "--threads", str(self.threads)]
+                       "--seed", str(seed), "--out", str(path), "--threads", str(self.threads),
+                       "--extra", self.args.extra]
                 log = path.with_suffix(".log")
                 path.parent.mkdir(parents=True, exist_ok=True)
                 with open(log, "w") as f:

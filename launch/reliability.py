@@ -23,7 +23,9 @@ gap to it.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import shlex
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -226,6 +228,9 @@ def main() -> None:
     parser.add_argument("--out", help="JSON file to write (default: runs/reliability/<task>-s<seed>.json)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--extra", default="", help="train/run.py arguments of the runs the curves are for, e.g. "
+                        "'--warm_start_steps 300' (launch/compare.py passes its own --extra, so curves and runs "
+                        "share one base model)")
     parser.add_argument("--budgets", nargs="+", metavar="CHECKPOINT",
                         help="only print the learned budgets per difficulty of these checkpoints' budget models")
     parser.add_argument("--mode_choice", nargs="*", metavar="RUN_DIR",
@@ -234,7 +239,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    extra = ["--seed", str(args.seed)] if args.seed is not None else []
+    extra = (["--seed", str(args.seed)] if args.seed is not None else []) + shlex.split(args.extra)
     if args.budgets:
         val_rows = load_recipe(args.config, extra)[-1]
         for directory in args.budgets:
@@ -254,14 +259,17 @@ def main() -> None:
     # The curves belong to this base model, and a warm start made elsewhere is another model (see built_with).
     report["base_model"] = {"path": str(model.name_or_path), "built_with": provenance(model.name_or_path)}
     print_report(report)
-    out = Path(args.out) if args.out else default_path(args.config, args.seed or 0)
+    out = Path(args.out) if args.out else default_path(args.config, args.seed or 0, args.extra)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))
     print(f"\nwrote {out}")
 
 
-def default_path(config: str, seed: int) -> Path:
-    return REPO / "runs" / "reliability" / f"{Path(config).stem}-s{seed}.json"
+def default_path(config: str, seed: int, extra: str = "") -> Path:
+    """runs/reliability/<recipe>-s<seed>.json, with a hash of the extra arguments where there are any (they
+    may change the base model, so curves measured without them are another model's)."""
+    tag = f"-{hashlib.sha256(' '.join(shlex.split(extra)).encode()).hexdigest()[:8]}" if extra.strip() else ""
+    return REPO / "runs" / "reliability" / f"{Path(config).stem}-s{seed}{tag}.json"
 
 
 if __name__ == "__main__":

@@ -93,3 +93,16 @@ def test_a_pretrained_model_is_fine_tuned_on_the_traces_and_cached(tiny_base, tm
     assert AutoTokenizer.from_pretrained(path).padding_side == "left"
     assert cached_base_model(tmp_path, settings, train_rows) == path  # the second call reads the cache
     assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_reliability_curves_of_runs_with_extra_arguments_are_kept_apart():
+    """launch/compare.py hands its --extra to the curves too; a change of base model there must not read
+    the curves cached for the recipe as written."""
+    from launch.reliability import default_path
+
+    plain = default_path("configs/smollm2_chain_easy.yaml", 1)
+    assert plain.name == "smollm2_chain_easy-s1.json"
+    assert default_path("configs/smollm2_chain_easy.yaml", 1, "  ") == plain
+    tuned = default_path("configs/smollm2_chain_easy.yaml", 1, "--warm_start_steps 300")
+    assert tuned != plain and tuned == default_path("configs/smollm2_chain_easy.yaml", 1, "--warm_start_steps  300")
+    assert tuned != default_path("configs/smollm2_chain_easy.yaml", 1, "--warm_start_steps 200")
