@@ -129,10 +129,12 @@ def mode_choice(model, tokenizer, rows: list[dict], modes: tuple[str, ...]) -> d
         raise ValueError(f"every mode word must be one token to read its probability, got {dict(zip(modes, ids))}")
     tokenizer.padding_side = "left"
     cells = defaultdict(list)
+    weight = next(model.parameters(), None)
+    where = weight.device if weight is not None else "cpu"  # the model's device (the GPU after load_base_model)
     with torch.no_grad():
         for start in range(0, len(rows), 128):
             batch = rows[start : start + 128]
-            enc = tokenizer([r["prompt"] for r in batch], return_tensors="pt", padding=True).to(model.device)
+            enc = tokenizer([r["prompt"] for r in batch], return_tensors="pt", padding=True).to(where)
             probs = torch.softmax(model(**enc).logits[:, -1, :], dim=-1)[:, [i[0] for i in ids]]
             for row, p in zip(batch, probs.tolist(), strict=True):
                 cells[str(row["difficulty"])].append(p)
