@@ -18,7 +18,8 @@ directly (EM 0.70 there); the relative overshoot reached 31.1 tokens at val EM 1
 
 from __future__ import annotations
 
-from rewards.exact_match import completion_text, is_correct
+from rewards.answer_check import scores_for
+from rewards.exact_match import completion_text
 
 
 def budget_penalty(
@@ -33,11 +34,12 @@ def budget_penalty(
 ) -> list[float]:
     """min(cap, max(0, n/b − 1)) per completion, b its prompt's budget (0 for wrong answers)."""
     budgets = token_budget if token_budget is not None else [budget_tokens] * len(completions)
+    correct = scores_for([completion_text(c) for c in completions], answer, kwargs) if correct_only else None
     out = []
-    for completion, ids, gold, b in zip(completions, completion_ids, answer, budgets, strict=True):
+    for i, (completion, ids, gold, b) in enumerate(zip(completions, completion_ids, answer, budgets, strict=True)):
         if not b or b <= 0:
             raise ValueError(f"budget_penalty needs budgets > 0, got {b}")
-        if correct_only and not is_correct(completion_text(completion), gold):
+        if correct_only and correct[i] < 0.5:
             out.append(0.0)
         else:
             out.append(min(cap, max(0.0, len(ids) / b - 1.0)))

@@ -73,6 +73,12 @@ def completion_text(completion) -> str:
     return ""
 
 
-def exact_match(completions: list, answer: list[str], **kwargs) -> list[float]:
-    """Reward: 1.0 for a correct final answer, 0.0 otherwise (never raises on any completion)."""
-    return [float(is_correct(completion_text(c), a)) for c, a in zip(completions, answer, strict=True)]
+def exact_match(completions: list, answer: list, **kwargs) -> list[float]:
+    """Reward: 1.0 for a correct final answer, 0.0 otherwise (never raises on any completion).
+
+    The check is the row's `answer_check` column when the data carry one (`rewards/answer_check.py`;
+    a user check may return a float in [0, 1]), else `numeric`; `answer` holds a gold string or a list
+    of acceptable answers per completion."""
+    from rewards.answer_check import scores_for  # answer_check builds on this module's numeric check
+
+    return scores_for([completion_text(c) for c in completions], answer, kwargs)

@@ -27,13 +27,13 @@ def _groups(prompts: list) -> dict[str, list[int]]:
 
 def linear_length(completions, completion_ids, answer, coef: float = 0.1, max_len: int = 128, **kwargs):
     """Fixed linear penalty: c − λ·n/L_max, λ fixed (swept by hand)."""
-    return [c - coef * len(ids) / max_len for c, ids in zip(_correct(completions, answer), completion_ids, strict=True)]
+    return [c - coef * len(ids) / max_len for c, ids in zip(_correct(completions, answer, **kwargs), completion_ids, strict=True)]
 
 
 def kimi_length(completions, completion_ids, answer, prompts, w: float = 1.0, **kwargs):
     """Kimi k1.5 (Kimi Team 2025) group-normalised length reward; open-r1 `rewards.py:len_reward`.
     λ_i = 0.5 − (n_i − min_G n)/(max_G n − min_G n); correct: c + w·λ_i; wrong: w·min(0, λ_i)."""
-    correct = _correct(completions, answer)
+    correct = _correct(completions, answer, **kwargs)
     out = [0.0] * len(completions)
     for idx in _groups(prompts).values():
         lengths = [len(completion_ids[i]) for i in idx]
@@ -47,7 +47,7 @@ def kimi_length(completions, completion_ids, answer, prompts, w: float = 1.0, **
 def arora_zanette(completions, completion_ids, answer, prompts, alpha: float = 0.2, **kwargs):
     """Arora & Zanette (2025), "Training Language Models to Reason Efficiently":
     c·(1 − α·σ((n − mean_correct(G))/std_correct(G))); wrong or unfinished: 0."""
-    correct = _correct(completions, answer)
+    correct = _correct(completions, answer, **kwargs)
     out = [0.0] * len(completions)
     for idx in _groups(prompts).values():
         lengths = [len(completion_ids[i]) for i in idx if correct[i]]
@@ -64,13 +64,13 @@ def arora_zanette(completions, completion_ids, answer, prompts, alpha: float = 0
 
 def truncation(completions, completion_ids, answer, limit: int = 64, **kwargs):
     """ThinkPrune (Hou et al. 2025) / DLER (Liu et al. 2025): c if n ≤ L else 0."""
-    return [c if len(ids) <= limit else 0.0 for c, ids in zip(_correct(completions, answer), completion_ids, strict=True)]
+    return [c if len(ids) <= limit else 0.0 for c, ids in zip(_correct(completions, answer, **kwargs), completion_ids, strict=True)]
 
 
 def shorter_better(completions, completion_ids, answer, prompts, alpha: float = 1.0, beta: float = 0.001, **kwargs):
     """ShorterBetter (Yi et al. 2025): α·c − β·|n − SOL(G)|, SOL = shortest correct length in G
     (the group's mean length if none is correct)."""
-    correct = _correct(completions, answer)
+    correct = _correct(completions, answer, **kwargs)
     out = [0.0] * len(completions)
     for idx in _groups(prompts).values():
         lengths = {i: len(completion_ids[i]) for i in idx}
@@ -106,7 +106,7 @@ def trl_soft_overlong(completions, completion_ids, answer, max_len: int = 128, c
     from trl.rewards import get_soft_overlong_punishment
 
     punish = get_soft_overlong_punishment(max_completion_len=max_len, soft_punish_cache=cache)
-    return [c + p for c, p in zip(_correct(completions, answer), punish(completion_ids=completion_ids), strict=True)]
+    return [c + p for c, p in zip(_correct(completions, answer, **kwargs), punish(completion_ids=completion_ids), strict=True)]
 
 
 # -- per-prompt peers: the length price of a prompt depends on how well the policy solves it ----------------
@@ -116,7 +116,7 @@ def alp(completions, completion_ids, answer, prompts, beta: float = 0.2, max_len
     c − (β/N)·max(p_solved(q), 1/K)·n, p_solved the share of the prompt's K rollouts that are correct
     (online, from this group), N = `max_len` normalising the length. Prompts the policy always solves pay
     the full price per token; prompts it rarely solves pay 1/K of it, so it may think longer there."""
-    correct = _correct(completions, answer)
+    correct = _correct(completions, answer, **kwargs)
     out = [0.0] * len(completions)
     for idx in _groups(prompts).values():
         solved = max(sum(correct[i] for i in idx) / len(idx), 1.0 / len(idx))
@@ -131,7 +131,7 @@ def pass_rate_linear(completions, completion_ids, answer, prompts, coef: float =
     c − coef·pass_rate(G)·n/max_G n, pass_rate the group's share of correct rollouts; with `correct_only`
     wrong rollouts are not penalised. Like ALP, the price of a token grows with how easy the prompt is;
     unlike it, length is relative to the group's longest rollout."""
-    correct = _correct(completions, answer)
+    correct = _correct(completions, answer, **kwargs)
     out = [0.0] * len(completions)
     for idx in _groups(prompts).values():
         rate = sum(correct[i] for i in idx) / len(idx)
@@ -191,7 +191,7 @@ def laser_d(completions, completion_ids, answer, prompts, state: LaserDState, al
     hkust-nlp/Laser `length_penalty.py`): c + α·1[c and n ≤ L_T(d)], d the prompt's difficulty bucket
     from its group's solve rate and L_T(d) the bucket's target length, recomputed every step from recent
     rollouts (`LaserDState`). A bonus, not a penalty: a correct answer is never worth less than c."""
-    correct = _correct(completions, answer)
+    correct = _correct(completions, answer, **kwargs)
     groups = list(_groups(prompts).values())
     buckets = []
     for idx in groups:  # the batch joins the window first, so the first step has targets too

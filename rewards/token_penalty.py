@@ -15,7 +15,8 @@ every wrong one: brevity is never bought with accuracy.
 
 from __future__ import annotations
 
-from rewards.exact_match import completion_text, is_correct
+from rewards.answer_check import scores_for
+from rewards.exact_match import completion_text
 
 
 def token_penalty(
@@ -30,9 +31,10 @@ def token_penalty(
     """min(n/T, cap) per completion (0 for wrong answers when `correct_only`); n counts end-of-sequence."""
     if not budget_tokens > 0:
         raise ValueError(f"token_penalty needs budget_tokens > 0, got {budget_tokens}")
+    correct = scores_for([completion_text(c) for c in completions], answer, kwargs) if correct_only else None
     out = []
-    for completion, ids, gold in zip(completions, completion_ids, answer, strict=True):
-        if correct_only and not is_correct(completion_text(completion), gold):
+    for i, (completion, ids, gold) in enumerate(zip(completions, completion_ids, answer, strict=True)):
+        if correct_only and correct[i] < 0.5:
             out.append(0.0)
         else:
             out.append(min(len(ids) / budget_tokens, cap))

@@ -1,0 +1,345 @@
+"""Answer checks: is a completion's final answer one of the gold answers? One module for rewards,
+evaluation and users, so a model is never trained against one scorer and judged by another.
+
+    from rewards import answer_check
+    check = answer_check.get("text")
+    check("So the capital is... The answer is Paris.", ["Paris", "Paris, France"])   # True
+
+A check is `(completion: str, gold: str | list[str]) -> bool`, true when any gold answer matches. Pick one
+per dataset with `answer_check` (recipe field or flag); every row carries the name, so the training rewards
+and the evaluator read the same check from the data (`score`).
+
+| name | the completion's answer | compared |
+|---|---|---|
+| `numeric` | the number after `####`, in `\\boxed{}`, after "The answer is" / "Answer:" / "A:", else the last number (`rewards/exact_match.py`) | as decimals (`1,000` = `1000.0`) |
+| `text` | after the last "The answer is" / "Answer:" / "A:" or a hedge ("I think it's"), else the last bold span, else the last line | after SQuAD v1.1's normalisation |
+| `choice` | the option letter it states: "(B)", "B)", "B.", "Answer: b", "The answer is B.", "I think it's C", "**C**" | as letters; gold a letter or a 0-based index |
+| `regex:<pattern>` | the first group of the last match of `<pattern>` (the whole match without a group) | as `text` |
+| `module:function` | your callable `(completion, gold, **row) -> bool or float` | yours; a float is the reward, ≥ 0.5 counts as correct |
+
+SQuAD v1.1's normalisation (its official `evaluate-v1.1.py`, reproduced rule for rule so scores agree):
+lower case, ASCII punctuation removed, the articles a/an/the removed, whitespace collapsed.
+
+>>> get("text")("I think it's **the Eiffel Tower**!", "Eiffel Tower")
+True
+>>> get("choice")("Looking at the options, the answer is (c) because...", 2)
+True
+>>> get("numeric")("3 + 4 = 7, so the answer is 7.", ["7", "seven"])
+True
+>>> token_f1("the big red barn", "red barn")
+0.8
+
+A user check that raises scores 0 (`score` counts it in `USER_CHECK_ERRORS` and logs the first one), so a
+bad completion cannot stop a run.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import logging
+import re
+import string
+from collections import Counter
+from collections.abc import Callable
+
+from rewards.exact_match import is_correct as _numeric_correct
+
+logger = logging.getLogger(__name__)
+
+Check = Callable[..., bool]
+BUILTIN = ("numeric", "text", "choice")
+FORMS = ("regex:<pattern>", "module:function")
+USER_CHECK_ERRORS: Counter = Counter()  # check name -> completions it raised on (scored 0)
+
+
+class AnswerCheckError(ValueError):
+    """An `answer_check` that names no check, or a user check that cannot be imported."""
+
+
+# -- SQuAD v1.1 normalisation and token F1 ---------------------------------------------------------------
+_PUNCTUATION = frozenset(string.punctuation)  # ASCII only, as the official script: "’" and "–" stay
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def normalize_text(text: str) -> str:
+    """SQuAD v1.1's `normalize_answer`: lower, drop ASCII punctuation, drop a/an/the, collapse spaces.
+
+    >>> normalize_text("The  Denver Broncos!")
+    'denver broncos'
+    """
+    text = "".join(ch for ch in str(text).lower() if ch not in _PUNCTUATION)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    """SQuAD v1.1's token F1 of two answers (after `normalize_text`); 0.0 when they share no token."""
+    pred, want = normalize_text(prediction).split(), normalize_text(gold).split()
+    same = sum((Counter(pred) & Counter(want)).values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(pred), same / len(want)
+    return 2 * precision * recall / (precision + recall)
+
+
+# -- where the final answer is -------------------------------------------------------------------------------
+_MARKER = re.compile(
+    r"(?:\bthe\s+(?:final\s+|correct\s+|right\s+)?answer\s+(?:is|would\s+be|should\s+be)\b|"
+    r"\b(?:final\s+)?answer\s*:|(?:^|\n)\s*A\s*:|"
+    r"\bI\s+(?:think|believe|guess)\s+(?:it'?s|it\s+is|the\s+answer\s+is)\b|\bit'?s\s+probably\b|"
+    r"\bmy\s+answer\s+is\b)",
+    re.IGNORECASE,
+)
+_BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__", re.DOTALL)
+# The end of the sentence the answer sits in: ". " after a word of 3+ letters that is not all capitals,
+# before a capitalised word (so "St. Louis", "U.S. Army" and "5.2" stay whole).
+_SENTENCE_END = re.compile(r"(?<=[a-z]{3})[.!?](?=\s+[A-Z][a-z])")
+
+
+def extract_text_answer(completion: str) -> str:
+    """The text of a completion's final answer (module docstring, `text` row): "" when it is empty."""
+    if not isinstance(completion, str):
+        return ""
+    markers = list(_MARKER.finditer(completion))
+    if markers:
+        rest = completion[markers[-1].end():].lstrip(" \t:-\"'")
+        line = rest.split("\n", 1)[0]
+        if not line.strip():  # "Answer:\nParis": the answer on the next non-empty line
+            line = next((ln for ln in rest.split("\n") if ln.strip()), "")
+        bold = _BOLD.search(line)
+        if bold:  # "The answer is **Paris** (France)": the bold span is the answer
+            return bold.group(1) or bold.group(2)
+        line = line.lstrip("*")
+        end = _SENTENCE_END.search(line)
+        return (line[: end.start()] if end else line).strip().strip("*")
+    bolds = _BOLD.findall(completion)
+    if bolds:
+        return next(a or b for a, b in reversed(bolds) if a or b)
+    lines = [ln for ln in completion.split("\n") if ln.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+_LETTER = r"([A-Ja-j])"
+_CHOICE_PATTERNS = [
+    # after a marker: "The answer is (B)", "Answer: b", "I think it's C.", "Option D", "**C**"
+    re.compile(r"(?:\bthe\s+(?:final\s+|correct\s+|right\s+|best\s+)?(?:answer|option|choice)\s+(?:is|would\s+be|should\s+be)"
+               r"|\b(?:final\s+)?answer\s*:|\bI\s+(?:think|believe|guess|would\s+say|would\s+go\s+with|choose|pick)"
+               r"(?:\s+(?:it'?s|it\s+is|the\s+answer\s+is))?|\bmy\s+answer\s+is|\bit'?s\s+probably)"
+               r"\s*(?:option|choice|letter)?\s*[\"'*]*\s*[(\[]?\s*" + _LETTER + r"(?![A-Za-z])(?!\s?'[a-z])",
+               re.IGNORECASE),
+    re.compile(r"\b(?:option|choice)\s+[(\[]?" + _LETTER + r"(?![A-Za-z])", re.IGNORECASE),
+    re.compile(r"[(\[]\s*" + _LETTER + r"\s*[)\]]"),               # "(B)", "[c]"
+    re.compile(r"\*\*\s*" + _LETTER + r"\s*[).:]?\s*\*\*"),         # "**B**", "**B)**"
+    re.compile(r"(?:^|\n)\s*" + _LETTER + r"\s*[).:](?:\s|$)"),     # a line that starts "B)" / "B." / "B:"
+    re.compile(r"(?:^|\n)\s*([A-J])\s*(?:$|\n)"),                   # a line that is only "B"
+]
+
+
+def extract_choice(completion: str) -> str | None:
+    """The option letter (upper case) a completion states as its answer, or None.
+
+    Rules in order of precedence, the last match of the first rule that matches: a marker followed by a
+    letter ("The answer is B", "Answer: b", "I think it's C", "I would go with (D)"); "option B" /
+    "choice B"; a bracketed letter "(B)"; a bold letter "**B**"; a line that starts with "B)" or "B.";
+    a line that is a single capital letter. A lower-case letter after "I think it's" counts only when
+    no word follows it, so "I think it's a trick question" names no option.
+
+    >>> extract_choice("Let me think. (A) is wrong, so I think it's C.")
+    'C'
+    >>> extract_choice("I think it's a trick question.") is None
+    True
+    """
+    if not isinstance(completion, str):
+        return None
+    for pattern in _CHOICE_PATTERNS:
+        for match in reversed(list(pattern.finditer(completion))):
+            letter = match.group(1)
+            after = completion[match.end():]
+            if letter.islower() and re.match(r"\s+[a-z]", after):  # "it's a good one": an article
+                continue
+            if letter in "aAI" and re.match(r"\s+[a-z]", after):  # "the answer is A lot", "I think"
+                continue
+            return letter.upper()
+    return None
+
+
+def gold_letter(gold) -> str | None:
+    """A gold option as a letter: "B", "(b)", "b." or a 0-based index (1 or "1" → "B")."""
+    if isinstance(gold, bool):
+        return None
+    if isinstance(gold, int):
+        return chr(ord("A") + gold) if 0 <= gold < 26 else None
+    text = str(gold).strip().strip("().[]: ")
+    if text.isdigit():
+        return chr(ord("A") + int(text)) if int(text) < 26 else None
+    return text.upper() if len(text) == 1 and text.isalpha() else None
+
+
+# -- the checks --------------------------------------------------------------------------------------------
+def _golds(gold) -> list:
+    if isinstance(gold, (list, tuple)):
+        return list(gold)
+    return [gold]
+
+
+def numeric(completion: str, gold) -> bool:
+    """The numeric check (`rewards/exact_match.py`): any gold number equals the final answer's value."""
+    return any(_numeric_correct(completion, str(g)) for g in _golds(gold))
+
+
+def text(completion: str, gold) -> bool:
+    """The text check: the final answer equals a gold answer after SQuAD v1.1's normalisation."""
+    answer = normalize_text(extract_text_answer(completion))
+    return any(answer == normalize_text(g) for g in _golds(gold))
+
+
+def text_f1(completion: str, gold) -> float:
+    """Token F1 of the final answer against the best-matching gold answer (SQuAD v1.1's F1)."""
+    answer = extract_text_answer(completion)
+    return max((token_f1(answer, str(g)) for g in _golds(gold)), default=0.0)
+
+
+def choice(completion: str, gold) -> bool:
+    """The choice check: the stated option letter is a gold letter (gold: letters or 0-based indices)."""
+    letter = extract_choice(completion)
+    return letter is not None and any(letter == gold_letter(g) for g in _golds(gold))
+
+
+def regex_check(pattern: str) -> Check:
+    """A check that reads the answer as the first group of the last match of `pattern`, compared as text."""
+    try:
+        compiled = re.compile(pattern)
+    except re.error as err:
+        raise AnswerCheckError(f"answer_check 'regex:{pattern}': not a valid regular expression ({err})") from None
+
+    def check(completion: str, gold) -> bool:
+        matches = list(compiled.finditer(completion)) if isinstance(completion, str) else []
+        if not matches:
+            return False
+        last = matches[-1]
+        answer = last.group(1) if compiled.groups else last.group(0)
+        return any(normalize_text(answer or "") == normalize_text(g) for g in _golds(gold))
+
+    check.__name__ = f"regex:{pattern}"
+    return check
+
+
+def user_check(spec: str) -> Callable:
+    """The user's `module:function` (importable from the working directory or the installed packages)."""
+    module_name, _, func_name = spec.partition(":")
+    if not module_name or not func_name:
+        raise AnswerCheckError(f"answer_check {spec!r}: a user check is written module:function")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as err:  # noqa: BLE001 - any import failure is the user's to fix
+        raise AnswerCheckError(f"answer_check {spec!r}: cannot import module {module_name!r} "
+                               f"({type(err).__name__}: {err})") from None
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise AnswerCheckError(f"answer_check {spec!r}: module {module_name!r} has no function {func_name!r}")
+    return func
+
+
+@functools.lru_cache(maxsize=64)
+def _resolve(name: str) -> tuple[Callable, bool]:
+    """(the function, whether it is a user check that takes the row as keywords)."""
+    if not isinstance(name, str) or not name:
+        raise AnswerCheckError(f"answer_check must be a name, got {name!r}")
+    if name in BUILTIN:
+        return {"numeric": numeric, "text": text, "choice": choice}[name], False
+    if name.startswith("regex:"):
+        return regex_check(name[len("regex:"):]), False
+    if ":" in name and not name.startswith(":"):
+        return user_check(name), True
+    raise AnswerCheckError(f"unknown answer_check {name!r}; choose one of {', '.join(BUILTIN + FORMS)}")
+
+
+def validate(name: str) -> str:
+    """`name` if it names a check (a user check is imported here, so a typo fails before training)."""
+    _resolve(name)
+    return name
+
+
+def get(name: str) -> Check:
+    """The check called `name`: `(completion, gold) -> bool` (a user check also takes the row's columns).
+
+    Raises `AnswerCheckError` naming the checks there are, or why a user check cannot be imported.
+    """
+    func, takes_row = _resolve(name)
+    if not takes_row:
+        return func
+
+    def check(completion: str, gold, **row) -> bool:
+        return score(name, completion, gold, row) >= 0.5
+
+    check.__name__ = name
+    return check
+
+
+def score(name: str | None, completion: str, gold, row: dict | None = None) -> float:
+    """The check's score in [0, 1] for one completion: 1.0 / 0.0, or a user check's float (clipped).
+    `name` None is `numeric`. A user check that raises scores 0.0; its first error is logged."""
+    func, takes_row = _resolve(name or "numeric")
+    if not takes_row:
+        return float(func(completion, gold))
+    try:
+        result = func(completion, gold, **_row_keywords(func, row or {}))
+        value = float(result)
+    except Exception as err:  # noqa: BLE001 - the user's check must not stop a run
+        if not USER_CHECK_ERRORS[name]:
+            logger.warning("answer_check %s raised %s: %s (scored 0; counted in USER_CHECK_ERRORS, logged once)",
+                           name, type(err).__name__, err)
+        USER_CHECK_ERRORS[name] += 1
+        return 0.0
+    return min(1.0, max(0.0, value)) if value == value else 0.0
+
+
+def _row_keywords(func: Callable, row: dict) -> dict:
+    """The row's columns the user's function accepts (all of them if it takes **kwargs)."""
+    row = {k: v for k, v in row.items() if k not in ("completion", "gold")}
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return row
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return row
+    return {k: v for k, v in row.items() if k in params}
+
+
+def extract(name: str | None, completion: str) -> str | None:
+    """The answer the check `name` reads from a completion (for reports); None for a user check."""
+    name = name or "numeric"
+    if name == "numeric":
+        from rewards.exact_match import extract_answer
+
+        return extract_answer(completion)
+    if name == "text":
+        return extract_text_answer(completion)
+    if name == "choice":
+        return extract_choice(completion)
+    if name.startswith("regex:"):
+        compiled = re.compile(name[len("regex:"):])
+        matches = list(compiled.finditer(completion or ""))
+        return (matches[-1].group(1) if compiled.groups else matches[-1].group(0)) if matches else None
+    return None
+
+
+def is_correct(completion: str, gold, check: str | None = None, row: dict | None = None) -> bool:
+    """True when `completion` answers `gold` under `check` (default `numeric`)."""
+    return score(check, completion, gold, row) >= 0.5
+
+
+def scores_for(completions: list[str], answer: list, kwargs: dict) -> list[float]:
+    """Per completion, the check's score as the rewards need it: TRL hands every dataset column to a reward
+    as a list (one entry per completion), `answer_check` among them when the data name their check."""
+    n = len(completions)
+    checks = kwargs.get("answer_check") or [None] * n
+    columns = {k: v for k, v in kwargs.items() if isinstance(v, list) and len(v) == n
+               and k not in ("completion_ids", "prompts", "answer_check", "trainer_state")}
+    out = []
+    for i, (completion, gold) in enumerate(zip(completions, answer, strict=True)):
+        name = checks[i]
+        row = {k: v[i] for k, v in columns.items()} if name and ":" in name and not name.startswith("regex:") else None
+        out.append(score(name, completion, gold, row))
+    return out

@@ -1,0 +1,210 @@
+"""The answer checks (rewards/answer_check.py): every rule of every check, and the rewards that use them."""
+
+import json
+import sys
+
+import pytest
+
+from rewards import answer_check as ac
+from rewards.budget_penalty import budget_penalty
+from rewards.exact_match import exact_match
+
+
+# -- SQuAD v1.1 normalisation, rule for rule ---------------------------------------------------------------
+@pytest.mark.parametrize("raw, normalised", [
+    ("The Denver Broncos", "denver broncos"),       # lower case, article
+    ("Denver Broncos!", "denver broncos"),          # punctuation
+    ("an apple a day", "apple day"),                # a / an
+    ("  New   York ", "new york"),                  # whitespace
+    ("theatre", "theatre"),                         # "the" only as a word
+    ("U.S.-based", "usbased"),                      # punctuation removed, not replaced by a space
+    ("the-end", "theend"),                          # punctuation goes first: "theend" has no article
+    ("Café’s", "café’s"),                           # non-ASCII punctuation stays, as in the official script
+    ("A", ""),
+])
+def test_normalize_text_is_squads(raw, normalised):
+    assert ac.normalize_text(raw) == normalised
+
+
+def test_token_f1_values():
+    assert ac.token_f1("the big red barn", "red barn") == pytest.approx(0.8)
+    assert ac.token_f1("red red", "red") == pytest.approx(2 * 0.5 * 1 / 1.5)  # counts, not sets
+    assert ac.token_f1("blue", "red") == 0.0
+    assert ac.token_f1("", "red") == 0.0
+
+
+# -- text: where the answer is ------------------------------------------------------------------------------
+@pytest.mark.parametrize("completion, answer", [
+    ("Paris", "Paris"),                                              # the last line
+    ("Let me think.\nFrance's capital.\nParis", "Paris"),
+    ("The answer is Paris.", "Paris."),                              # marker
+    ("the final answer is Paris", "Paris"),
+    ("Answer: Paris", "Paris"),
+    ("Reasoning...\nA: Paris", "Paris"),
+    ("I think it's Paris.", "Paris."),                               # hedge
+    ("I believe it is Paris", "Paris"),
+    ("It's probably Paris", "Paris"),
+    ("It is **Paris**, of course.", "Paris"),                        # bold span
+    ("**Lyon**? No: **Paris**", "Paris"),                            # the last bold span
+    ("The answer is **Paris** (France).", "Paris"),                  # bold inside the answer
+    ("The answer is Paris. It has 2 million people.", "Paris"),      # the answer's sentence only
+    ("The answer is St. Louis.", "St. Louis."),                      # an abbreviation is no sentence end
+    ("The answer is U.S. Army", "U.S. Army"),
+    ("Answer:\nParis", "Paris"),                                     # the answer on the next line
+    ("The answer is A. Then B.", "A. Then B."),                      # two letters: no sentence end
+    ("", ""),
+])
+def test_extract_text_answer(completion, answer):
+    assert ac.extract_text_answer(completion) == answer
+
+
+def test_marker_wins_over_bold_and_last_marker_wins():
+    assert ac.extract_text_answer("**Lyon**\nThe answer is Paris") == "Paris"
+    assert ac.extract_text_answer("Answer: Lyon\nAnswer: Paris") == "Paris"
+
+
+def test_text_check_verdicts():
+    check = ac.get("text")
+    assert check("The answer is the Eiffel Tower!", "Eiffel Tower")
+    assert check("the answer is: EIFFEL TOWER", ["Louvre", "Eiffel Tower"])  # any gold
+    assert not check("The answer is Eiffel", "Eiffel Tower")
+    assert not check("The answer is Paris, France.", "Paris")  # extra words are not the answer
+    assert not check("", "Paris")
+    assert not check(None, "Paris")
+    assert ac.text_f1("The answer is Eiffel", "Eiffel Tower") == pytest.approx(2 / 3)
+
+
+# -- choice --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("completion, letter", [
+    ("(B)", "B"),
+    ("B) Paris", "B"),
+    ("B. Paris", "B"),
+    ("Answer: b", "B"),
+    ("The answer is B.", "B"),
+    ("I think it's C", "C"),
+    ("I would go with (D) here.", "D"),
+    ("The correct option is d.", "D"),
+    ("Option C is right.", "C"),
+    ("**C**", "C"),
+    ("Looking at it\nC", "C"),
+    ("(A) is wrong and (B) is wrong, so (C)", "C"),                 # the last bracketed letter
+    ("The answer is (c) because it is the largest.", "C"),
+    ("Answer: (A)", "A"),
+    ("The answer is A.", "A"),
+    ("I think it's a trick question.", None),                        # an article, not an option
+    ("The answer is A lot of people think so.", None),
+    ("I have no idea.", None),
+    ("", None),
+])
+def test_extract_choice(completion, letter):
+    assert ac.extract_choice(completion) == letter
+
+
+@pytest.mark.parametrize("gold, letter", [("B", "B"), ("b", "B"), ("(B)", "B"), ("1", "B"), (1, "B"), (0, "A"),
+                                          ("C.", "C"), (True, None), ("BC", None), (-1, None)])
+def test_gold_letter(gold, letter):
+    assert ac.gold_letter(gold) == letter
+
+
+def test_choice_check_verdicts():
+    check = ac.get("choice")
+    assert check("The answer is (C).", "C") and check("The answer is (C).", 2) and check("Answer: c", "2")
+    assert not check("The answer is (C).", "B") and not check("no idea", "A")
+    assert check("B", ["A", "B"])
+
+
+# -- numeric, regex, user checks -----------------------------------------------------------------------------
+def test_numeric_any_gold_and_markers():
+    check = ac.get("numeric")
+    assert check("#### 1,000", ["7", "1000"])
+    assert not check("The answer is 12, or 13 if we count twice", "13")  # the marker's number, not the last one
+    assert check("The answer is 12, or 13 if we count twice", "12")
+
+
+def test_regex_check_first_group_of_last_match():
+    check = ac.get(r"regex:<answer>(.*?)</answer>")
+    assert check("<answer>Lyon</answer> no, <answer>The Paris</answer>", "paris")
+    assert not check("<answer>Paris</answer> no, <answer>Lyon</answer>", "paris")
+    assert not check("no tags", "paris")
+    assert ac.get(r"regex:\d+")("room 12 then 34", "34")  # no group: the whole match
+
+
+def test_regex_check_bad_pattern():
+    with pytest.raises(ac.AnswerCheckError, match="not a valid regular expression"):
+        ac.get("regex:(unclosed")
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    (tmp_path / "mychecks.py").write_text(
+        "def startswith(completion, gold, **row):\n"
+        "    return completion.strip().lower().startswith(str(gold).lower())\n"
+        "def partial(completion, gold):\n"
+        "    return 0.25 if gold in completion else 0.0\n"
+        "def uses_row(completion, gold, region=None):\n"
+        "    return region == 'Europe' and gold in completion\n"
+        "def boom(completion, gold, **row):\n"
+        "    raise RuntimeError('bad completion')\n"
+        "not_callable = 3\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield
+    sys.modules.pop("mychecks", None)
+
+
+def test_user_check(user_module):
+    assert ac.get("mychecks:startswith")("Paris is it", "paris")
+    assert ac.score("mychecks:partial", "in Paris", "Paris") == 0.25
+    assert not ac.get("mychecks:partial")("in Paris", "Paris")  # a float under 0.5 is not correct
+    assert ac.score("mychecks:uses_row", "Paris", "Paris", {"region": "Europe", "other": 1}) == 1.0
+    assert ac.score("mychecks:uses_row", "Paris", "Paris", {"region": "Asia"}) == 0.0
+
+
+def test_user_check_that_raises_scores_zero_and_is_counted(user_module, caplog):
+    ac.USER_CHECK_ERRORS.clear()
+    assert ac.score("mychecks:boom", "x", "y") == 0.0
+    assert ac.score("mychecks:boom", "x", "y") == 0.0
+    assert ac.USER_CHECK_ERRORS["mychecks:boom"] == 2
+    assert sum("bad completion" in r.message for r in caplog.records) == 1  # logged once
+
+
+@pytest.mark.parametrize("name, message", [
+    ("txt", "unknown answer_check 'txt'; choose one of numeric, text, choice"),
+    ("no_such_module_xyz:f", "cannot import module 'no_such_module_xyz'"),
+    ("mychecks:missing", "has no function 'missing'"),
+    ("mychecks:not_callable", "has no function 'not_callable'"),
+    ("", "answer_check must be a name"),
+])
+def test_bad_check_names(user_module, name, message):
+    with pytest.raises(ac.AnswerCheckError, match=message):
+        ac.get(name)
+
+
+# -- the rewards read the row's check ------------------------------------------------------------------------
+def test_rewards_use_the_rows_check():
+    completions = ["The answer is Paris.", "The answer is Lyon.", "#### 7"]
+    answers = ["paris", ["Paris", "Lyon"], "7"]
+    checks = ["text", "text", "numeric"]
+    assert exact_match(completions, answer=answers, answer_check=checks) == [1.0, 1.0, 1.0]
+    assert exact_match(completions, answer=answers) == [0.0, 0.0, 1.0]  # no column: numeric
+
+
+def test_budget_penalty_exempts_wrong_text_answers():
+    completions = ["The answer is Paris.", "The answer is Lyon."]
+    ids = [[0] * 20, [0] * 20]
+    got = budget_penalty(completions, ids, answer=["Paris", "Paris"], budget_tokens=10,
+                         answer_check=["text", "text"])
+    assert got == [1.0, 0.0]
+
+
+def test_user_check_gets_the_row_columns_through_the_reward(user_module):
+    got = exact_match(["Paris", "Paris"], answer=["Paris", "Paris"], answer_check=["mychecks:uses_row"] * 2,
+                      region=["Europe", "Asia"])
+    assert got == [1.0, 0.0]
+
+
+def test_extract_for_reports():
+    assert ac.extract("numeric", "so #### 12") == "12"
+    assert ac.extract("choice", "I think it's B") == "B"
+    assert ac.extract("regex:=(\\w+)", "x=a y=b") == "b"
+    assert ac.extract("text", "A: Paris") == "Paris"
+    assert json.dumps(ac.extract("mychecks:f", "x")) == "null"
