@@ -30,7 +30,33 @@ class JSONMapping(dict):
 
 @dataclass
 class ScriptArguments:
-    task: str = field(default="arith", metadata={"help": "Task name (see train/tasks)."})
+    task: str = field(default="arith", metadata={"help": "A built-in task (see train/tasks); dataset_name replaces it."})
+    # -- your own data (train/tasks/dataset.py), named as TRL / open-r1 name them --------------------------
+    dataset_name: str | None = field(
+        default=None,
+        metadata={"help": "Your data instead of a built-in task: a hub id, a .jsonl/.json/.csv/.parquet file, a folder "
+                  "from Dataset.save_to_disk, or a folder of <split>.<ext> files."})
+    dataset_config: str | None = field(default=None, metadata={"help": "The hub dataset's config (e.g. main)."})
+    dataset_train_split: str = field(default="train", metadata={"help": "Split to train on."})
+    dataset_val_split: str | None = field(
+        default=None, metadata={"help": "Split to validate on (default: val_size train rows drawn by seed)."})
+    dataset_test_split: str | None = field(default=None, metadata={"help": "Split for `train.evaluate --split test`."})
+    prompt_column: str = field(
+        default="prompt", metadata={"help": "Column holding the prompt (a string, or chat messages used as the conversation)."})
+    answer_column: str = field(
+        default="answer", metadata={"help": "Column holding the gold answer (a string, a number or a list of acceptable answers)."})
+    prompt_template: str | None = field(
+        default=None, metadata={"help": "Python format string over the row's columns, e.g. '{question}\\n{choices}' "
+                                "(replaces prompt_column)."})
+    system_prompt: str | None = field(default=None, metadata={"help": "System message put before every prompt."})
+    answer_pattern: str | None = field(
+        default=None, metadata={"help": "Regex whose first group is the gold answer inside answer_column (GSM8K: '####\\s*(.+)')."})
+    answer_check: str = field(
+        default="numeric",
+        metadata={"help": "How a completion is scored against the gold answer (rewards/answer_check.py): numeric, text "
+                  "(SQuAD-normalised; F1 reported too), choice (option letter), regex:<pattern>, or module:function."})
+    skip_bad_rows: bool = field(
+        default=False, metadata={"help": "Drop rows with an empty or missing prompt or answer (and log how many) instead of stopping."})
     data_path: str | None = field(
         default=None, metadata={"help": "Local directory with the task's files instead of the hub (gsm8k)."}
     )
@@ -138,6 +164,12 @@ class ScriptArguments:
     torch_threads: int | None = field(default=None, metadata={"help": "torch.set_num_threads (default: the cores divided by the local processes)."})
 
     def __post_init__(self):
+        from rewards.answer_check import validate
+
+        validate(self.answer_check)  # an unknown check, or a module:function that cannot be imported, fails here
+        if self.answer_check != "numeric" and not self.dataset_name:
+            raise ValueError(f"answer_check {self.answer_check!r} needs your own data (dataset_name): the built-in task "
+                             f"{self.task!r} has numeric answers")
         if self.algorithm not in ("grpo", "rloo"):
             raise ValueError(f"algorithm must be 'grpo' or 'rloo', got {self.algorithm!r}")
         if self.constraint not in MODES:

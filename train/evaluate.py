@@ -15,7 +15,8 @@ from collections import defaultdict
 import torch
 from tqdm.auto import tqdm
 
-from rewards.exact_match import extract_answer, is_correct, normalize_number
+from rewards import answer_check
+from rewards.exact_match import extract_answer, normalize_number
 from train.callback import Callback
 from train.selection import SelectionRule, select, settled
 
@@ -82,8 +83,10 @@ def evaluate(model, tokenizer, rows: list[dict], max_new_tokens: int, desc="eval
     else:
         texts, lengths, truncated = generate(model, tokenizer, prompts, max_new_tokens, desc=desc,
                                              temperature=temperature, num_beams=num_beams)
-    correct = [is_correct(t, r["answer"]) for t, r in zip(texts, rows, strict=True)]
+    correct = [answer_check.score(r.get("answer_check"), t, r["answer"], r) >= 0.5 for t, r in zip(texts, rows, strict=True)]
     result = _summarise(rows, correct, lengths, truncated)
+    if any(r.get("answer_check") == "text" for r in rows):  # SQuAD's token F1 beside EM
+        result["f1"] = statistics.fmean(answer_check.text_f1(t, r["answer"]) for t, r in zip(texts, rows, strict=True))
     groups = defaultdict(list)
     for i, row in enumerate(rows):
         groups[row.get("difficulty")].append(i)
@@ -129,6 +132,69 @@ def _summarise(rows, correct, lengths, truncated) -> dict:
         out["oracle_mean_tokens"] = statistics.fmean(r["oracle_tokens"] for r in rows)
         out["tokens_over_oracle"] = out["mean_tokens"] / out["oracle_mean_tokens"]
     return out
+
+
+# -- the preflight: look at the untrained model before training -----------------------------------------
+def preflight_report(result: dict, rows: list[dict], max_new_tokens: int, shown: int = 5) -> dict:
+    """EM (F1 for `text`), token percentiles, the share cut at the cap, and `shown` right and `shown` wrong
+    example rows (prompt, completion, extracted answer, gold, verdict) of one `evaluate` result."""
+    lengths = sorted(result["per_example"]["tokens"])
+
+    def pct(q):
+        return float(lengths[min(len(lengths) - 1, max(0, math.ceil(q * len(lengths)) - 1))])
+
+    examples = preview_rows(result, rows)
+    return {
+        "n": result["n"], "answer_check": rows[0].get("answer_check", "numeric") if rows else "numeric",
+        "em": result["em"], **({"f1": result["f1"]} if "f1" in result else {}),
+        "mean_tokens": result["mean_tokens"], "p50_tokens": pct(0.5), "p90_tokens": pct(0.9), "p99_tokens": pct(0.99),
+        "max_tokens": float(lengths[-1]), "truncated": result["truncated"], "max_new_tokens": max_new_tokens,
+        "correct_examples": [e for e in examples if e["verdict"]][:shown],
+        "wrong_examples": [e for e in examples if not e["verdict"]][:shown],
+    }
+
+
+def preview_rows(result: dict, rows: list[dict]) -> list[dict]:
+    """One record per row: prompt, completion, the answer the check read, gold, verdict, tokens."""
+    out = []
+    for row, text, ok, n in zip(rows, result["completions"], result["per_example"]["correct"],
+                                result["per_example"]["tokens"], strict=True):
+        prompt = row["prompt"] if isinstance(row["prompt"], str) else row["prompt"][-1]["content"]
+        out.append({"prompt": prompt, "completion": text, "extracted": answer_check.extract(row.get("answer_check"), text),
+                    "gold": row["answer"], "verdict": bool(ok), "tokens": n})
+    return out
+
+
+def write_preflight_rows(path, result: dict, rows: list[dict]) -> None:
+    import json
+
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        for record in preview_rows(result, rows):
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+def print_preflight(report: dict) -> None:
+    f1 = f", F1 {report['f1']:.3f}" if "f1" in report else ""
+    lines = ["", f"=== Preflight: the untrained model on {report['n']} val rows (answer_check {report['answer_check']}) ===",
+             f"EM {report['em']:.3f}{f1}",
+             f"tokens mean {report['mean_tokens']:.1f}, p50 {report['p50_tokens']:.0f}, p90 {report['p90_tokens']:.0f}, "
+             f"p99 {report['p99_tokens']:.0f}, max {report['max_tokens']:.0f}; "
+             f"{report['truncated']:.1%} cut at the cap of {report['max_new_tokens']}"]
+    for title, key in (("right", "correct_examples"), ("wrong", "wrong_examples")):
+        for e in report[key]:
+            lines.append(f"  [{title}] prompt {_short(e['prompt'], tail=True)} | completion {_short(e['completion'])} | "
+                         f"extracted {e['extracted']!r} | gold {e['gold']!r}")
+    print("\n".join(lines), flush=True)
+
+
+def _short(text, n: int = 70, tail: bool = False) -> str:
+    """One line of at most `n` characters: the start, or with `tail` the end (where a prompt's question is)."""
+    text = " ".join(str(text).split())
+    if len(text) <= n:
+        return repr(text)
+    return repr("..." + text[3 - n:] if tail else text[: n - 3] + "...")
 
 
 def flat_metrics(result: dict, prefix: str = "eval") -> dict[str, float]:
@@ -203,6 +269,8 @@ CLI_DOC = """Evaluate the base model and/or adapters on a split; with two models
     python -m train.evaluate base runs/arith --split test      # A = the base model, B = the run's adapter
     python -m train.evaluate runs/a runs/b --temperature 1.0   # two runs, greedy and sampled, A/B on both
     python -m train.evaluate base runs/a --num_beams 4 --temperature 1.0 --samples 5   # decoding side by side
+    python -m train.evaluate --model M --dataset_name my.csv --prompt_column q --answer_column gold \\
+        --answer_check text                                    # the preflight: look before you train
 
 A model is `base`, a run directory (its `export/` or `adapter/` and `summary.json`), or an adapter
 directory. Writes JSON (`--out`, default `<first run>/eval_<split>.json`) and, with `--report_to wandb`,
@@ -236,12 +304,14 @@ def cli(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=CLI_DOC,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("models", nargs="+", help="one or two of: base, a run directory, an adapter directory")
+    parser.add_argument("models", nargs="*", help="one or two of: base, a run directory, an adapter directory "
+                        "(default with --model: base)")
     parser.add_argument("--model", help="base model path (default: the run's or the adapter's own)")
     parser.add_argument("--task", help="task name (default: the run's task, else arith)")
     parser.add_argument("--data_path", help="the task's local files (gsm8k)")
     parser.add_argument("--split", default="val", choices=["val", "test"])
     parser.add_argument("--size", type=int, help="only the first N rows")
+    parser.add_argument("--val_size", type=int, help="val rows as the run draws them (default: the run's, else the task's)")
     parser.add_argument("--seed", type=int, default=None, help="the split's seed (default: the run's, else 0)")
     parser.add_argument("--max_new_tokens", type=int, default=None, help="default: the run's, else 128")
     parser.add_argument("--temperature", type=float, help="also evaluate sampled completions at this temperature")
@@ -251,7 +321,19 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--n_boot", type=int, default=5000)
     parser.add_argument("--out", help="JSON file to write")
     parser.add_argument("--report_to", default="none", choices=["none", "wandb"])
+    parser.add_argument("--rows_out", help="JSONL of every row (prompt, completion, extracted, gold, verdict); "
+                        "default: beside --out")
+    data = parser.add_argument_group("your own data (as train/run.py takes them; train/tasks/dataset.py)")
+    for name in ("dataset_name", "dataset_config", "dataset_train_split", "dataset_val_split", "dataset_test_split",
+                 "prompt_column", "answer_column", "prompt_template", "system_prompt", "answer_pattern"):
+        data.add_argument(f"--{name}")
+    data.add_argument("--answer_check", default=None, help="numeric, text, choice, regex:<pattern>, module:function")
+    data.add_argument("--skip_bad_rows", action="store_true")
     args = parser.parse_args(argv)
+    if not args.models:
+        if not args.model:
+            parser.error("give a model: --model M, or a run / adapter directory")
+        args.models = ["base"]
     if len(args.models) > 2:
         parser.error("give one or two models")
     if args.samples > 1 and args.temperature is None:
@@ -272,7 +354,6 @@ def _run_cli(args) -> int:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from train import tasks
     from train.ab_test import paired_bootstrap
 
     specs = [s for s in args.models if s != "base"]
@@ -280,17 +361,20 @@ def _run_cli(args) -> int:
     base_default = args.model or (resolved[specs[0]][0] if specs else None)
     resolved["base"] = _resolve("base", base_default) if "base" in args.models else None
     summary = next((r[2] for s, r in resolved.items() if s != "base" and r[2]), {})
-    task_name = args.task or summary.get("task") or "arith"
     seed = args.seed if args.seed is not None else summary.get("seed", 0)
     max_new = args.max_new_tokens or summary.get("max_completion_length") or 128
-    task = tasks.get(task_name)
-    rows = task.load(seed, None, args.data_path)[1] if args.split == "val" else task.test_rows(seed, args.data_path)
+    task, task_name = _task(args, summary)
+    rows = task.load(seed, args.val_size or summary.get("val_size"), args.data_path)[1] if args.split == "val" else task.test_rows(seed, args.data_path)
     rows = rows[: args.size] if args.size else rows
 
     results = {}
     for spec in args.models:
         base_path, adapter, _ = resolved[spec]
         tokenizer = AutoTokenizer.from_pretrained(adapter or base_path)
+        if not getattr(tokenizer, "chat_template", None) and rows and not isinstance(rows[0]["prompt"], str):
+            from train.tasks.dataset import plain_prompts
+
+            rows = plain_prompts(rows)
         model = AutoModelForCausalLM.from_pretrained(base_path)
         if adapter:
             model = PeftModel.from_pretrained(model, adapter)
@@ -316,23 +400,50 @@ def _run_cli(args) -> int:
                 pa, pb = a[mode]["per_example"], b[mode]["per_example"]
                 report["ab_test"][mode] = {"a": name_a, "b": name_b, **paired_bootstrap(
                     pa["correct"], pb["correct"], pa["tokens"], pb["tokens"], n_boot=args.n_boot, seed=seed)}
+    first = next(iter(results.values()))["greedy"]
+    report["preflight"] = preflight_report(first, rows, max_new)
     out = Path(args.out) if args.out else Path(specs[0] if specs else ".") / f"eval_{args.split}.json"
     out.write_text(json.dumps(report, indent=1))
+    rows_out = Path(args.rows_out) if args.rows_out else out.with_name(out.stem + "_rows.jsonl")
+    write_preflight_rows(rows_out, first, rows)
     _print_report(report)
-    print(f"\nwrote {out}")
+    print_preflight(report["preflight"])
+    print(f"\nwrote {out} and {rows_out}")
     if args.report_to == "wandb":
         _log_wandb(report, out.parent)
     return 0
 
 
+def _task(args, summary: dict):
+    """(task, name): your own data when --dataset_name is given (or the run was trained on them), else the
+    built-in task named by --task or the run."""
+    from train import tasks
+
+    data_keys = ("dataset_name", "dataset_config", "dataset_train_split", "dataset_val_split", "dataset_test_split",
+                 "prompt_column", "answer_column", "prompt_template", "system_prompt", "answer_pattern", "answer_check")
+    given = {k: getattr(args, k) for k in data_keys if getattr(args, k) is not None}
+    recorded = summary.get("data_spec") or {}
+    if given.get("dataset_name") or recorded.get("dataset_name"):
+        from train.tasks.dataset import DatasetTask, DataSpec
+
+        fields = {**recorded, **given, "skip_bad_rows": args.skip_bad_rows or recorded.get("skip_bad_rows", False)}
+        spec = DataSpec(**{k: v for k, v in fields.items() if k in DataSpec.__dataclass_fields__})
+        return DatasetTask(spec), spec.dataset_name
+    if args.answer_check not in (None, "numeric"):
+        raise ValueError(f"--answer_check {args.answer_check} needs --dataset_name (the built-in tasks are numeric)")
+    name = args.task or summary.get("task") or "arith"
+    return tasks.get(name), name
+
+
 def _print_report(report: dict) -> None:
     print(f"\n{report['task']} {report['split']} ({report['n']} prompts, ≤ {report['max_new_tokens']} new tokens)\n")
-    print("| model | mode | EM | mean tokens | median | p90 | tokens/oracle | truncated |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| model | mode | EM | F1 | mean tokens | median | p90 | tokens/oracle | truncated |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, modes in report["models"].items():
         for mode, r in modes.items():
             ratio = f"{r['tokens_over_oracle']:.2f}" if "tokens_over_oracle" in r else "–"
-            print(f"| {name} | {mode} | {r['em']:.3f} | {r['mean_tokens']:.1f} | {r['median_tokens']:.0f} | "
+            f1 = f"{r['f1']:.3f}" if "f1" in r else "–"
+            print(f"| {name} | {mode} | {r['em']:.3f} | {f1} | {r['mean_tokens']:.1f} | {r['median_tokens']:.0f} | "
                   f"{r['p90_tokens']:.0f} | {ratio} | {r['truncated']:.3f} |")
     for mode, t in report["ab_test"].items():
         print(f"\nA/B ({mode}, B = {t['b']} vs A = {t['a']}, paired bootstrap {t['level']:.0%}): "

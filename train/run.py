@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
     state = setup_process(script_args, training_args)
     task, train_rows, val_rows = load_task(script_args, training_args)
     model, tokenizer, model_path = load_base_model(script_args, training_args, model_args, task, train_rows, state)
+    train_rows, val_rows = fit_prompts(tokenizer, train_rows, val_rows)
     base = measure_baseline(model, tokenizer, val_rows, training_args)
+    write_preflight(state, base, val_rows, training_args)
     schedule = plan_schedule(script_args, training_args, base)
     controller, target = build_controller(script_args, training_args, base, schedule, model, tokenizer, val_rows)
     rewards, budget_model = build_rewards(script_args, training_args, base, target)
@@ -97,9 +99,26 @@ def load_task(script_args, training_args):
     """Fixed train/val splits with gold answers (and an oracle length where the task has one)."""
     from train import tasks
 
-    task = tasks.get(script_args.task)
+    if script_args.dataset_name:  # your own data, by hub id, file or folder (train/tasks/dataset.py)
+        from train.tasks.dataset import DatasetTask, DataSpec
+
+        task = DatasetTask(DataSpec.from_args(script_args))
+        logger.info("data: %s (answer_check %s)", script_args.dataset_name, script_args.answer_check)
+    else:
+        task = tasks.get(script_args.task)
     train_rows, val_rows = task.load(training_args.seed, script_args.val_size, script_args.data_path)
     return task, train_rows, val_rows
+
+
+def fit_prompts(tokenizer, train_rows, val_rows):
+    """Chat-message prompts stay messages for a model with a chat template (TRL and the evaluator apply
+    it); a model without one gets them as plain text."""
+    if getattr(tokenizer, "chat_template", None) or not train_rows or isinstance(train_rows[0]["prompt"], str):
+        return train_rows, val_rows
+    from train.tasks.dataset import plain_prompts
+
+    logger.info("the tokenizer has no chat template: prompts are given as plain text")
+    return plain_prompts(train_rows), plain_prompts(val_rows)
 
 
 def load_base_model(script_args, training_args, model_args, task, train_rows, state):
@@ -147,6 +166,23 @@ def measure_baseline(model, tokenizer, val_rows, training_args) -> dict:
     base = evaluate(model, tokenizer, val_rows, training_args.max_completion_length, desc="base eval")
     logger.info("base model: val EM %.3f, mean tokens %.1f", base["em"], base["mean_tokens"])
     return base
+
+
+def write_preflight(state, base, val_rows, training_args) -> None:
+    """The untrained model on val, looked at before step 1 (the same report as `python -m train.evaluate`):
+    EM (and F1), tokens, truncation and example rows, in output_dir/preflight.json and preflight_rows.jsonl."""
+    from train.evaluate import preflight_report, print_preflight, write_preflight_rows
+
+    if not state.is_main_process:
+        return
+    out = Path(training_args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report = preflight_report(base, val_rows, training_args.max_completion_length)
+    from train.trainer import write_json_atomic
+
+    write_json_atomic(str(out / "preflight.json"), report)
+    write_preflight_rows(out / "preflight_rows.jsonl", base, val_rows)
+    print_preflight(report)
 
 
 def plan_schedule(script_args, training_args, base):
@@ -362,6 +398,10 @@ def write_outputs(state, trainer, tokenizer, val_rows, script_args, training_arg
         "task": script_args.task,
         "seed": training_args.seed,
         "data_path": script_args.data_path,
+        "val_size": script_args.val_size,
+        "dataset_name": script_args.dataset_name,
+        "answer_check": script_args.answer_check,
+        "data_spec": data_spec(script_args),
         "max_completion_length": training_args.max_completion_length,
         "base_model": model_path,
         "wandb_dir": wandb_dir(),
@@ -393,6 +433,15 @@ def write_outputs(state, trainer, tokenizer, val_rows, script_args, training_arg
         finish_wandb(summary)
         print_summary(summary)
     return summary
+
+
+def data_spec(script_args) -> dict | None:
+    """Your data's spec as the summary records it (so `train.evaluate RUN` reads the same rows), or None."""
+    if not script_args.dataset_name:
+        return None
+    from train.tasks.dataset import DataSpec
+
+    return asdict(DataSpec.from_args(script_args))
 
 
 def controller_target(script_args, base: dict, mode: str | None = None) -> float:
@@ -460,10 +509,10 @@ def print_summary(s: dict) -> None:
     print("\n".join(lines), flush=True)
 
 
-def cli() -> int:
+def cli(argv: list[str] | None = None) -> int:
     """`main()` for the command line: bad input gets one clear paragraph naming the culprit and exit 2."""
     try:
-        main()
+        main(argv)
     except (ValueError, KeyError, OSError) as err:  # OSError: a file, model path or hub id that is not there
         message = f"{type(err).__name__}: {err}"
     else:
