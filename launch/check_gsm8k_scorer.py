@@ -1,20 +1,38 @@
-"""Check Terse's answer scorer against GSM8K's own gold answers: scoring each reference solution as a
-completion must give EM 1.0 on every row.
+"""Check Terse's numeric answer check against GSM8K's own gold answers: scoring each reference solution as a
+completion must give EM 1.0 on every row, read by the built-in task and by the general loader with the
+recipe configs/gsm8k_hub_qwen2.5-0.5b.yaml's columns (the two must also agree on every gold answer).
 
     python launch/check_gsm8k_scorer.py ../shared/datasets/gsm8k        # local copy
     python launch/check_gsm8k_scorer.py                                # openai/gsm8k from the hub
 """
 
 import sys
+from decimal import Decimal
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import yaml
 
-from rewards.exact_match import is_correct  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from rewards import answer_check  # noqa: E402
 from train.tasks import gsm8k  # noqa: E402
+from train.tasks.dataset import DataSpec, load_test  # noqa: E402
 
 data_path = sys.argv[1] if len(sys.argv) > 1 else None
 rows = gsm8k.load_test(data_path)
-wrong = [i for i, r in enumerate(rows) if not is_correct(r["solution"], r["answer"])]
-print(f"GSM8K test: {len(rows)} rows, gold solutions scored EM {1 - len(wrong) / len(rows):.4f}; mismatches: {wrong[:10]}")
-sys.exit(1 if wrong else 0)
+wrong = [i for i, r in enumerate(rows) if not answer_check.is_correct(r["solution"], r["answer"], "numeric")]
+print(f"GSM8K test, built-in task: {len(rows)} rows, gold solutions scored EM {1 - len(wrong) / len(rows):.4f}; "
+      f"mismatches: {wrong[:10]}")
+
+recipe = yaml.safe_load((REPO / "configs" / "gsm8k_hub_qwen2.5-0.5b.yaml").read_text())
+fields = {k: recipe[k] for k in DataSpec.__dataclass_fields__ if k in recipe}
+spec = DataSpec(**{**fields, "dataset_name": data_path or recipe["dataset_name"]})
+general = load_test(spec)
+wrong_general = [i for i, r in enumerate(general) if not answer_check.is_correct(r[spec.answer_column], r["answer"],
+                                                                                  spec.answer_check, r)]
+differ = [i for i, (a, b) in enumerate(zip(rows, general, strict=True))
+          if Decimal(a["answer"]) != Decimal(b["answer"].replace(",", ""))]
+print(f"GSM8K test, general loader ({spec.dataset_name}, answer_pattern {spec.answer_pattern!r}): {len(general)} rows, "
+      f"EM {1 - len(wrong_general) / len(general):.4f}; gold answers that differ from the built-in task's: {len(differ)}")
+sys.exit(1 if wrong or wrong_general or differ else 0)

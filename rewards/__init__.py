@@ -14,6 +14,7 @@ controller sets), so there is no separate weights list to keep in line by hand.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -85,6 +86,13 @@ def rebind(bound: functools.partial, **changes) -> functools.partial:
     return bind(bound.func, bound.__name__, {**bound.keywords, **changes})
 
 
+def parameter_names(func: Callable) -> tuple[str, ...]:
+    """The named parameters of a reward (or a state's constructor), by signature: wrappers that keep
+    `__wrapped__` (functools.wraps, mutation testing's trampolines) report the wrapped function's."""
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return tuple(p.name for p in inspect.signature(func).parameters.values() if p.kind in kinds)
+
+
 def build_rewards(spec: dict[str, dict | None], runtime: dict | None = None) -> list[Reward]:
     """Rewards from a recipe's `rewards:` mapping. `runtime` fills parameters known only at run time
     (e.g. `budget_tokens`) for the rewards whose signature takes them and that the recipe left unset."""
@@ -99,11 +107,11 @@ def build_rewards(spec: dict[str, dict | None], runtime: dict | None = None) -> 
         if weight != DUAL and not isinstance(weight, (int, float)):
             raise ValueError(f"rewards.{name}.weight must be a number or {DUAL!r}, got {weight!r}")
         func = REGISTRY[name]
-        accepted = func.__code__.co_varnames[: func.__code__.co_argcount + func.__code__.co_kwonlyargcount]
+        accepted = parameter_names(func)
         state = None
         if name in STATEFUL:
             factory = STATEFUL[name]
-            own = factory.__init__.__code__.co_varnames[1: factory.__init__.__code__.co_argcount]
+            own = parameter_names(factory)
             state = factory(**{k: params.pop(k) for k in list(params) if k in own})
             accepted = (*accepted, *own)
             params["state"] = state

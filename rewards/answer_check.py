@@ -123,17 +123,39 @@ def extract_text_answer(completion: str) -> str:
 _LETTER = r"([A-Ja-j])"
 _CHOICE_PATTERNS = [
     # after a marker: "The answer is (B)", "Answer: b", "I think it's C.", "Option D", "**C**"
-    re.compile(r"(?:\bthe\s+(?:final\s+|correct\s+|right\s+|best\s+)?(?:answer|option|choice)\s+(?:is|would\s+be|should\s+be)"
-               r"|\b(?:final\s+)?answer\s*:|\bI\s+(?:think|believe|guess|would\s+say|would\s+go\s+with|choose|pick)"
+    re.compile(r"(?:\b(?:final\s+|correct\s+|right\s+|best\s+)?(?:answer|option|choice)(?:\s+to\s+(?:this|the)\s+question)?"
+               r"\s+(?:is|would\s+be|should\s+be)(?:\s+option)?\s*:?"
+               r"|\b(?:final\s+)?answer\s*:|\b(?:choose|pick|select)\s+as\s+(?:your|my|the)\s+answer"
+               r"|\bI\s+(?:think|believe|guess|would\s+say|would\s+go\s+with|choose|pick)"
                r"(?:\s+(?:it'?s|it\s+is|the\s+answer\s+is))?|\bmy\s+answer\s+is|\bit'?s\s+probably)"
-               r"\s*(?:option|choice|letter)?\s*[\"'*]*\s*[(\[]?\s*" + _LETTER + r"(?![A-Za-z])(?!\s?'[a-z])",
+               r"[ \t]*\n?[ \t]*(?:option|choice|letter)?[ \t]*[\"'*]*[ \t]*[(\[]?[ \t]*" + _LETTER + r"(?![A-Za-z])(?!\s?'[a-z])",
                re.IGNORECASE),
+    re.compile(r"(?:^|[\s(\"'])([A-J])[)\"']?\s+is\s+(?:the\s+)?(?:correct\s+|right\s+|best\s+)?answer\b"),  # "B is the answer"
     re.compile(r"\b(?:option|choice)\s+[(\[]?" + _LETTER + r"(?![A-Za-z])", re.IGNORECASE),
     re.compile(r"[(\[]\s*" + _LETTER + r"\s*[)\]]"),               # "(B)", "[c]"
     re.compile(r"\*\*\s*" + _LETTER + r"\s*[).:]?\s*\*\*"),         # "**B**", "**B)**"
-    re.compile(r"(?:^|\n)\s*" + _LETTER + r"\s*[).:](?:\s|$)"),     # a line that starts "B)" / "B." / "B:"
-    re.compile(r"(?:^|\n)\s*([A-J])\s*(?:$|\n)"),                   # a line that is only "B"
+    "option lines",                                                  # a line that starts "B)" / "B." / "B:"
+    re.compile(r"(?:^|\n)[ \t]*([A-J])[ \t]*(?=$|\n)"),              # a line that is only "B"
 ]
+_OPTION_LINE = re.compile(r"^\s*[*-]?\s*" + _LETTER + r"\s*[).:](?:\s|$)")
+
+
+def _stated_option_line(completion: str) -> str | None:
+    """The last line that starts with an option letter ("B) …", "B. …"), not counting echoed option lists:
+    three or more such lines in a row are the options repeated, not an answer."""
+    runs, run = [], []
+    for line in completion.split("\n"):
+        if not line.strip():
+            continue
+        match = _OPTION_LINE.match(line)
+        if match:
+            run.append(match.group(1))
+        else:
+            runs.append(run)
+            run = []
+    runs.append(run)
+    stated = [letter for r in runs if len(r) < 3 for letter in r]
+    return stated[-1] if stated else None
 
 
 def extract_choice(completion: str) -> str | None:
@@ -141,8 +163,8 @@ def extract_choice(completion: str) -> str | None:
 
     Rules in order of precedence, the last match of the first rule that matches: a marker followed by a
     letter ("The answer is B", "Answer: b", "I think it's C", "I would go with (D)"); "option B" /
-    "choice B"; a bracketed letter "(B)"; a bold letter "**B**"; a line that starts with "B)" or "B.";
-    a line that is a single capital letter. A lower-case letter after "I think it's" counts only when
+    "choice B"; a bracketed letter "(B)"; a bold letter "**B**"; a line that starts with "B)" or "B." (three or more such lines in a row
+    are the options echoed, not an answer); a line that is a single capital letter. A lower-case letter after "I think it's" counts only when
     no word follows it, so "I think it's a trick question" names no option.
 
     >>> extract_choice("Let me think. (A) is wrong, so I think it's C.")
@@ -153,6 +175,11 @@ def extract_choice(completion: str) -> str | None:
     if not isinstance(completion, str):
         return None
     for pattern in _CHOICE_PATTERNS:
+        if pattern == "option lines":
+            letter = _stated_option_line(completion)
+            if letter is not None and not (letter.islower() and letter not in "abcdefghij"):
+                return letter.upper()
+            continue
         for match in reversed(list(pattern.finditer(completion))):
             letter = match.group(1)
             after = completion[match.end():]

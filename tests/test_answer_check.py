@@ -91,6 +91,14 @@ def test_text_check_verdicts():
     ("The answer is (c) because it is the largest.", "C"),
     ("Answer: (A)", "A"),
     ("The answer is A.", "A"),
+    ("A correct answer is: C.", "C"),
+    ("The answer to this question is D. It is", "D"),
+    ("So B is the correct answer.", "B"),
+    ('Step 1: Choose as your answer "D"', "D"),
+    ("The correct answer is A.\n\nThe options:\n\n* B. red\n* C. blue", "A"),   # a marker does not jump lines
+    ("A. red\nB. blue\nC. green\nD. grey", None),                               # the options echoed
+    ("B. blue\n\nI checked:\nA) red\nC) green\nD) grey", "B"),                   # an answer before an echo
+    ("A. red\nThat is a fallacy.\nD. grey", "D"),
     ("I think it's a trick question.", None),                        # an article, not an option
     ("The answer is A lot of people think so.", None),
     ("I have no idea.", None),
@@ -208,3 +216,72 @@ def test_extract_for_reports():
     assert ac.extract("regex:=(\\w+)", "x=a y=b") == "b"
     assert ac.extract("text", "A: Paris") == "Paris"
     assert json.dumps(ac.extract("mychecks:f", "x")) == "null"
+
+
+# -- edges the mutation run found untested -----------------------------------------------------------------
+@pytest.mark.parametrize("completion, answer", [
+    ("The answer is:   Paris", "Paris"),
+    ("The answer is Paris\nmore lines\nLondon", "Paris"),
+    ("Answer:\n\n\nNew York", "New York"),
+    ("Answer:", ""),
+    ("The answer is __Paris__ here", "Paris"),
+    ("The answer is *Paris*", "Paris"),
+    ("no marker\nNew York", "New York"),
+])
+def test_extract_text_answer_edges(completion, answer):
+    assert ac.extract_text_answer(completion) == answer
+
+
+@pytest.mark.parametrize("completion, letter", [
+    ("Answer: b Paris", "B"),                                         # a lower-case letter before a capital word
+    ("Answer: c. Then I think it's a good one", "C"),                 # a rejected last match: the earlier one
+    ("The answer is B. I think it's A bit hard", "B"),
+])
+def test_extract_choice_edges(completion, letter):
+    assert ac.extract_choice(completion) == letter
+
+
+@pytest.mark.parametrize("gold, letter", [(26, None), ("26", None), ("30", None), ("X", "X"), (25, "Z")])
+def test_gold_letter_edges(gold, letter):
+    assert ac.gold_letter(gold) == letter
+
+
+def test_regex_and_f1_edges():
+    assert ac.text_f1("x", []) == 0.0
+    check = ac.get(r"regex:<a>(.*?)</a>")
+    assert check("<a>x</a><a>y</a><a>z</a>", "z") and not check("<a>x</a><a>y</a><a>z</a>", "y")
+    assert check("<a></a>", "") and not check(None, "x")
+    assert ac.extract(None, "#### 5") == "5" and ac.extract(r"regex:\d+", "1 22 333") == "333"
+    assert ac.extract(r"regex:X+", None) is None and ac.extract(r"regex:(\d)", "no") is None
+
+
+def test_user_check_spec_errors(user_module):
+    with pytest.raises(ac.AnswerCheckError, match="has no function 'startswith:x'"):
+        ac.get("mychecks:startswith:x")
+    with pytest.raises(ac.AnswerCheckError, match="a user check is written module:function"):
+        ac.get("mychecks:")
+    with pytest.raises(ac.AnswerCheckError, match="ModuleNotFoundError"):
+        ac.get("no_such_module_xyz:f")
+
+
+def test_user_check_rows_floats_and_logs(user_module, tmp_path, caplog):
+    (tmp_path / "mychecks2.py").write_text(
+        "def half(c, g):\n    return 0.5\n"
+        "def big(c, g):\n    return 1.5\n"
+        "def nan(c, g):\n    return float('nan')\n"
+        "def strict_row(completion, gold, **row):\n"
+        "    assert not {'completion_ids', 'prompts', 'trainer_state', 'answer_check', 'gold'} & set(row), row\n"
+        "    return row.get('region') == 'Europe'\n")
+    assert ac.get("mychecks:uses_row")("Paris", "Paris", region="Europe")
+    assert ac.is_correct("Paris", "Paris", "mychecks:uses_row", {"region": "Europe"})
+    assert ac.get("mychecks2:half")("x", "y") and ac.is_correct("x", "y", "mychecks2:half")
+    assert ac.score("mychecks2:big", "x", "y") == 1.0 and ac.score("mychecks2:nan", "x", "y") == 0.0
+    assert ac.score("mychecks2:strict_row", "x", "y", {"region": "Europe", "gold": "z", "completion": "c"}) == 1.0
+    got = exact_match(["x", "x"], answer=["y", "y"], answer_check=["mychecks2:strict_row"] * 2, region=["Europe", "Asia"],
+                      completion_ids=[[1], [2]], prompts=["p", "p"], trainer_state=object(), short=[1])
+    assert got == [1.0, 0.0]
+    ac.USER_CHECK_ERRORS.clear()
+    ac.score("mychecks:boom", "x", "y")
+    assert "answer_check mychecks:boom raised RuntimeError: bad completion (scored 0; counted in USER_CHECK_ERRORS" in caplog.text
+    with pytest.raises(ValueError):
+        exact_match(["x", "x"], answer=["y"], answer_check=["text", "text"])
