@@ -32,6 +32,10 @@ def cases(tmp: Path) -> list[tuple[str, list[str]]]:
         (tmp / name).mkdir()
         (tmp / name / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp / "existing_export").mkdir()
+    own = REPO / "tests" / "fixtures" / "own_data" / "capitals.csv"
+    (tmp / "latin1.csv").write_bytes("q,a\nWhere is Zürich?,Switzerland\n".encode("latin-1"))
+    (tmp / "empty_answers.csv").write_text("q,a\n" + "".join(f"q{i},{'' if i % 3 == 0 else 'x'}\n" for i in range(12)))
+    cols = ["--dataset_name", str(own), "--prompt_column", "Quiz item", "--answer_column", "Expected reply"]
     gsm = ["--task", "gsm8k", "--model_name_or_path", "Qwen/Qwen2.5-0.5B-Instruct", "--data_path"]
     return [
         ("unknown key in the YAML recipe", RUN + ["--config", str(tmp / "typo.yaml")]),
@@ -55,6 +59,16 @@ def cases(tmp: Path) -> list[tuple[str, list[str]]]:
         ("dataset missing the prompt column", RUN + gsm + [str(tmp / "missing_column")]),
         ("empty dataset", RUN + gsm + [str(tmp / "empty")]),
         ("gold answer that cannot be parsed", RUN + gsm + [str(tmp / "bad_gold")]),
+        ("your data: no such file", RUN + ["--dataset_name", str(tmp / "nope.csv")]),
+        ("your data: no such split", RUN + cols + ["--answer_check", "text", "--dataset_val_split", "dev"]),
+        ("your data: no such column", RUN + ["--dataset_name", str(own), "--prompt_column", "question"]),
+        ("your data: empty answers", RUN + ["--dataset_name", str(tmp / "empty_answers.csv"), "--prompt_column", "q",
+                                            "--answer_column", "a", "--answer_check", "text"]),
+        ("your data: not UTF-8", RUN + ["--dataset_name", str(tmp / "latin1.csv"), "--prompt_column", "q",
+                                        "--answer_column", "a", "--answer_check", "text"]),
+        ("unknown answer_check", RUN + cols + ["--answer_check", "exact"]),
+        ("answer_check module that cannot be imported", RUN + cols + ["--answer_check", "no_such_module:check"]),
+        ("answer_check that does not fit the data", RUN + cols + ["--answer_check", "numeric"]),
         ("export of a directory that is no run", EXPORT + [str(tmp), "--out", str(tmp / "x")]),
         ("export over an existing export", EXPORT + [str(tmp), "--out", str(tmp / "existing_export")]),
     ]
