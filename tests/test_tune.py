@@ -3,11 +3,9 @@
 import pytest
 from conftest import SMOKE
 
-optuna = pytest.importorskip("optuna")
-
-from launch.tune import objective  # noqa: E402
-from launch.tune import main as tune  # noqa: E402
-from train.run import parse_args  # noqa: E402
+from launch.tune import objective  # pure: tested without optuna
+from launch.tune import main as tune
+from train.run import parse_args
 
 
 def test_objective_is_em_inside_the_budget_and_charged_beyond_the_slack():
@@ -18,6 +16,7 @@ def test_objective_is_em_inside_the_budget_and_charged_beyond_the_slack():
 
 
 def test_two_short_trials_leave_a_resumable_study_and_a_best_recipe_that_runs(tiny_base, tmp_path):
+    optuna = pytest.importorskip("optuna")  # only the study itself needs it
     cache, _ = tiny_base
     storage = f"sqlite:///{tmp_path / 'tune.db'}"
     flags = [*SMOKE, "--cache_dir", str(cache), "--max_steps", "2", "--eval_every", "1", "--save_strategy", "no"]
@@ -34,6 +33,7 @@ def test_two_short_trials_leave_a_resumable_study_and_a_best_recipe_that_runs(ti
 
 
 def test_parallel_workers_draw_different_parameters(tmp_path):
+    pytest.importorskip("optuna")
     from types import SimpleNamespace
 
     from launch.tune import study_for, suggest
