@@ -4,6 +4,7 @@
     python launch/mutation.py                # mutmut run, then the score per module
     python launch/mutation.py --report       # the score of the last run, without running again
     python -m mutmut show <mutant>           # what one surviving mutant changed
+    python launch/mutation.py --named        # the bugs the mutation issue named, planted one at a time
 
 What is mutated, and by which tests, is `[tool.mutmut]` in pyproject.toml: the dual controller, the
 rewards (budget and token penalties, the numeric and the other answer checks), checkpoint selection and
@@ -28,6 +29,54 @@ REPO = Path(__file__).resolve().parent.parent
 EQUIVALENT_DOC = REPO / "docs" / "mutation.md"
 KILLED = {1, 3, 24, -24, 36, 152, 255}  # mutmut's exit codes for killed and timed out (mutmut/stats.py)
 SURVIVED = {0, 5, 33}  # survived, and no test covers the line
+
+
+# The bugs the mutation-testing issue named as passing every test then; each must now fail one.
+NAMED = [
+    ("dual: drop the proportional term", "train/dual.py",
+     "self.lam = min(max(s.kp * self.error + self.integral, 0.0), s.lambda_max)",
+     "self.lam = min(max(self.integral, 0.0), s.lambda_max)"),
+    ("dual: double the proportional term", "train/dual.py",
+     "self.lam = min(max(s.kp * self.error + self.integral, 0.0), s.lambda_max)",
+     "self.lam = min(max(2 * s.kp * self.error + self.integral, 0.0), s.lambda_max)"),
+    ("dual: error from the raw measurement", "train/dual.py",
+     "self.error = self.error_of(self.smoothed)", "self.error = self.error_of(measured)"),
+    ("budget_penalty: the first prompt's budget for all", "rewards/budget_penalty.py",
+     "budgets = token_budget if token_budget is not None else [budget_tokens] * len(completions)",
+     "budgets = [token_budget[0]] * len(completions) if token_budget is not None else [budget_tokens] * len(completions)"),
+    ("budget_penalty: ignore correct_only", "rewards/budget_penalty.py",
+     "if correct_only and ", "if True and "),
+    ("numeric check: no 'The answer is / Answer: / A:' rule", "rewards/exact_match.py",
+     '    re.compile(r"(?:[Tt]he (?:final )?answer is|[Aa]nswer\\s*:|\\bA\\s*:)\\s*\\**\\s*(" + _NUMBER + ")"),\n', ""),
+]
+
+NAMED_TESTS = ["tests/test_dual.py", "tests/test_core_laws.py", "tests/test_rewards.py", "tests/test_exact_match.py",
+               "tests/test_answer_check.py"]
+
+
+def named(root: Path = REPO) -> int:
+    """Plant each NAMED bug in a copy of the repository and run the tests: every one must fail a test."""
+    import shutil
+    import tempfile
+
+    survivors = 0
+    print("| planted bug | result | pytest |\n|---|---|---|")
+    for name, path, old, new in NAMED:
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = Path(tmp) / "repo"
+            shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".venv", ".git", "mutants", "scratch", "runs", ".cache"))
+            source = (copy / path).read_text()
+            if old not in source:
+                print(f"| {name} | the code it changes is gone: update NAMED | |")
+                survivors += 1
+                continue
+            (copy / path).write_text(source.replace(old, new, 1))
+            proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *NAMED_TESTS],
+                                  cwd=copy, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+            lines = [line for line in proc.stdout.splitlines() if line.strip()]
+            survivors += proc.returncode == 0
+            print(f"| {name} | {'killed' if proc.returncode else 'SURVIVED'} | {lines[-1] if lines else ''} |", flush=True)
+    return 1 if survivors else 0
 
 
 def equivalent() -> set[str]:
@@ -77,8 +126,11 @@ def report(root: Path) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--report", action="store_true", help="only print the last run's score")
+    parser.add_argument("--named", action="store_true", help="plant the named bugs one at a time (1 minute)")
     parser.add_argument("mutants", nargs="*", help="mutmut name globs (default: everything configured)")
     args = parser.parse_args()
+    if args.named:
+        return named()
     if not args.report:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
         proc = subprocess.run([sys.executable, "-m", "mutmut", "run", *args.mutants], cwd=REPO, env=env,

@@ -177,7 +177,7 @@ def extract_choice(completion: str) -> str | None:
     for pattern in _CHOICE_PATTERNS:
         if pattern == "option lines":
             letter = _stated_option_line(completion)
-            if letter is not None and not (letter.islower() and letter not in "abcdefghij"):
+            if letter is not None:
                 return letter.upper()
             continue
         for match in reversed(list(pattern.finditer(completion))):

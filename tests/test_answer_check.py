@@ -227,6 +227,9 @@ def test_extract_for_reports():
     ("The answer is __Paris__ here", "Paris"),
     ("The answer is *Paris*", "Paris"),
     ("no marker\nNew York", "New York"),
+    ("The answer is Xavier", "Xavier"),
+    ("Answer:\nParis\nLondon", "Paris"),
+    ("The answer is ** Paris", "Paris"),
 ])
 def test_extract_text_answer_edges(completion, answer):
     assert ac.extract_text_answer(completion) == answer
@@ -236,6 +239,8 @@ def test_extract_text_answer_edges(completion, answer):
     ("Answer: b Paris", "B"),                                         # a lower-case letter before a capital word
     ("Answer: c. Then I think it's a good one", "C"),                 # a rejected last match: the earlier one
     ("The answer is B. I think it's A bit hard", "B"),
+    ("Answer: c might be it", None),                                 # a lower-case letter before a word
+    ("Intro\n\nC. green", "C"),                                      # blank lines do not end the search
 ])
 def test_extract_choice_edges(completion, letter):
     assert ac.extract_choice(completion) == letter
@@ -253,6 +258,7 @@ def test_regex_and_f1_edges():
     assert check("<a></a>", "") and not check(None, "x")
     assert ac.extract(None, "#### 5") == "5" and ac.extract(r"regex:\d+", "1 22 333") == "333"
     assert ac.extract(r"regex:X+", None) is None and ac.extract(r"regex:(\d)", "no") is None
+    assert ac.extract(r"regex:(\d)", "1 2 3") == "3" and ac.extract_text_answer(None) == ""
 
 
 def test_user_check_spec_errors(user_module):
@@ -282,6 +288,7 @@ def test_user_check_rows_floats_and_logs(user_module, tmp_path, caplog):
     assert got == [1.0, 0.0]
     ac.USER_CHECK_ERRORS.clear()
     ac.score("mychecks:boom", "x", "y")
-    assert "answer_check mychecks:boom raised RuntimeError: bad completion (scored 0; counted in USER_CHECK_ERRORS" in caplog.text
+    assert caplog.records[-1].getMessage() == ("answer_check mychecks:boom raised RuntimeError: bad completion "
+                                               "(scored 0; counted in USER_CHECK_ERRORS, logged once)")
     with pytest.raises(ValueError):
         exact_match(["x", "x"], answer=["y"], answer_check=["text", "text"])

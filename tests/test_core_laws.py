@@ -317,7 +317,7 @@ def test_normalize_number_forms(text, value):
     assert normalize_number(text) == value
 
 
-@pytest.mark.parametrize("text", ["1" * 101, "Infinity", "NaN", "", "."])
+@pytest.mark.parametrize("text", ["1" * 101, "Infinity", "NaN", "", ".", "7+"])
 def test_normalize_number_rejects(text):
     from rewards.exact_match import normalize_number
 
@@ -373,7 +373,8 @@ def test_settled_thresholds_exact():
     assert settled(flat, 2) and not settled(flat, 3) and not settled(flat, 0)
     assert settled([rec(0.0, 1.0)] + [rec(0.9, 20.0)] * 2, 1)  # only the last `patience` steps count
     assert not settled([rec(0.0, 1.0)] + [rec(0.9, 20.0)] * 2, 2)
-    assert settled([rec(0.5, 20.0), rec(0.75, 30.0, 0.35)], 1, em_tol=0.25, tokens_tol=0.5, lambda_tol=0.25)  # at the tolerances
+    assert settled([rec(0.5, 20.0, 0.25), rec(0.75, 30.0, 0.5)], 1, em_tol=0.25, tokens_tol=0.5, lambda_tol=0.25)  # at the tolerances
+    assert not settled([{"em": 0.9, "mean_tokens": 20.0, "lambda": 1.0}, {"em": 0.9, "mean_tokens": 20.0}], 1)
     assert not settled([rec(0.5, 20.0), rec(0.75, 30.0, 0.35)], 1, em_tol=0.125, tokens_tol=0.5, lambda_tol=0.25)
     assert not settled([rec(0.5, 20.0), rec(0.75, 30.0, 0.35)], 1, em_tol=0.25, tokens_tol=0.25, lambda_tol=0.25)
     assert not settled([rec(0.5, 20.0), rec(0.75, 30.0, 0.35)], 1, em_tol=0.25, tokens_tol=0.5, lambda_tol=0.125)
@@ -385,3 +386,19 @@ def test_settled_thresholds_exact():
     assert not settled([{"em": 0.9, "mean_tokens": 20.0}, {"em": 0.9, "mean_tokens": 20.0, "lambda": 0.03}], 1)
     assert not settled([{"em": 0.9, "mean_tokens": 20.0, "lambda": 0.03}, {"em": 0.9, "mean_tokens": 20.0}], 1)
     assert settled([rec(0.9, 0.5), rec(0.9, 0.505)], 1)  # relative to the tokens before, also below one token
+
+
+def test_recipe_mappings_and_full_messages():
+    from train.config import JSONMapping
+
+    assert JSONMapping('{"exact_match": {}}') == {"exact_match": {}}
+    with pytest.raises(ValueError, match=r"^expected a mapping, got \[1\]$"):
+        JSONMapping("[1]")
+    with pytest.raises(ValueError, match=r"^rewards must be a mapping of reward name to parameters, got \[1\]$"):
+        ScriptArguments(budget_ratio=0.5, rewards=[1])
+    with pytest.raises(ValueError) as err:
+        ScriptArguments(constraint="em_floor", em_floor=0.5, dual_measure="greedy")
+    assert str(err.value).endswith("measures EM (use constraint budget, or dual_measure sampled)")
+    with pytest.raises(ValueError) as err:
+        ScriptArguments(budget_ratio=0.5, lambda_max=0.5)
+    assert str(err.value).endswith("or a long correct answer could score no better than a wrong one")
