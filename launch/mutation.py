@@ -93,10 +93,10 @@ def scores(root: Path) -> dict[str, Counter]:
     for meta in sorted((root / "mutants").rglob("*.py.meta")):
         module = str(meta.relative_to(root / "mutants"))[: -len(".py.meta")].replace(os.sep, "/") + ".py"
         for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
-            if name in listed:
-                out[module]["equivalent"] += 1
-            elif code in KILLED:
+            if code in KILLED:  # a listed mutant that a test now kills is simply killed
                 out[module]["killed"] += 1
+            elif name in listed:
+                out[module]["equivalent"] += 1
             elif code in SURVIVED:
                 out[module]["survived"] += 1
             else:
