@@ -124,7 +124,8 @@ _LETTER = r"([A-Ja-j])"
 _CHOICE_PATTERNS = [
     # after a marker: "The answer is (B)", "Answer: b", "I think it's C.", "Option D", "**C**"
     re.compile(r"(?:\b(?:final\s+|correct\s+|right\s+|best\s+)?(?:answer|option|choice)(?:\s+to\s+(?:this|the)\s+question)?"
-               r"\s+(?:is|would\s+be|should\s+be)(?:\s+option)?\s*:?"
+               r"(?:\s+(?:I|you)\s+(?:provided|gave|chose|picked|selected))?"
+               r"\s+(?:is|would\s+be|should\s+be)(?:\s+(?:indeed|clearly|definitely|probably))?(?:\s+option)?\s*:?"
                r"|\b(?:final\s+)?answer\s*:|\b(?:choose|pick|select)\s+as\s+(?:your|my|the)\s+answer"
                r"|\bI\s+(?:think|believe|guess|would\s+say|would\s+go\s+with|choose|pick)"
                r"(?:\s+(?:it'?s|it\s+is|the\s+answer\s+is))?|\bmy\s+answer\s+is|\bit'?s\s+probably)"
@@ -132,7 +133,7 @@ _CHOICE_PATTERNS = [
                re.IGNORECASE),
     re.compile(r"(?:^|[\s(\"'])([A-J])[)\"']?\s+is\s+(?:the\s+)?(?:correct\s+|right\s+|best\s+)?answer\b"),  # "B is the answer"
     re.compile(r"\b(?:option|choice)\s+[(\[]?" + _LETTER + r"(?![A-Za-z])", re.IGNORECASE),
-    re.compile(r"[(\[]\s*" + _LETTER + r"\s*[)\]]"),               # "(B)", "[c]"
+    re.compile(r"[(\[]\s*([A-J])\s*[)\]]"),                       # "(B)" ("(d)" in prose is a label, not an answer)
     re.compile(r"\*\*\s*" + _LETTER + r"\s*[).:]?\s*\*\*"),         # "**B**", "**B)**"
     "option lines",                                                  # a line that starts "B)" / "B." / "B:"
     re.compile(r"(?:^|\n)[ \t]*([A-J])[ \t]*(?=$|\n)"),              # a line that is only "B"
