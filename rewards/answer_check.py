@@ -242,15 +242,26 @@ def regex_check(pattern: str) -> Check:
         raise AnswerCheckError(f"answer_check 'regex:{pattern}': not a valid regular expression ({err})") from None
 
     def check(completion: str, gold) -> bool:
-        matches = list(compiled.finditer(completion)) if isinstance(completion, str) else []
-        if not matches:
+        match = last_match(compiled, completion)
+        if match is None:
             return False
-        last = matches[-1]
-        answer = last.group(1) if compiled.groups else last.group(0)
-        return any(normalize_text(answer or "") == normalize_text(g) for g in _golds(gold))
+        answer = match_answer(compiled, match) or ""
+        return any(normalize_text(answer) == normalize_text(g) for g in _golds(gold))
 
     check.__name__ = f"regex:{pattern}"
+    check.pattern = compiled
     return check
+
+
+def last_match(compiled: re.Pattern, completion) -> re.Match | None:
+    """The last match of `compiled` in a completion (None: no match, or not text)."""
+    matches = list(compiled.finditer(completion)) if isinstance(completion, str) else []
+    return matches[-1] if matches else None
+
+
+def match_answer(compiled: re.Pattern, match: re.Match) -> str | None:
+    """A `regex:` check's answer in a match: its first group, or the whole match when the pattern has none."""
+    return match.group(1) if compiled.groups else match.group(0)
 
 
 def user_check(spec: str) -> Callable:
@@ -347,9 +358,9 @@ def extract(name: str | None, completion: str) -> str | None:
     if name == "choice":
         return extract_choice(completion)
     if name.startswith("regex:"):
-        compiled = re.compile(name[len("regex:"):])
-        matches = list(compiled.finditer(completion or ""))
-        return (matches[-1].group(1) if compiled.groups else matches[-1].group(0)) if matches else None
+        compiled = _resolve(name)[0].pattern
+        match = last_match(compiled, completion or "")
+        return match_answer(compiled, match) if match is not None else None
     return None
 
 

@@ -19,6 +19,7 @@ from rewards import answer_check
 from rewards.exact_match import extract_answer, normalize_number
 from train.callback import Callback
 from train.selection import SelectionRule, select, settled
+from train.tasks.dataset import DataSpec
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ def _summarise(rows, correct, lengths, truncated) -> dict:
         "em": statistics.fmean(correct),
         "mean_tokens": statistics.fmean(lengths),
         "median_tokens": float(statistics.median(lengths)),
-        "p90_tokens": float(sorted(lengths)[min(len(lengths) - 1, math.ceil(0.9 * len(lengths)) - 1)]),
+        "p90_tokens": percentile(sorted(lengths), 0.9),
         "truncated": statistics.fmean(truncated),
     }
     if all("oracle_tokens" in r for r in rows):
@@ -135,19 +136,20 @@ def _summarise(rows, correct, lengths, truncated) -> dict:
 
 
 # -- the preflight: look at the untrained model before training -----------------------------------------
-def preflight_report(result: dict, rows: list[dict], max_new_tokens: int, shown: int = 5) -> dict:
+def percentile(ordered: list, q: float) -> float:
+    """The nearest-rank `q` quantile of an already sorted, non-empty list."""
+    return float(ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))])
+
+
+def preflight_report(result: dict, rows: list[dict], examples: list[dict], max_new_tokens: int, shown: int = 5) -> dict:
     """EM (F1 for `text`), token percentiles, the share cut at the cap, and `shown` right and `shown` wrong
-    example rows (prompt, completion, extracted answer, gold, verdict) of one `evaluate` result."""
+    example rows (`preview_rows`: prompt, completion, extracted answer, gold, verdict) of one `evaluate` result."""
     lengths = sorted(result["per_example"]["tokens"])
-
-    def pct(q):
-        return float(lengths[min(len(lengths) - 1, max(0, math.ceil(q * len(lengths)) - 1))])
-
-    examples = preview_rows(result, rows)
     return {
         "n": result["n"], "answer_check": rows[0].get("answer_check", "numeric") if rows else "numeric",
         "em": result["em"], **({"f1": result["f1"]} if "f1" in result else {}),
-        "mean_tokens": result["mean_tokens"], "p50_tokens": pct(0.5), "p90_tokens": pct(0.9), "p99_tokens": pct(0.99),
+        "mean_tokens": result["mean_tokens"], "p50_tokens": percentile(lengths, 0.5),
+        "p90_tokens": percentile(lengths, 0.9), "p99_tokens": percentile(lengths, 0.99),
         "max_tokens": float(lengths[-1]), "truncated": result["truncated"], "max_new_tokens": max_new_tokens,
         "correct_examples": [e for e in examples if e["verdict"]][:shown],
         "wrong_examples": [e for e in examples if not e["verdict"]][:shown],
@@ -165,12 +167,13 @@ def preview_rows(result: dict, rows: list[dict]) -> list[dict]:
     return out
 
 
-def write_preflight_rows(path, result: dict, rows: list[dict]) -> None:
+def write_preflight_rows(path, examples: list[dict]) -> None:
+    """`preview_rows` as JSONL, written whole or not at all."""
     import json
 
     tmp = f"{path}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        for record in preview_rows(result, rows):
+        for record in examples:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
     os.replace(tmp, path)
 
@@ -278,6 +281,10 @@ logs the figures as a W&B eval run (offline unless a server is reachable).
 """
 
 
+# The data flags are DataSpec's fields (one source of names); skip_bad_rows is a switch of its own.
+DATA_FLAGS = tuple(name for name in DataSpec.__dataclass_fields__ if name != "skip_bad_rows")
+
+
 def _resolve(spec: str, base_model: str | None) -> tuple[str, str | None, dict]:
     """(base model path, adapter path or None, the run's summary or {}) for one model spec."""
     import json
@@ -324,10 +331,9 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows_out", help="JSONL of every row (prompt, completion, extracted, gold, verdict); "
                         "default: beside --out")
     data = parser.add_argument_group("your own data (as train/run.py takes them; train/tasks/dataset.py)")
-    for name in ("dataset_name", "dataset_config", "dataset_train_split", "dataset_val_split", "dataset_test_split",
-                 "prompt_column", "answer_column", "prompt_template", "system_prompt", "answer_pattern"):
-        data.add_argument(f"--{name}")
-    data.add_argument("--answer_check", default=None, help="numeric, text, choice, regex:<pattern>, module:function")
+    for name in DATA_FLAGS:
+        data.add_argument(f"--{name}", help="numeric, text, choice, regex:<pattern>, module:function"
+                          if name == "answer_check" else None)
     data.add_argument("--skip_bad_rows", action="store_true")
     args = parser.parse_args(argv)
     if not args.models:
@@ -371,10 +377,9 @@ def _run_cli(args) -> int:
     for spec in args.models:
         base_path, adapter, _ = resolved[spec]
         tokenizer = AutoTokenizer.from_pretrained(adapter or base_path)
-        if not getattr(tokenizer, "chat_template", None) and rows and not isinstance(rows[0]["prompt"], str):
-            from train.tasks.dataset import plain_prompts
+        from train.tasks.dataset import prompts_for
 
-            rows = plain_prompts(rows)
+        rows = prompts_for(tokenizer, rows)
         model = AutoModelForCausalLM.from_pretrained(base_path)
         if adapter:
             model = PeftModel.from_pretrained(model, adapter)
@@ -401,11 +406,12 @@ def _run_cli(args) -> int:
                 report["ab_test"][mode] = {"a": name_a, "b": name_b, **paired_bootstrap(
                     pa["correct"], pb["correct"], pa["tokens"], pb["tokens"], n_boot=args.n_boot, seed=seed)}
     first = next(iter(results.values()))["greedy"]
-    report["preflight"] = preflight_report(first, rows, max_new)
+    examples = preview_rows(first, rows)
+    report["preflight"] = preflight_report(first, rows, examples, max_new)
     out = Path(args.out) if args.out else Path(specs[0] if specs else ".") / f"eval_{args.split}.json"
     out.write_text(json.dumps(report, indent=1))
     rows_out = Path(args.rows_out) if args.rows_out else out.with_name(out.stem + "_rows.jsonl")
-    write_preflight_rows(rows_out, first, rows)
+    write_preflight_rows(rows_out, examples)
     _print_report(report)
     print_preflight(report["preflight"])
     print(f"\nwrote {out} and {rows_out}")
@@ -419,12 +425,10 @@ def _task(args, summary: dict):
     built-in task named by --task or the run."""
     from train import tasks
 
-    data_keys = ("dataset_name", "dataset_config", "dataset_train_split", "dataset_val_split", "dataset_test_split",
-                 "prompt_column", "answer_column", "prompt_template", "system_prompt", "answer_pattern", "answer_check")
-    given = {k: getattr(args, k) for k in data_keys if getattr(args, k) is not None}
+    given = {k: getattr(args, k) for k in DATA_FLAGS if getattr(args, k) is not None}
     recorded = summary.get("data_spec") or {}
     if given.get("dataset_name") or recorded.get("dataset_name"):
-        from train.tasks.dataset import DatasetTask, DataSpec
+        from train.tasks.dataset import DatasetTask
 
         fields = {**recorded, **given, "skip_bad_rows": args.skip_bad_rows or recorded.get("skip_bad_rows", False)}
         spec = DataSpec(**{k: v for k, v in fields.items() if k in DataSpec.__dataclass_fields__})

@@ -113,12 +113,12 @@ def load_task(script_args, training_args):
 def fit_prompts(tokenizer, train_rows, val_rows):
     """Chat-message prompts stay messages for a model with a chat template (TRL and the evaluator apply
     it); a model without one gets them as plain text."""
-    if getattr(tokenizer, "chat_template", None) or not train_rows or isinstance(train_rows[0]["prompt"], str):
-        return train_rows, val_rows
-    from train.tasks.dataset import plain_prompts
+    from train.tasks.dataset import prompts_for
 
-    logger.info("the tokenizer has no chat template: prompts are given as plain text")
-    return plain_prompts(train_rows), plain_prompts(val_rows)
+    fitted = prompts_for(tokenizer, train_rows), prompts_for(tokenizer, val_rows)
+    if fitted[0] is not train_rows:
+        logger.info("the tokenizer has no chat template: prompts are given as plain text")
+    return fitted
 
 
 def load_base_model(script_args, training_args, model_args, task, train_rows, state):
@@ -171,17 +171,17 @@ def measure_baseline(model, tokenizer, val_rows, training_args) -> dict:
 def write_preflight(state, base, val_rows, training_args) -> None:
     """The untrained model on val, looked at before step 1 (the same report as `python -m train.evaluate`):
     EM (and F1), tokens, truncation and example rows, in output_dir/preflight.json and preflight_rows.jsonl."""
-    from train.evaluate import preflight_report, print_preflight, write_preflight_rows
+    from train.evaluate import preflight_report, preview_rows, print_preflight, write_preflight_rows
+    from train.trainer import write_json_atomic
 
     if not state.is_main_process:
         return
     out = Path(training_args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    report = preflight_report(base, val_rows, training_args.max_completion_length)
-    from train.trainer import write_json_atomic
-
+    examples = preview_rows(base, val_rows)
+    report = preflight_report(base, val_rows, examples, training_args.max_completion_length)
     write_json_atomic(str(out / "preflight.json"), report)
-    write_preflight_rows(out / "preflight_rows.jsonl", base, val_rows)
+    write_preflight_rows(out / "preflight_rows.jsonl", examples)
     print_preflight(report)
 
 

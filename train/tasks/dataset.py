@@ -308,6 +308,14 @@ def load_test(spec: DataSpec) -> list[dict]:
     return to_rows(read_split(spec, spec.dataset_test_split), spec, f"{spec.dataset_name} [{spec.dataset_test_split}]")
 
 
+def prompts_for(tokenizer, rows: list[dict]) -> list[dict]:
+    """Rows as `tokenizer` can take them: chat messages stay messages for a model with a chat template (TRL
+    and the evaluator apply it); for a model without one they become plain text."""
+    if getattr(tokenizer, "chat_template", None) or not rows or isinstance(rows[0]["prompt"], str):
+        return rows
+    return plain_prompts(rows)
+
+
 def plain_prompts(rows: list[dict]) -> list[dict]:
     """Rows with chat-message prompts flattened to text, for a tokenizer without a chat template."""
     def flat(prompt):
