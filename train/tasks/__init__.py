@@ -79,6 +79,46 @@ class ChainEasy(Arith):
 
 
 @dataclass(frozen=True)
+class ChainBudget(Arith):
+    """`chain_easy` with a token budget stated in the prompt (`train/tasks/chain_budget.py`): the warm start
+    learns to follow the budget, RL trains on budgets sampled per prompt, and an allocator
+    (`train/allocator.py`) picks each prompt's budget at serving time."""
+
+    name: str = "chain_budget"
+    base_task: str = "chain_easy"  # its base model is chain_easy's, continued on the tagged traces
+    continue_share: float = 1 / 3  # its SFT steps: this share of warm_start_steps (900 → 300)
+    continue_learning_rate: float = 1e-3
+
+    def sft_rows(self, train_rows: list[dict]) -> list[dict]:
+        from train.tasks import chain_budget
+
+        return chain_budget.tagged_sft_rows(super().sft_rows(train_rows), seed=_rows_seed(train_rows))
+
+    def rl_dataset(self, train_rows: list[dict]):
+        from train.tasks import chain_budget
+
+        rows = chain_budget.rl_rows(self.rl_rows(train_rows), seed=_rows_seed(train_rows))
+        return _dataset(rows, ("prompt", "answer", "difficulty", "token_budget"))
+
+    def budget_prompt(self, prompt: str, budget: float) -> str:
+        """`prompt` with `budget` stated the way the warm start learned it."""
+        from train.tasks import chain_budget
+
+        return chain_budget.tag_prompt(prompt, budget)
+
+    def budget_tag(self) -> str:
+        """The tag as a format string over `budget` and `prompt` (what the allocator states)."""
+        from train.tasks import chain_budget
+
+        return chain_budget.TAG_FORMAT
+
+    def budget_range(self) -> tuple[int, int]:
+        from train.tasks import chain_budget
+
+        return chain_budget.MIN_BUDGET, chain_budget.MAX_BUDGET
+
+
+@dataclass(frozen=True)
 class GSM8K:
     """Grade-school math word problems (`train/tasks/gsm8k.py`): the hub, or local JSONL via `data_path`."""
 
@@ -138,11 +178,19 @@ def _for_rl(prompt: str, share: int = 5) -> bool:
     return int.from_bytes(hashlib.blake2b(prompt.encode(), digest_size=4).digest(), "little") % share == 0
 
 
+def _rows_seed(rows: list[dict]) -> int:
+    """A seed from the rows themselves (the task's split seed is not passed to `sft_rows` / `rl_dataset`):
+    the same split always gives the same tags, another seed's split other ones."""
+    digest = hashlib.blake2b("\x00".join(r["prompt"] for r in rows[:64]).encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "little")
+
+
 def word_count(text: str) -> int:
     return len(text.split())
 
 
 TASKS = {"arith": Arith(), "chain": Chain(), "chain_graded": ChainGraded(), "chain_easy": ChainEasy(),
+         "chain_budget": ChainBudget(),
          "gsm8k": GSM8K(), "word_problems": WordProblems()}
 
 
