@@ -1,0 +1,112 @@
+"""The allocator's fit, allocation and online control: pure logic, milliseconds."""
+
+import json
+import random
+
+import pytest
+
+from train import allocator as A
+from train.allocator import Allocator
+
+
+def test_isotonic_pools_violators_and_keeps_monotone_input():
+    assert A.isotonic([0.1, 0.3, 0.6], [1, 1, 1]) == [0.1, 0.3, 0.6]
+    assert A.isotonic([0.2, 0.5, 0.4, 0.9], [1, 1, 1, 1]) == [0.2, 0.45, 0.45, 0.9]
+    assert A.isotonic([0.8, 0.2], [3, 1]) == [0.65, 0.65]
+
+
+def test_groups_are_distinct_values_or_quantile_bins():
+    assert A.group_edges([4, 6, 4, 8]) == [4.0, 6.0, 8.0]
+    edges = A.group_edges(list(range(100)), max_groups=4)
+    assert len(edges) == 4 and edges[-1] == 99.0
+    assert A.group_of(0, edges) == 0 and A.group_of(99, edges) == 3 and A.group_of(1000, edges) == 3
+
+
+def two_kinds():
+    """Easy prompts (2 words) right at any budget; hard ones (6 words) right only at budget ≥ 20."""
+    records = []
+    for i in range(20):
+        for b in (4, 10, 20, 40):
+            records.append({"prompt": f"e{i} x", "budget": b, "tokens": min(b, 4), "correct": True})
+            records.append({"prompt": f"h{i} x x x x x", "budget": b, "tokens": min(b, 20), "correct": b >= 20})
+    return records
+
+
+def test_fit_learns_each_groups_curve_and_the_allocation_spends_where_it_buys():
+    alloc = Allocator.fit(two_kinds(), grid=[4, 10, 20, 40], target=12.0, prior_strength=0.0)
+    assert alloc.weights == [0.5, 0.5]
+    assert alloc.em[0] == [1.0, 1.0, 1.0, 1.0] and alloc.em[1] == [0.0, 0.0, 1.0, 1.0]
+    # 12 tokens on average: easy prompts at 4 tokens, hard ones at 20 — EM 1.0 where a uniform cap of 12 gets 0.5
+    assert alloc.budget("e1 x") == 4 and alloc.budget("h1 x x x x x") == 20
+    assert alloc.predicted()["em"] == pytest.approx(1.0)
+    assert alloc.predicted()["mean_tokens"] == pytest.approx(12.0)
+
+
+def test_a_tighter_target_mixes_the_marginal_group_to_meet_it_exactly():
+    alloc = Allocator.fit(two_kinds(), grid=[4, 10, 20, 40], target=8.0, prior_strength=0.0)
+    assert alloc.predicted()["mean_tokens"] == pytest.approx(8.0)
+    assert alloc.predicted()["em"] == pytest.approx(0.5 + 0.5 * 0.5)  # half the hard prompts at 20
+    hard = [alloc.budget(f"h{i} x x x x x") for i in range(400)]
+    assert set(hard) == {4, 20} and 0.42 < hard.count(20) / 400 < 0.58
+    assert alloc.budget("h7 x x x x x") == alloc.budget("h7 x x x x x")  # a prompt's side is fixed
+
+
+def test_targets_outside_the_fit_get_the_cheapest_or_the_most_accurate():
+    alloc = Allocator.fit(two_kinds(), grid=[4, 10, 20, 40], target=1.0, prior_strength=0.0)
+    assert alloc.budget("h1 x x x x x") == 4
+    alloc.set_target(500.0)
+    assert alloc.mu == 0.0 and alloc.budget("h1 x x x x x") == 20  # ties on EM go to the fewer tokens
+
+
+def test_shrinkage_pulls_sparse_cells_toward_the_pooled_share():
+    records = two_kinds() + [{"prompt": "r x x x x x x x x", "budget": 4, "tokens": 4, "correct": False}]
+    alloc = Allocator.fit(records, grid=[4, 10, 20, 40], target=12.0, prior_strength=2.0)
+    g = A.group_of(9, alloc.edges)
+    assert 0.0 < alloc.em[g][0] < 0.5  # one wrong answer does not make the cell 0.0
+
+
+def test_observe_holds_the_target_when_the_mix_shifts_to_hard_prompts():
+    alloc = Allocator.fit(two_kinds(), grid=[4, 10, 20, 40], target=8.0, prior_strength=0.0)
+    rng = random.Random(0)
+    served = []
+    for i in range(600):  # easy first, then hard only: the fitted mix (half and half) no longer holds
+        prompt = f"e{i} x" if i < 200 else f"h{i} x x x x x"
+        b = alloc.budget(prompt)
+        tokens = min(b, 4) if prompt.startswith("e") else min(b, 20)
+        served.append(tokens)
+        alloc.observe(tokens, correct=rng.random() < 0.5)
+    windows = [sum(served[i:i + 100]) / 100 for i in range(0, 501)]
+    assert max(windows) <= 1.1 * 8.0
+    assert sum(served[-200:]) / 200 == pytest.approx(8.0, abs=1.0)  # the hard tail still spends T
+    assert alloc.running()["requests"] == 600 and 0.4 < alloc.running()["em"] < 0.6
+
+
+def test_save_and_load_give_the_same_decisions(tmp_path):
+    alloc = Allocator.fit(two_kinds(), grid=[4, 10, 20, 40], target=8.0)
+    alloc.save(tmp_path)
+    again = Allocator.load(tmp_path)
+    prompts = [f"h{i} x x x x x" for i in range(50)] + ["e1 x"]
+    assert [again.budget(p) for p in prompts] == [alloc.budget(p) for p in prompts]
+    assert json.loads((tmp_path / A.ALLOCATOR_FILE).read_text())["version"] == A.FORMAT_VERSION
+    with pytest.raises(FileNotFoundError, match="budget-conditioned"):
+        Allocator.load(tmp_path / "nowhere")
+
+
+def test_prompt_with_budget_states_it_as_a_tag_or_a_system_sentence():
+    alloc = Allocator.fit(two_kinds(), grid=[4, 10, 20, 40], target=12.0, prior_strength=0.0)
+    assert alloc.prompt_with_budget("e1 x") == "budget 4 : e1 x"
+    chat = alloc.prompt_with_budget([{"role": "system", "content": "Be brief."},
+                                     {"role": "user", "content": "h1 x x x x x"}], budget=20)
+    assert chat[0]["content"] == "Be brief. Answer in at most 20 tokens." and len(chat) == 2
+    assert alloc.prompt_with_budget([{"role": "user", "content": "q"}], budget=5)[0]["role"] == "system"
+
+
+def test_records_off_the_grid_are_refused():
+    with pytest.raises(ValueError, match="not on the grid"):
+        A.fit_tables([{"feature": 2, "budget": 7, "correct": True, "tokens": 3}], [4, 10], [2.0])
+
+
+def test_default_grid_covers_the_range():
+    grid = A.default_grid(4, 99)
+    assert grid[0] == 4 and grid[-1] == 99 and grid == sorted(set(grid))
+    assert all(b - a <= max(1, 0.13 * a) + 1 for a, b in zip(grid, grid[1:]))

@@ -1,0 +1,364 @@
+"""The allocator: which token budget each prompt gets, so that mean tokens hold a target T at the best EM.
+
+Why a separate allocator: RL with a length reward does not learn *which* answer mode each prompt needs
+(the choice collapses to one mode for all prompts before the reward separates them; docs/benchmark.md),
+but a policy can learn to follow a budget stated in its prompt. So the choice moves here, where it is a
+small supervised fit and an exact optimisation instead of an exploration problem.
+
+The fit. Prompts fall into groups by a feature the allocator can compute at serving time with no model:
+the prompt's length in words (distinct lengths when there are few, else quantile bins). For each group g
+and each budget b_k of a grid, the policy's own greedy answers to train prompts (never val) give
+p(g, b_k), the share right (shrunk toward the pooled share at that budget by `prior_strength`, then made
+non-decreasing in b by pool-adjacent-violators: more room never makes the best answer worse), and
+t(g, b_k), the mean tokens it actually spends (often below b).
+
+The allocation. With token price μ ≥ 0, group g gets argmax_k p(g, b_k) − μ·t(g, b_k): the Lagrangian of
+"maximise mean EM subject to mean tokens ≤ T", whose solution is the concave hull of each group's curve.
+μ is found by bisection (mean tokens fall as μ rises), and the groups that switch budget at μ* are split
+between their two budgets in the share that meets T exactly (a prompt's side fixed by a hash of its text):
+that mixing is what reaches the allocation frontier rather than one budget per group.
+
+Serving. `observe(tokens, correct)` moves an effective target by integral control, T_eff ← T_eff + g·(T −
+tokens), and re-solves μ for it, so the mean tokens of live traffic stay at T when the mix of prompts
+shifts (easy first, hard later) — the fitted weights of the groups no longer match, the controller does.
+It keeps running EM and token figures; `decide(prompt)` also returns the predicted p as the answer's
+confidence.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ALLOCATOR_FILE = "allocator.json"
+FORMAT_VERSION = 1
+
+
+# -- pure pieces -------------------------------------------------------------------------------------------
+def feature(prompt) -> int:
+    """The allocator's feature of a prompt: its length in words (chat messages: all contents together)."""
+    if not isinstance(prompt, str):
+        prompt = " ".join(m.get("content", "") for m in prompt)
+    return len(prompt.split())
+
+
+def group_edges(values: list[int], max_groups: int = 12) -> list[float]:
+    """Upper edges of the feature's groups: one group per distinct value when there are ≤ `max_groups`, else
+    quantile bins. A value v falls in the first group whose edge is ≥ v (beyond the last: the last)."""
+    distinct = sorted(set(values))
+    if not distinct:
+        raise ValueError("no prompts to group")
+    if len(distinct) <= max_groups:
+        return [float(v) for v in distinct]
+    ordered = sorted(values)
+    edges = sorted({float(ordered[min(len(ordered) - 1, math.ceil(q * len(ordered) / max_groups) - 1)])
+                    for q in range(1, max_groups + 1)})
+    return edges
+
+
+def group_of(value: float, edges: list[float]) -> int:
+    return min(bisect.bisect_left(edges, value), len(edges) - 1)
+
+
+def isotonic(values: list[float], weights: list[float]) -> list[float]:
+    """Weighted pool-adjacent-violators: the non-decreasing sequence closest to `values` (least squares).
+
+    >>> isotonic([0.2, 0.5, 0.4, 0.9], [1, 1, 1, 1])
+    [0.2, 0.45, 0.45, 0.9]
+    """
+    blocks: list[list[float]] = []  # [mean, weight, count]
+    for v, w in zip(values, weights, strict=True):
+        blocks.append([v, max(w, 1e-12), 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            m2, w2, c2 = blocks.pop()
+            m1, w1, c1 = blocks.pop()
+            blocks.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2, c1 + c2])
+    out = []
+    for mean, _, count in blocks:
+        out += [round(mean, 12)] * count
+    return out
+
+
+def fit_tables(records: list[dict], grid: list[int], edges: list[float], prior_strength: float = 2.0):
+    """p(g, b) and t(g, b) from records {feature, budget, correct, tokens}; budgets not on the grid are an
+    error. A cell with no record takes the pooled share and the budget itself as its tokens."""
+    index = {b: k for k, b in enumerate(grid)}
+    n_groups, n_budgets = len(edges), len(grid)
+    right = [[0.0] * n_budgets for _ in range(n_groups)]
+    count = [[0] * n_budgets for _ in range(n_groups)]
+    spent = [[0.0] * n_budgets for _ in range(n_groups)]
+    for r in records:
+        if r["budget"] not in index:
+            raise ValueError(f"record budget {r['budget']} is not on the grid {grid}")
+        g, k = group_of(r["feature"], edges), index[r["budget"]]
+        right[g][k] += float(r["correct"])
+        count[g][k] += 1
+        spent[g][k] += r["tokens"]
+    pooled = [sum(right[g][k] for g in range(n_groups)) / max(1, sum(count[g][k] for g in range(n_groups)))
+              for k in range(n_budgets)]
+    em, tokens = [], []
+    for g in range(n_groups):
+        raw = [(right[g][k] + prior_strength * pooled[k]) / (count[g][k] + prior_strength) for k in range(n_budgets)]
+        em.append(isotonic(raw, [count[g][k] + prior_strength for k in range(n_budgets)]))
+        tokens.append([spent[g][k] / count[g][k] if count[g][k] else float(grid[k]) for k in range(n_budgets)])
+    return em, tokens
+
+
+def choose(em: list[float], tokens: list[float], mu: float) -> int:
+    """The budget index maximising em − μ·tokens (ties: the fewer tokens)."""
+    return max(range(len(em)), key=lambda k: (em[k] - mu * tokens[k], -tokens[k]))
+
+
+def mean_tokens(choice: list[int], tokens: list[list[float]], weights: list[float]) -> float:
+    return sum(w * tokens[g][k] for g, (k, w) in enumerate(zip(choice, weights, strict=True)))
+
+
+def solve(em: list[list[float]], tokens: list[list[float]], weights: list[float], target: float,
+          mu_max: float = 10.0, iterations: int = 60) -> dict:
+    """μ* and the mixed allocation whose mean tokens meet `target`: {mu, plan: per group [(k, share), ...]}.
+    A target below what the cheapest budgets cost gets the cheapest everywhere; one above what μ = 0
+    spends gets μ = 0 (accuracy first)."""
+    def at(mu):
+        return [choose(em[g], tokens[g], mu) for g in range(len(em))]
+
+    if mean_tokens(at(0.0), tokens, weights) <= target:
+        return {"mu": 0.0, "plan": [[(k, 1.0)] for k in at(0.0)]}
+    if mean_tokens(at(mu_max), tokens, weights) > target:
+        return {"mu": mu_max, "plan": [[(k, 1.0)] for k in at(mu_max)]}
+    lo, hi = 0.0, mu_max  # mean(lo) > target ≥ mean(hi)
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        if mean_tokens(at(mid), tokens, weights) > target:
+            lo = mid
+        else:
+            hi = mid
+    cheap, rich = at(hi), at(lo)
+    m_cheap, m_rich = mean_tokens(cheap, tokens, weights), mean_tokens(rich, tokens, weights)
+    share = 0.0 if m_rich <= m_cheap else min(1.0, max(0.0, (target - m_cheap) / (m_rich - m_cheap)))
+    plan = []
+    for kc, kr in zip(cheap, rich, strict=True):
+        plan.append([(kc, 1.0)] if kc == kr or share == 0.0 else [(kc, 1.0 - share), (kr, share)])
+    return {"mu": hi, "plan": plan}
+
+
+def unit_hash(text: str) -> float:
+    """A prompt's fixed place in [0, 1): which side of a mixed group it is served on."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") / 2 ** 64
+
+
+def pick(plan: list[tuple[int, float]], u: float) -> int:
+    acc = 0.0
+    for k, share in plan:
+        acc += share
+        if u < acc:
+            return k
+    return plan[-1][0]
+
+
+# -- the allocator -----------------------------------------------------------------------------------------
+@dataclass
+class OnlineSettings:
+    """How `observe` holds the target on live traffic."""
+
+    window: int = 100  # the requests whose mean tokens must hold T: the live mix and the token bucket span them
+    gain: float = 0.02  # integral control of the effective target: tokens of target per token of error
+    guard: float = 1.05  # token bucket: a choice whose predicted tokens would take the window over guard·T is cut
+    prior_requests: int = 10  # the fitted mix counts as this many requests in the live mix
+    floor_ratio: float = 0.5  # the effective target stays in [floor_ratio·T, ceiling_ratio·T]
+    ceiling_ratio: float = 1.5
+
+
+@dataclass
+class Allocator:
+    """Budgets per prompt under a mean-token target (see the module docstring). Built by `fit`, saved with
+    the adapter as allocator.json, loaded by `Allocator.load`."""
+
+    grid: list[int]
+    edges: list[float]
+    em: list[list[float]]
+    tokens: list[list[float]]
+    weights: list[float]
+    target: float
+    tag: str = "budget {budget} : {prompt}"  # how a budget is stated (chat prompts: a system sentence)
+    online: OnlineSettings = field(default_factory=OnlineSettings)
+    effective_target: float | None = None
+    mu: float = 0.0
+    plan: list = field(default_factory=list)
+    stats: dict = field(default_factory=lambda: {"requests": 0, "tokens": 0.0, "scored": 0, "correct": 0.0})
+    recent: list = field(default_factory=list)  # (group, tokens) of the last `online.window` served answers
+    pending: int | None = None  # the group of the last decision, until its answer is observed
+
+    def __post_init__(self):
+        if isinstance(self.online, dict):
+            self.online = OnlineSettings(**self.online)
+        if self.effective_target is None:
+            self.effective_target = float(self.target)
+        self.set_target(self.target, reset=False)
+
+    @classmethod
+    def fit(cls, records: list[dict], grid: list[int], target: float, prompts_weights: list | None = None,
+            max_groups: int = 12, prior_strength: float = 2.0, **kwargs) -> Allocator:
+        """From rollout records {prompt, budget, correct, tokens}; groups weighted by the records' prompts
+        (or by `prompts_weights`, the prompts whose mix the target is meant for)."""
+        for r in records:
+            r.setdefault("feature", feature(r["prompt"]))
+        edges = group_edges([r["feature"] for r in records], max_groups)
+        em, tokens = fit_tables(records, sorted(grid), edges, prior_strength)
+        mix = [feature(p) for p in prompts_weights] if prompts_weights else \
+            [r["feature"] for r in {r["prompt"]: r for r in records}.values()]
+        counts = [0] * len(edges)
+        for v in mix:
+            counts[group_of(v, edges)] += 1
+        weights = [c / len(mix) for c in counts]
+        return cls(grid=sorted(grid), edges=edges, em=em, tokens=tokens, weights=weights, target=float(target),
+                   **kwargs)
+
+    # targets and decisions
+    def set_target(self, target: float, reset: bool = True) -> None:
+        """Serve another mean-token target with the same fit (and the same adapter)."""
+        self.target = float(target)
+        if reset:
+            self.effective_target = float(target)
+        self._resolve()
+
+    def live_weights(self) -> list[float]:
+        """The mix of groups the allocation is solved for: the fitted mix, moved toward the groups of the
+        recent requests as they arrive (the fitted mix counts as `prior_requests` of them)."""
+        if not self.recent:
+            return self.weights
+        m = self.online.prior_requests
+        counts = [0] * len(self.edges)
+        for g, _ in self.recent:
+            counts[g] += 1
+        return [(c + m * w) / (len(self.recent) + m) for c, w in zip(counts, self.weights, strict=True)]
+
+    def _resolve(self) -> None:
+        solution = solve(self.em, self.tokens, self.live_weights(), self.effective_target)
+        self.mu, self.plan = solution["mu"], solution["plan"]
+
+    def decide(self, prompt) -> dict:
+        """{budget, confidence (the predicted P(correct)), predicted_tokens, group} for one prompt. Online
+        (after a first `observe`), a budget whose predicted tokens would take the last `window` requests'
+        mean over `guard`·T is cut to the largest one that fits."""
+        text = prompt if isinstance(prompt, str) else json.dumps(prompt, sort_keys=True)
+        g = group_of(feature(prompt), self.edges)
+        k = pick(self.plan[g], unit_hash(text))
+        if self.recent:
+            w = self.online.window
+            spent = sum(t for _, t in self.recent[-(w - 1):]) + self.target * max(0, w - 1 - len(self.recent))
+            room = self.online.guard * self.target * w - spent
+            if self.tokens[g][k] > room:
+                fitting = [j for j in range(len(self.grid)) if self.tokens[g][j] <= room]
+                k = max(fitting, key=lambda j: (self.em[g][j], -self.tokens[g][j])) if fitting else \
+                    min(range(len(self.grid)), key=lambda j: self.tokens[g][j])
+        self.pending = g
+        return {"budget": self.grid[k], "confidence": self.em[g][k], "predicted_tokens": self.tokens[g][k], "group": g}
+
+    def budget(self, prompt) -> int:
+        return self.decide(prompt)["budget"]
+
+    def prompt_with_budget(self, prompt, budget: int | None = None):
+        """The prompt with its budget stated: the tag format for text prompts; for chat messages the
+        budget sentence joins (or becomes) the system message."""
+        budget = self.budget(prompt) if budget is None else budget
+        if isinstance(prompt, str):
+            return self.tag.format(budget=budget, prompt=prompt)
+        sentence = f"Answer in at most {budget} tokens."
+        messages = [dict(m) for m in prompt]
+        if messages and messages[0].get("role") == "system":
+            messages[0]["content"] = f"{messages[0]['content']} {sentence}"
+        else:
+            messages.insert(0, {"role": "system", "content": sentence})
+        return messages
+
+    def predicted(self) -> dict:
+        """The fit's expected EM and tokens at the current plan, over the fitted mix of groups."""
+        em = sum(w * sum(s * self.em[g][k] for k, s in plan) for g, (plan, w) in enumerate(zip(self.plan, self.weights)))
+        tok = sum(w * sum(s * self.tokens[g][k] for k, s in plan)
+                  for g, (plan, w) in enumerate(zip(self.plan, self.weights)))
+        return {"em": em, "mean_tokens": tok, "mu": self.mu}
+
+    # serving
+    def observe(self, tokens: float, correct: bool | float | None = None, prompt=None) -> None:
+        """One served answer (to `prompt`, or to the last one `decide` saw): updates the live mix, moves the
+        effective target (and so μ) toward holding T, and keeps the running figures."""
+        g = group_of(feature(prompt), self.edges) if prompt is not None else self.pending
+        if g is None:
+            raise ValueError("observe() needs the prompt, or a decide() / budget() call before it")
+        self.pending = None
+        self.recent = (self.recent + [(g, float(tokens))])[-self.online.window:]
+        s = self.stats
+        s["requests"] += 1
+        s["tokens"] += float(tokens)
+        if correct is not None:
+            s["scored"] += 1
+            s["correct"] += float(correct)
+        lo, hi = self.online.floor_ratio * self.target, self.online.ceiling_ratio * self.target
+        self.effective_target = min(hi, max(lo, self.effective_target + self.online.gain * (self.target - tokens)))
+        self._resolve()
+
+    def running(self) -> dict:
+        s = self.stats
+        return {"requests": s["requests"], "mean_tokens": s["tokens"] / s["requests"] if s["requests"] else None,
+                "em": s["correct"] / s["scored"] if s["scored"] else None, "mu": self.mu,
+                "effective_target": self.effective_target}
+
+    # persistence
+    def save(self, directory) -> Path:
+        path = Path(directory) / ALLOCATOR_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"version": FORMAT_VERSION, **asdict(self)}
+        data["plan"], data["recent"], data["pending"] = [], [], None  # live state: recomputed / restarted
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1))
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path) -> Allocator:
+        path = Path(path)
+        if path.is_dir():
+            path = path / ALLOCATOR_FILE
+        if not path.exists():
+            raise FileNotFoundError(f"no allocator at {path}: train with a budget-conditioned task "
+                                    "(e.g. configs/benchmark_conditioned.yaml) to get one")
+        data = json.loads(path.read_text())
+        if data.pop("version", None) != FORMAT_VERSION:
+            raise ValueError(f"{path}: allocator format version is not {FORMAT_VERSION}")
+        data.pop("plan", None)
+        data["effective_target"], data["recent"], data["pending"] = None, [], None
+        return cls(**data)
+
+
+# -- rollouts that fit it ----------------------------------------------------------------------------------
+def budget_records(model, tokenizer, rows: list[dict], grid: list[int], tag_prompt, max_new_tokens: int,
+                   desc: str = "budget sweep") -> list[dict]:
+    """The policy's greedy answer to every row at every budget of `grid`: {prompt, budget, correct, tokens}.
+    `tag_prompt(prompt, budget)` states the budget as the policy learned it."""
+    from rewards.answer_check import is_correct
+    from train.evaluate import generate
+
+    records = []
+    for b in grid:
+        texts, lengths, _ = generate(model, tokenizer, [tag_prompt(r["prompt"], b) for r in rows], max_new_tokens,
+                                     desc=f"{desc} b={b}")
+        for row, text, n in zip(rows, texts, lengths, strict=True):
+            records.append({"prompt": row["prompt"], "budget": b, "tokens": n, "difficulty": row.get("difficulty"),
+                            "correct": bool(is_correct(text, row["answer"], row.get("answer_check")))})
+    return records
+
+
+def default_grid(lo: int, hi: int, ratio: float = 1.12) -> list[int]:
+    """Budgets from `lo` to `hi`, each about `ratio` × the last (every integer at the low end)."""
+    grid, b = [], float(lo)
+    while b <= hi:
+        if not grid or round(b) > grid[-1]:
+            grid.append(int(round(b)))
+        b = max(b * ratio, b + 1)
+    if grid[-1] != hi:
+        grid.append(hi)
+    return grid
