@@ -118,6 +118,8 @@ def warm_start(out_dir: Path, settings: WarmStartSettings, train_rows: list[dict
     torch.manual_seed(settings.seed)
     if settings.pretrained:
         tokenizer, model = load_pretrained(settings.pretrained)
+        if is_builtin(settings.pretrained):  # a built-in model continued on a task that may add words
+            tokenizer, model = extend_vocabulary(tokenizer, model, tasks.get(settings.task).vocabulary())
     else:
         tokenizer = build_tokenizer(tasks.get(settings.task).vocabulary())
         model = build_model(tokenizer, settings)
@@ -150,6 +152,28 @@ def warm_start(out_dir: Path, settings: WarmStartSettings, train_rows: list[dict
     tokenizer.save_pretrained(out_dir)
     (out_dir / "warm_start.json").write_text(json.dumps({**asdict(settings), "built_with": built_with()}, indent=2))
     shutil.rmtree(out_dir / "sft", ignore_errors=True)
+
+
+def is_builtin(path: str) -> bool:
+    """A model this module built (it has a warm_start.json and no pretrained starting point)."""
+    record = Path(path).expanduser() / "warm_start.json"
+    return record.exists() and json.loads(record.read_text()).get("pretrained") is None
+
+
+def extend_vocabulary(tokenizer, model, words: list[str]):
+    """A built-in model's tokenizer grown to `words` (its own words first, in the same order, so every
+    known token keeps its id) and its embeddings resized to match; new rows start at the mean embedding.
+    Why: a task built on another (chain_budget on chain_easy) adds words — its budget tag — that the
+    base model's word-level tokenizer would read as <unk>."""
+    old = tokenizer.get_vocab()
+    new_tokenizer = build_tokenizer(words)
+    new = new_tokenizer.get_vocab()
+    moved = [w for w, i in old.items() if new.get(w) != i]
+    if moved:
+        raise ValueError(f"the task's vocabulary does not extend the base model's: {moved[:5]} would change id")
+    if len(new) > len(old):
+        model.resize_token_embeddings(len(new), mean_resizing=True)
+    return new_tokenizer, model
 
 
 def load_pretrained(path: str):

@@ -127,6 +127,17 @@ class ScriptArguments:
     budget_schedule_start: float = field(default=0.6, metadata={"help": "auto: the first stage's ratio."})
     budget_schedule_factor: float = field(default=0.75, metadata={"help": "auto: each next ratio = this × the last."})
     budget_schedule_stages: int = field(default=6, metadata={"help": "auto: at most this many stages."})
+    # -- budget-conditioned policy and its allocator (train/allocator.py; tasks with a budget tag) ------
+    allocator_fit_rows: int = field(
+        default=600,
+        metadata={"help": "Train prompts (never val) the policy answers at every budget of the grid after training, "
+                  "to fit the allocator's P(correct | prompt group, budget)."},
+    )
+    allocator_grid: str | None = field(
+        default=None,
+        metadata={"help": "Budgets the allocator may state, e.g. 4,8,16,32 (default: about 12% apart over the task's "
+                  "budget range, capped at max_completion_length)."},
+    )
     # -- data, base model, evaluation ------------------------------------------------------------------
     val_size: int | None = field(default=None, metadata={"help": "Use only the first N val rows (default: all)."})
     eval_every: int = field(default=0, metadata={"help": "Greedy val evaluation every N steps (0: off)."})

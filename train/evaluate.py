@@ -102,6 +102,56 @@ def evaluate(model, tokenizer, rows: list[dict], max_new_tokens: int, desc="eval
     return result
 
 
+def evaluate_allocated(model, tokenizer, rows: list[dict], allocator, max_new_tokens: int, stream: bool = False,
+                       chunk: int = 10, desc: str = "served eval") -> dict:
+    """EM and tokens as served through a budget `allocator` (train/allocator.py): each prompt gets its
+    budget stated, greedy answers. Beside `evaluate`'s figures: adherence (share of answers within their
+    budget), EM and count per budget, the mean predicted confidence. `stream`: rows arrive in the given
+    order, `chunk` at a time, and every answer is `observe`d before the next chunk is allocated — the
+    allocator's online control at work (per-window figures under `windows`)."""
+    from rewards.answer_check import is_correct
+
+    budgets, confidence, texts, lengths, truncated = [], [], [], [], []
+    step = chunk if stream else len(rows)
+    for start in range(0, len(rows), max(1, step)):
+        part = rows[start:start + step]
+        decisions = [allocator.decide(r["prompt"]) for r in part]
+        prompts = [allocator.prompt_with_budget(r["prompt"], d["budget"]) for r, d in zip(part, decisions)]
+        out = generate(model, tokenizer, prompts, max_new_tokens, desc=desc)
+        for r, d, text, n in zip(part, decisions, out[0], out[1], strict=True):
+            if stream:
+                allocator.observe(n, is_correct(text, r["answer"], r.get("answer_check")), prompt=r["prompt"])
+        budgets += [d["budget"] for d in decisions]
+        confidence += [d["confidence"] for d in decisions]
+        texts += out[0]
+        lengths += out[1]
+        truncated += out[2]
+    correct = [float(is_correct(t, r["answer"], r.get("answer_check"))) for t, r in zip(texts, rows, strict=True)]
+    result = _summarise(rows, correct, lengths, truncated)
+    result["adherence"] = statistics.fmean(n <= b for n, b in zip(lengths, budgets, strict=True))
+    result["mean_budget"] = statistics.fmean(budgets)
+    result["mean_confidence"] = statistics.fmean(confidence)
+    by_budget: dict = {}
+    for b, c in zip(budgets, correct, strict=True):
+        by_budget.setdefault(b, []).append(c)
+    result["by_budget"] = {str(b): {"n": len(v), "em": statistics.fmean(v)} for b, v in sorted(by_budget.items())}
+    if all("difficulty" in r for r in rows):
+        result["by_difficulty"] = {}
+        for d in sorted({r["difficulty"] for r in rows}):
+            at = [i for i, r in enumerate(rows) if r["difficulty"] == d]
+            result["by_difficulty"][str(d)] = {
+                "n": len(at), "em": statistics.fmean(correct[i] for i in at),
+                "mean_tokens": statistics.fmean(lengths[i] for i in at),
+                "mean_budget": statistics.fmean(budgets[i] for i in at)}
+    if stream:
+        w = allocator.online.window
+        result["windows"] = [{"start": i, "mean_tokens": statistics.fmean(lengths[i:i + w]),
+                              "em": statistics.fmean(correct[i:i + w])} for i in range(0, max(1, len(rows) - w + 1))]
+    result["completions"] = texts
+    result["per_example"] = {"correct": correct, "tokens": lengths, "budget": budgets, "confidence": confidence}
+    return result
+
+
 def majority_answer(completions: list[str]) -> str:
     """The completion whose extracted answer most of `completions` agree on (ties: the answer seen first;
     completions without an answer do not vote). Returned as a completion, so the shared check scores it."""
@@ -325,6 +375,11 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--num_beams", type=int, default=1, help="also evaluate beam search with this many beams")
     parser.add_argument("--samples", type=int, default=1,
                         help="with --temperature: also a majority vote over this many samples per prompt")
+    parser.add_argument("--budget", type=float, help="a budget-conditioned run: also serve it through its allocator "
+                        "at this mean-token target T (any T, same adapter)")
+    parser.add_argument("--budget_ratio", type=float, help="as --budget, T = this × the run's base tokens")
+    parser.add_argument("--stream", action="store_true", help="with --budget: the allocator's online control on, "
+                        "rows in order, observe() after every 10 (reports per-100-request windows)")
     parser.add_argument("--n_boot", type=int, default=5000)
     parser.add_argument("--out", help="JSON file to write")
     parser.add_argument("--report_to", default="none", choices=["none", "wandb"])
@@ -384,6 +439,8 @@ def _run_cli(args) -> int:
         if adapter:
             model = PeftModel.from_pretrained(model, adapter)
         entry = {"base_model": base_path, "adapter": adapter, "greedy": evaluate(model, tokenizer, rows, max_new, desc=spec)}
+        if adapter and (args.budget or args.budget_ratio):
+            entry["served"] = _serve(model, tokenizer, rows, adapter, resolved[spec][2], args, max_new)
         if args.num_beams > 1:
             entry[f"beam{args.num_beams}"] = evaluate(model, tokenizer, rows, max_new, desc=spec, num_beams=args.num_beams)
         if args.temperature is not None:
@@ -418,6 +475,22 @@ def _run_cli(args) -> int:
     if args.report_to == "wandb":
         _log_wandb(report, out.parent)
     return 0
+
+
+def _serve(model, tokenizer, rows, adapter: str, summary: dict, args, max_new: int) -> dict:
+    """The run as served through its allocator at --budget (or --budget_ratio × its base tokens)."""
+    from train.allocator import Allocator
+
+    allocator = Allocator.load(adapter)
+    target = args.budget or args.budget_ratio * summary["base"]["mean_tokens"]
+    allocator.set_target(target)
+    result = evaluate_allocated(model, tokenizer, rows, allocator, max_new, stream=args.stream)
+    result["target"], result["mu"] = target, allocator.mu
+    print(f"served at T = {target:.1f}: EM {result['em']:.3f}, {result['mean_tokens']:.1f} tokens, adherence "
+          f"{result['adherence']:.3f}, μ {allocator.mu:.4f}" + (
+              f", worst 100-request window {max(w['mean_tokens'] for w in result['windows']) / target:.3f}·T"
+              if args.stream else ""))
+    return result
 
 
 def _task(args, summary: dict):

@@ -27,6 +27,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rewards.budget_model import BUDGET_MODEL_FILE  # noqa: E402
+from train.allocator import ALLOCATOR_FILE  # noqa: E402
 
 EMBEDDING_MODULES = ("embed_tokens", "lm_head", "wte", "wpe", "embed_in", "embed_out")
 
@@ -125,6 +126,10 @@ def model_card(summary: dict, name: str, rank: int, merged: bool) -> str:
         "",
         "If `budget_model.json` is present, `rewards.budget_model.predict_budget('.', prompt)` returns the",
         "learned per-prompt token budget, usable as a per-request max-tokens hint.",
+        "",
+        "If `allocator.json` is present (a budget-conditioned policy), `train.allocator.Allocator.load('.')`",
+        "gives each prompt its budget for any mean-token target: `set_target(T)`, `prompt_with_budget(prompt)`,",
+        "then `observe(tokens, correct)` after each answer to hold T on live traffic.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -166,8 +171,9 @@ def export(run_dir: str | os.PathLike, out: str | os.PathLike, merge: bool = Fal
         tokenizer.save_pretrained(tmp)
         if base.generation_config is not None:
             base.generation_config.save_pretrained(tmp)
-        if (adapter_dir / BUDGET_MODEL_FILE).exists():
-            shutil.copy2(adapter_dir / BUDGET_MODEL_FILE, tmp / BUDGET_MODEL_FILE)
+        for extra in (BUDGET_MODEL_FILE, ALLOCATOR_FILE):  # the budget hint, the allocator that serves any T
+            if (adapter_dir / extra).exists():
+                shutil.copy2(adapter_dir / extra, tmp / extra)
         if summary:
             (tmp / "terse_summary.json").write_text(json.dumps(summary, indent=2))
         if merge:

@@ -73,8 +73,12 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
     run = train(trainer, training_args)
     final, selected = select_and_evaluate(trainer, tokenizer, val_rows, training_args, script_args, periodic, rule,
                                           schedule, budget_model)
+    allocator = None
+    if hasattr(task, "budget_prompt"):  # a budget-conditioned policy: served through its allocator at T
+        final, allocator = fit_allocator(trainer.model, tokenizer, task, train_rows, val_rows, script_args,
+                                         training_args, base, final)
     summary = write_outputs(state, trainer, tokenizer, val_rows, script_args, training_args, base, final, selected,
-                            schedule, budget_model, run, target, model_path, started)
+                            schedule, budget_model, run, target, model_path, started, allocator)
     return summary
 
 
@@ -133,7 +137,10 @@ def load_base_model(script_args, training_args, model_args, task, train_rows, st
     builtin = model_path.startswith(BUILTIN_PREFIX)
     if not builtin and looks_local and not Path(model_path).expanduser().exists():
         raise FileNotFoundError(f"model_name_or_path: no such directory {model_path!r}")
-    if builtin or script_args.warm_start_pretrained:
+    if builtin and getattr(task, "base_task", None):  # built on another task's base model (chain_budget)
+        with state.main_process_first():
+            model_path = str(continued_base_model(script_args, training_args, task, train_rows))
+    elif builtin or script_args.warm_start_pretrained:
         settings = warm_start_settings(script_args, training_args, None if builtin else model_path)
         with state.main_process_first():  # one rank trains the warm start, the others read the cache
             model_path = str(cached_base_model(script_args.cache_dir, settings, task.sft_rows(train_rows)))
@@ -144,6 +151,24 @@ def load_base_model(script_args, training_args, model_args, task, train_rows, st
         attn_implementation=model_args.attn_implementation,
     )
     return model, tokenizer, model_path
+
+
+def continued_base_model(script_args, training_args, task, train_rows):
+    """The base model of a task that continues another's (`task.base_task`): that task's built-in base model
+    (the same cache entry its own runs use), then `task.continue_share` × warm_start_steps more SFT steps on this task's
+    warm-start rows (e.g. chain_easy's base model learning to follow a budget tag). Why not from scratch:
+    the tagged mix trained from scratch for the same 900 steps never learned to copy long chains (val EM
+    0.49, 0.05–0.67 at three or more operations), which the plain base model learns; continuing keeps it."""
+    from dataclasses import replace
+
+    from train import tasks
+    from train.base_model import cached_base_model
+
+    first = replace(warm_start_settings(script_args, training_args, None), task=task.base_task)
+    base_path = cached_base_model(script_args.cache_dir, first, tasks.get(task.base_task).sft_rows(train_rows))
+    settings = replace(first, task=script_args.task, pretrained=str(base_path), sft_steps=max(1, round(script_args.warm_start_steps * task.continue_share)),
+                       sft_learning_rate=task.continue_learning_rate)
+    return cached_base_model(script_args.cache_dir, settings, task.sft_rows(train_rows))
 
 
 def warm_start_settings(script_args, training_args, pretrained: str | None):
@@ -364,8 +389,37 @@ def select_and_evaluate(trainer, tokenizer, val_rows, training_args, script_args
     return final, selected
 
 
+def fit_allocator(model, tokenizer, task, train_rows, val_rows, script_args, training_args, base, untagged):
+    """The allocator of a budget-conditioned policy: the trained policy answers `allocator_fit_rows` train
+    prompts at every budget of the grid, the allocator is fitted on those answers and solved for T
+    (budget_ratio × the base model's tokens), and val is evaluated as served through it. Returns that
+    evaluation (the run's `final`: what the policy costs and scores when deployed) and the allocator."""
+    import random
+
+    from train.allocator import Allocator, budget_records, default_grid
+    from train.evaluate import evaluate_allocated
+
+    lo, hi = task.budget_range()
+    hi = min(hi, training_args.max_completion_length)
+    grid = sorted({int(b) for b in script_args.allocator_grid.split(",")}) if script_args.allocator_grid \
+        else default_grid(lo, hi)
+    rows = task.rl_rows(train_rows) if hasattr(task, "rl_rows") else train_rows
+    rows = random.Random(training_args.seed).sample(rows, min(len(rows), script_args.allocator_fit_rows))
+    target = controller_target(script_args, base, "budget")
+    records = budget_records(model, tokenizer, rows, grid, task.budget_prompt, training_args.max_completion_length)
+    allocator = Allocator.fit(records, grid, target, tag=task.budget_tag())
+    served = evaluate_allocated(model, tokenizer, val_rows, allocator, training_args.max_completion_length)
+    served["untagged"] = strip(untagged)
+    served["allocator"] = {"target": target, "mu": allocator.mu, "grid": grid, "fit_rows": len(rows),
+                           "predicted": allocator.predicted()}
+    logger.info("served through the allocator at T=%.1f: val EM %.3f, %.1f tokens, adherence %.3f (untagged: EM "
+                "%.3f, %.1f tokens)", target, served["em"], served["mean_tokens"], served["adherence"],
+                untagged["em"], untagged["mean_tokens"])
+    return served, allocator
+
+
 def write_outputs(state, trainer, tokenizer, val_rows, script_args, training_args, base, final, selected, schedule,
-                  budget_model, run, target, model_path, started) -> dict:
+                  budget_model, run, target, model_path, started, allocator=None) -> dict:
     """Adapter, serving export, summary.json, per-example results, the front (if scheduled), W&B summary."""
     from peft import PeftModel
 
@@ -417,6 +471,8 @@ def write_outputs(state, trainer, tokenizer, val_rows, script_args, training_arg
             tokenizer.save_pretrained(out / "adapter")
             if budget_model is not None:
                 budget_model.save(out / "adapter")
+            if allocator is not None:
+                allocator.save(out / "adapter")
         write_json_atomic(str(out / "summary.json"), summary)
         if "step_profile" in summary:
             write_json_atomic(str(out / PROFILE_FILE), summary["step_profile"])
@@ -497,6 +553,13 @@ def print_summary(s: dict) -> None:
         f"mean tokens  {b['mean_tokens']:.1f} -> {f['mean_tokens']:.1f}"
         + (f"   (oracle {s['oracle_mean_tokens']:.1f})" if s.get("oracle_mean_tokens") else ""),
         f"constraint   {s['constraint']['mode']}, target {s['constraint']['target']:.1f}; final lambda {s['lambda']:.4f}",
+    ]
+    if "allocator" in f:  # a budget-conditioned run: `final` is val as served through its allocator
+        a = f["allocator"]
+        lines[-1] = (f"served       through the allocator at T = {a['target']:.1f} (μ {a['mu']:.4f}): adherence "
+                     f"{f['adherence']:.3f}; untagged answers EM {f['untagged']['em']:.3f}, "
+                     f"{f['untagged']['mean_tokens']:.1f} tokens")
+    lines += [
         f"steps        {s['steps']} in {s['wall_seconds']:.0f} s",
         f"adapter      {s['adapter']}" + (f"  (serving export: {s['export']})" if s.get("export") else ""),
     ]
