@@ -97,6 +97,14 @@ METHODS: dict[str, tuple[str, list[str], dict | None]] = {
                                [*one_length_per_kind("monotone"), "--budget_schedule", "{1.125R},{R}"], None),
     "terse_global_descent": ("the descent's control: one global budget on the same two-stage schedule",
                              ["--learned_budget", "false", "--budget_schedule", "{1.125R},{R}"], None),
+    "terse_conditioned": ("Terse, budget-conditioned: the prompt states a budget, the policy learns to answer "
+                          "within it (warm start + RL on sampled budgets, overshoot priced at λ = 3), and an allocator "
+                          "fitted on the policy's own answers picks each prompt's budget under T "
+                          "(train/allocator.py; task chain_budget: chain_easy's prompts with a budget tag)",
+                          ["--task", "chain_budget", "--model_name_or_path", "builtin:chain_budget-tiny",
+                           "--constraint", "none", "--eval_every", "0", "--select_checkpoint", "false",
+                           "--rewards", json.dumps({"exact_match": {}, "budget_penalty": {
+                               "weight": -3.0, "correct_only": False, "cap": 1.0}})], None),
     "terse_global": ("Terse's default recipe: PI dual ascent on the budget, one global budget",
                      ["--learned_budget", "false"], None),
     "terse_price": ("Terse, price form: PI dual ascent on the budget, a linear token price on every answer "
@@ -139,7 +147,7 @@ METHODS: dict[str, tuple[str, list[str], dict | None]] = {
     "laser_d": ("LASER-D: c + α·[c and n ≤ L_T(bucket)], bucket targets recomputed online",
                 [*FIXED, *rewards(laser_d={"alpha": 0.5})], {"alpha": [0.25, 0.5, 1.0]}),
 }
-PER_PROMPT = ("terse", "terse_frontier", "terse_frontier_price", "terse_knapsack", "terse_monotone",
+PER_PROMPT = ("terse", "terse_conditioned", "terse_frontier", "terse_frontier_price", "terse_knapsack", "terse_monotone",
               "terse_monotone_descent", "terse_knapsack_split", "alp", "pass_rate_linear", "laser_d")  # methods whose length price differs per prompt
 
 
