@@ -50,7 +50,7 @@ def test_warmup_smooths_but_holds_lambda_then_moves():
 
 
 def test_metrics_and_state_name_the_values():
-    c = DualController(DualSettings(mode="budget", target=10.0, lr=0.1, ema=0.0))
+    c = DualController(DualSettings(mode="budget", target=10.0, lr=0.1, kp=0.0, ema=0.0))
     c.update(15.0)
     assert c.metrics() == pytest.approx({"dual/lambda": 0.05, "dual/constraint": 15.0, "dual/target": 10.0,
                                          "dual/violation": 0.5})

@@ -24,10 +24,10 @@ def test_em_floor_mode_sign():
 
 
 def test_em_floor_error_is_in_units_of_em_scale():
-    c = DualController(DualSettings(mode="em_floor", target=0.8, lr=0.1, ema=0.0, em_scale=0.05))
+    c = DualController(DualSettings(mode="em_floor", target=0.8, lr=0.1, kp=0.0, ema=0.0, em_scale=0.05))
     c.update(0.85)  # 0.05 of slack = one unit of error
     assert c.error == pytest.approx(1.0) and c.lam == pytest.approx(0.1)
-    raw = DualController(DualSettings(mode="em_floor", target=0.8, lr=0.1, ema=0.0, em_scale=1.0))
+    raw = DualController(DualSettings(mode="em_floor", target=0.8, lr=0.1, kp=0.0, ema=0.0, em_scale=1.0))
     raw.update(0.85)  # A-DLP's raw gap
     assert raw.error == pytest.approx(0.05) and raw.lam == pytest.approx(0.005)
     with pytest.raises(ValueError, match="em_scale"):
@@ -47,7 +47,7 @@ def test_projection_at_zero_and_cap():
 
 
 def test_plain_dual_ascent_step():
-    c = budget(lr=0.05, ema=0.0)
+    c = budget(lr=0.05, kp=0.0, ema=0.0)
     c.update(75.0)  # error = 75/50 − 1 = 0.5
     assert c.lam == pytest.approx(0.025)
 
@@ -109,3 +109,13 @@ def test_lambda_bounds_under_random_measurements():
     for _ in range(500):
         lam = c.update(rng.choice([rng.uniform(0, 500), float("nan")]))
         assert 0.0 <= lam <= 0.24 and not math.isnan(lam)
+
+
+def test_the_recipe_defaults_are_the_controllers_own():
+    from train.config import ScriptArguments
+
+    args, settings = ScriptArguments(budget_ratio=0.5), DualSettings(mode="none")
+    assert (args.dual_lr, args.dual_kp, args.dual_ema, args.lambda_init, args.lambda_max, args.dual_warmup_steps,
+            args.dual_em_scale) == (settings.lr, settings.kp, settings.ema, settings.lambda_init, settings.lambda_max,
+                                    settings.warmup_steps, settings.em_scale)
+    assert settings.lambda_max * 2.0 < 1.0  # with the default cap a correct answer stays above a wrong one

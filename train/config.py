@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from train.dual import MODES
+from train.dual import MODES, DualSettings
+
+DUAL = DualSettings(mode="none")  # the controller's defaults: one source for the dual_* / lambda_* fields
 
 DUAL_MEASURES = ("sampled", "greedy")
 ALLOCATIONS = ("proportional", "frontier", "knapsack", "monotone")  # how learned budgets share the target (train/run.py)
@@ -75,20 +77,20 @@ class ScriptArguments:
     em_tolerance: float | None = field(
         default=None, metadata={"help": "F = base val EM minus this (em_floor mode)."}
     )
-    dual_lr: float = field(default=0.02, metadata={"help": "Dual step size (integral gain)."})
-    dual_kp: float = field(default=0.2, metadata={"help": "Proportional gain (0: plain dual ascent)."})
-    dual_ema: float = field(default=0.8, metadata={"help": "EMA factor smoothing the measured constraint."})
+    dual_lr: float = field(default=DUAL.lr, metadata={"help": "Dual step size (integral gain)."})
+    dual_kp: float = field(default=DUAL.kp, metadata={"help": "Proportional gain (0: plain dual ascent)."})
+    dual_ema: float = field(default=DUAL.ema, metadata={"help": "EMA factor smoothing the measured constraint."})
     dual_em_scale: float = field(
-        default=0.05, metadata={"help": "em_floor mode: EM slack that counts as one unit of controller error."}
+        default=DUAL.em_scale, metadata={"help": "em_floor mode: EM slack that counts as one unit of controller error."}
     )
-    dual_warmup_steps: int = field(default=0, metadata={"help": "Optimizer steps before λ may move."})
+    dual_warmup_steps: int = field(default=DUAL.warmup_steps, metadata={"help": "Optimizer steps before λ may move."})
     dual_measure: str = field(
         default="sampled",
         metadata={"help": "Budget mode: what length the controller holds at T — 'sampled' (the training "
                   "completions' mean, free) or 'greedy' (the served length: each step's prompts decoded greedily)."},
     )
-    lambda_init: float = field(default=0.0, metadata={"help": "Initial λ."})
-    lambda_max: float = field(default=0.45, metadata={"help": "Upper bound of λ."})
+    lambda_init: float = field(default=DUAL.lambda_init, metadata={"help": "Initial λ."})
+    lambda_max: float = field(default=DUAL.lambda_max, metadata={"help": "Upper bound of λ."})
     learned_budget: bool = field(
         default=False,
         metadata={"help": "Learn a per-prompt token budget online and hand it to the rewards as `token_budget`."},

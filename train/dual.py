@@ -47,10 +47,13 @@ MODES = ("none", "budget", "em_floor")
 class DualSettings:
     mode: str = "budget"  # none | budget | em_floor
     target: float = 0.0  # T (tokens) in budget mode, F (EM in [0, 1]) in em_floor mode
-    lr: float = 0.05  # k_i, the dual step size (plain dual ascent's η)
-    kp: float = 0.0  # proportional gain; 0 gives plain dual ascent
+    # The defaults are the recipes' (train/config.py reads them from here: one source): the integral gain and
+    # proportional gain tuned on arith and the benchmark, λ_max · cap(2) < 1 so a correct answer stays above a
+    # wrong one. Plain dual ascent is kp = 0 (the LEASH peer in launch/compare.py).
+    lr: float = 0.02  # k_i, the dual step size (plain dual ascent's η)
+    kp: float = 0.2  # proportional gain; 0 gives plain dual ascent
     lambda_init: float = 0.0
-    lambda_max: float = 1.0
+    lambda_max: float = 0.45
     ema: float = 0.8  # smoothing of the measured constraint: ĝ ← ema·ĝ + (1 − ema)·g
     warmup_steps: int = 0
     em_scale: float = 0.05  # em_floor mode: the EM slack that counts as one unit of error
