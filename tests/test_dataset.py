@@ -216,3 +216,13 @@ def test_run_cli_exits_2_naming_the_problem(tmp_path, capsys, extra, message):
     err = capsys.readouterr().err
     assert code == 2 and message in err
     assert not (tmp_path / "out" / "summary.json").exists()
+
+
+def test_every_task_and_your_own_data_share_the_task_interface():
+    from train import tasks
+    from train.tasks.dataset import DatasetTask, DataSpec
+
+    for name, task in tasks.TASKS.items():
+        assert isinstance(task, tasks.Task), name
+    assert isinstance(DatasetTask(DataSpec(dataset_name="configs/data/capitals.csv")), tasks.Task)
+    assert not isinstance(object(), tasks.Task)

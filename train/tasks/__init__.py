@@ -8,6 +8,31 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Task(Protocol):
+    """What train/run.py and train.evaluate need from a task: the interface the built-in tasks below and
+    your own data (`train.tasks.dataset.DatasetTask`) share.
+
+    A row is a dict with at least `prompt` (text or chat messages) and `answer` (the gold answer); a row
+    may carry `difficulty`, `oracle_tokens`, `answer_check` and any other column, all of which reach the
+    rewards. Splits are fixed by the seed: the same seed always gives the same rows."""
+
+    name: str
+
+    def load(self, seed: int, val_size: int | None = None, data_path: str | None = None) -> tuple[list, list]:
+        """(train rows, val rows); val is never trained on."""
+
+    def test_rows(self, seed: int, data_path: str | None = None) -> list[dict]:
+        """The held-out test rows (`train.evaluate --split test`)."""
+
+    def sft_rows(self, train_rows: list[dict]) -> list[dict]:
+        """The built-in base model's warm-start rows (prompt + completion); raise where there is none."""
+
+    def rl_dataset(self, train_rows: list[dict]):
+        """The `datasets.Dataset` TRL trains on (its columns reach the rewards)."""
 
 
 @dataclass(frozen=True)

@@ -328,7 +328,7 @@ def plain_prompts(rows: list[dict]) -> list[dict]:
 
 @dataclass(frozen=True)
 class DatasetTask:
-    """The general task: rows from `DataSpec`, scored by its `answer_check`; the same interface as the
+    """The general task: rows from `DataSpec`, scored by its `answer_check`; a `train.tasks.Task`, like the
     built-in tasks (`train/tasks/__init__.py`)."""
 
     spec: DataSpec
