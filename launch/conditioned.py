@@ -117,10 +117,10 @@ def measure_seed(args, seed: int) -> dict:
     # the warm start alone, served by an allocator fitted on its own answers to the same train prompts
     import random
 
-    pool = task.rl_rows(train_rows)  # the same prompts the run's allocator was fitted on (train/run.py)
+    pool = task.calibration_rows(train_rows)  # the prompts the run's allocator was fitted on (train/run.py)
     fit_rows = random.Random(seed).sample(pool, min(len(pool), summary["final"]["allocator"]["fit_rows"]))
     sft_alloc = Allocator.fit(budget_records(base, tokenizer, fit_rows, grid, task.budget_prompt, max_new,
-                                             desc="warm start sweep"), grid, allocator.target, tag=task.budget_tag())
+                                             desc="warm start sweep"), grid, allocator.target, **task.budget_tag())
     policy = PeftModel.from_pretrained(base, out / "adapter")
     policy.eval()
     val_records = budget_records(policy, tokenizer, val_rows, grid, task.budget_prompt, max_new, desc="val sweep")

@@ -95,6 +95,8 @@ def test_save_and_load_give_the_same_decisions(tmp_path):
 def test_prompt_with_budget_states_it_as_a_tag_or_a_system_sentence():
     alloc = Allocator.fit(two_kinds(), grid=[4, 10, 20, 40], target=12.0, prior_strength=0.0)
     assert alloc.prompt_with_budget("e1 x") == "budget 4 : e1 x"
+    alloc.tag_unit = 2
+    assert alloc.prompt_with_budget("e1 x", budget=21) == "budget 10 : e1 x"  # units, rounded down
     chat = alloc.prompt_with_budget([{"role": "system", "content": "Be brief."},
                                      {"role": "user", "content": "h1 x x x x x"}], budget=20)
     assert chat[0]["content"] == "Be brief. Answer in at most 20 tokens." and len(chat) == 2

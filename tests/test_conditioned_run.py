@@ -32,8 +32,9 @@ def test_evaluate_allocated_reports_adherence_budgets_and_stream_windows():
     rows = [{"prompt": "3 + 4 ?", "answer": "7", "difficulty": 1}, {"prompt": "3 + 4 - 2 - 1 ?", "answer": "4",
                                                                       "difficulty": 3}] * 6
     records = [{"prompt": r["prompt"], "budget": b, "tokens": min(b, 4 * r["difficulty"]),
-                "correct": b >= 4 * r["difficulty"]} for r in rows[:2] for b in (4, 12)]
-    alloc = Allocator.fit(records, [4, 12], target=8.0, prior_strength=0.0, online=OnlineSettings(window=4))
+                "correct": b >= 4 * r["difficulty"]} for r in rows[:2] for b in (5, 15)]
+    alloc = Allocator.fit(records, [5, 15], target=8.0, prior_strength=0.0, online=OnlineSettings(window=4),
+                          tag_unit=5)
     served = evaluate_allocated(model, tokenizer, rows, alloc, max_new_tokens=6)
     assert served["n"] == 12 and 0.0 <= served["adherence"] <= 1.0
     assert served["per_example"]["budget"] == [alloc.budget(r["prompt"]) for r in rows]
@@ -51,14 +52,14 @@ def test_conditioned_run_fits_saves_and_serves_its_allocator(tmp_path):
     out = tmp_path / "run"
     summary = main(["--config", "configs/benchmark_conditioned.yaml", *SMOKE, "--warm_start_steps", "12",
                     "--cache_dir", str(tmp_path / "cache"), "--output_dir", str(out), "--max_steps", "2",
-                    "--allocator_fit_rows", "12", "--allocator_grid", "4,10,22,40", "--val_size", "12"])
+                    "--allocator_fit_rows", "12", "--allocator_grid", "5,10,25,40", "--val_size", "12"])
     final = summary["final"]
-    assert final["allocator"]["grid"] == [4, 10, 22, 40] and final["allocator"]["fit_rows"] == 12
+    assert final["allocator"]["grid"] == [5, 10, 25, 40] and final["allocator"]["fit_rows"] == 12
     assert final["allocator"]["target"] == pytest.approx(0.4 * summary["base"]["mean_tokens"])
     assert 0.0 <= final["adherence"] <= 1.0 and "untagged" in final
     for where in ("adapter", "export"):
         alloc = Allocator.load(out / where / ALLOCATOR_FILE)
-        assert alloc.grid == [4, 10, 22, 40] and alloc.tag == "budget {budget} : {prompt}"
+        assert alloc.grid == [5, 10, 25, 40] and alloc.tag == "budget {budget} : {prompt}" and alloc.tag_unit == 5
     per = json.loads((out / "val_per_example.json").read_text())
     assert len(per["correct"]) == 12 and per["budget"] == [Allocator.load(out / "adapter").budget(p)
                                                            for p in per["prompts"]]

@@ -184,6 +184,7 @@ class Allocator:
     weights: list[float]
     target: float
     tag: str = "budget {budget} : {prompt}"  # how a budget is stated (chat prompts: a system sentence)
+    tag_unit: int = 1  # the tag states the budget in units of this many tokens (rounded down)
     online: OnlineSettings = field(default_factory=OnlineSettings)
     effective_target: float | None = None
     mu: float = 0.0
@@ -266,7 +267,7 @@ class Allocator:
         budget sentence joins (or becomes) the system message."""
         budget = self.budget(prompt) if budget is None else budget
         if isinstance(prompt, str):
-            return self.tag.format(budget=budget, prompt=prompt)
+            return self.tag.format(budget=int(budget) // self.tag_unit, prompt=prompt)
         sentence = f"Answer in at most {budget} tokens."
         messages = [dict(m) for m in prompt]
         if messages and messages[0].get("role") == "system":

@@ -162,7 +162,9 @@ def is_builtin(path: str) -> bool:
 
 def extend_vocabulary(tokenizer, model, words: list[str]):
     """A built-in model's tokenizer grown to `words` (its own words first, in the same order, so every
-    known token keeps its id) and its embeddings resized to match; new rows start at the mean embedding.
+    known token keeps its id) and its embeddings resized to match. New rows start as fresh random rows, not
+    at the mean: the budget numbers must tell each other apart, and 300 steps from identical mean rows left
+    every budget from 21 up read as one (measured: the tag was ignored above 20).
     Why: a task built on another (chain_budget on chain_easy) adds words — its budget tag — that the
     base model's word-level tokenizer would read as <unk>."""
     old = tokenizer.get_vocab()
@@ -172,7 +174,7 @@ def extend_vocabulary(tokenizer, model, words: list[str]):
     if moved:
         raise ValueError(f"the task's vocabulary does not extend the base model's: {moved[:5]} would change id")
     if len(new) > len(old):
-        model.resize_token_embeddings(len(new), mean_resizing=True)
+        model.resize_token_embeddings(len(new), mean_resizing=False)
     return new_tokenizer, model
 
 

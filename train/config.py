@@ -139,8 +139,8 @@ class ScriptArguments:
     )
     allocator_grid: str | None = field(
         default=None,
-        metadata={"help": "Budgets the allocator may state, e.g. 4,8,16,32 (default: about 12% apart over the task's "
-                  "budget range, capped at max_completion_length)."},
+        metadata={"help": "Budgets (tokens) the allocator may state, e.g. 10,20,40 (default: every budget the task's tag "
+                  "can state, up to max_completion_length)."},
     )
     # -- data, base model, evaluation ------------------------------------------------------------------
     val_size: int | None = field(default=None, metadata={"help": "Use only the first N val rows (default: all)."})

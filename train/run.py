@@ -391,23 +391,21 @@ def select_and_evaluate(trainer, tokenizer, val_rows, training_args, script_args
 
 def fit_allocator(model, tokenizer, task, train_rows, val_rows, script_args, training_args, base, untagged):
     """The allocator of a budget-conditioned policy: the trained policy answers `allocator_fit_rows` train
-    prompts at every budget of the grid, the allocator is fitted on those answers and solved for T
+    prompts that neither the warm start nor RL saw (the task's calibration rows) at every budget of the grid, the allocator is fitted on those answers and solved for T
     (budget_ratio × the base model's tokens), and val is evaluated as served through it. Returns that
     evaluation (the run's `final`: what the policy costs and scores when deployed) and the allocator."""
     import random
 
-    from train.allocator import Allocator, budget_records, default_grid
+    from train.allocator import Allocator, budget_records
     from train.evaluate import evaluate_allocated
 
-    lo, hi = task.budget_range()
-    hi = min(hi, training_args.max_completion_length)
     grid = sorted({int(b) for b in script_args.allocator_grid.split(",")}) if script_args.allocator_grid \
-        else default_grid(lo, hi)
-    rows = task.rl_rows(train_rows) if hasattr(task, "rl_rows") else train_rows
+        else [b for b in task.budget_grid() if b <= training_args.max_completion_length]
+    rows = task.calibration_rows(train_rows) if hasattr(task, "calibration_rows") else train_rows
     rows = random.Random(training_args.seed).sample(rows, min(len(rows), script_args.allocator_fit_rows))
     target = controller_target(script_args, base, "budget")
     records = budget_records(model, tokenizer, rows, grid, task.budget_prompt, training_args.max_completion_length)
-    allocator = Allocator.fit(records, grid, target, tag=task.budget_tag())
+    allocator = Allocator.fit(records, grid, target, **task.budget_tag())
     served = evaluate_allocated(model, tokenizer, val_rows, allocator, training_args.max_completion_length)
     served["untagged"] = strip(untagged)
     served["allocator"] = {"target": target, "mu": allocator.mu, "grid": grid, "fit_rows": len(rows),

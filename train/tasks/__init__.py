@@ -112,17 +112,26 @@ class ChainBudget(Arith):
     name: str = "chain_budget"
     base_task: str = "chain_easy"  # its base model is chain_easy's, continued on the tagged traces
     continue_share: float = 1 / 3  # its SFT steps: this share of warm_start_steps (900 → 300)
-    continue_learning_rate: float = 1e-3
+    continue_learning_rate: float = 3e-3  # the built-in warm start's own: 1e-3 left budgets ≥ 21 unread
 
     def sft_rows(self, train_rows: list[dict]) -> list[dict]:
         from train.tasks import chain_budget
 
         return chain_budget.tagged_sft_rows(super().sft_rows(train_rows), seed=_rows_seed(train_rows))
 
+    def calibration_rows(self, train_rows: list[dict]) -> list[dict]:
+        """A fifth of RL's prompts, kept out of RL and of the warm start: the allocator is fitted on the
+        policy's answers to these. Why held out: fitted on prompts RL trained on, the allocator predicted EM
+        0.907 at T = 0.4 × base and val gave 0.850 at 14% fewer tokens (seed 0) — the fit read memorised
+        answers as what a budget buys."""
+        return [r for r in self.rl_rows(train_rows) if _for_rl(r["prompt"] + "\x00calibration")]
+
     def rl_dataset(self, train_rows: list[dict]):
         from train.tasks import chain_budget
 
-        rows = chain_budget.rl_rows(self.rl_rows(train_rows), seed=_rows_seed(train_rows))
+        held = {r["prompt"] for r in self.calibration_rows(train_rows)}
+        rows = chain_budget.rl_rows([r for r in self.rl_rows(train_rows) if r["prompt"] not in held],
+                                    seed=_rows_seed(train_rows))
         return _dataset(rows, ("prompt", "answer", "difficulty", "token_budget"))
 
     def budget_prompt(self, prompt: str, budget: float) -> str:
@@ -131,16 +140,18 @@ class ChainBudget(Arith):
 
         return chain_budget.tag_prompt(prompt, budget)
 
-    def budget_tag(self) -> str:
-        """The tag as a format string over `budget` and `prompt` (what the allocator states)."""
+    def budget_tag(self) -> dict:
+        """How the prompt states a budget, as the allocator's `tag` (a format string over `budget` and
+        `prompt`) and `tag_unit` (the tag counts units of this many tokens)."""
         from train.tasks import chain_budget
 
-        return chain_budget.TAG_FORMAT
+        return {"tag": chain_budget.TAG_FORMAT, "tag_unit": chain_budget.UNIT}
 
-    def budget_range(self) -> tuple[int, int]:
+    def budget_grid(self) -> list[int]:
+        """The budgets (tokens) a tag can state: the allocator chooses among these."""
         from train.tasks import chain_budget
 
-        return chain_budget.MIN_BUDGET, chain_budget.MAX_BUDGET
+        return chain_budget.budget_grid()
 
 
 @dataclass(frozen=True)
