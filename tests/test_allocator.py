@@ -112,3 +112,13 @@ def test_default_grid_covers_the_range():
     grid = A.default_grid(4, 99)
     assert grid[0] == 4 and grid[-1] == 99 and grid == sorted(set(grid))
     assert all(b - a <= max(1, 0.13 * a) + 1 for a, b in zip(grid, grid[1:]))
+
+
+def test_repeated_prompts_keep_their_share_of_traffic():
+    records = []
+    for b in (4, 20):
+        records += [{"prompt": "e x", "budget": b, "tokens": 4, "correct": True}] * 3  # one easy prompt, asked 3 times
+        records.append({"prompt": "h x x x x x", "budget": b, "tokens": min(b, 20), "correct": b >= 20})
+    alloc = Allocator.fit(records, grid=[4, 20], target=8.0, prior_strength=0.0)
+    assert alloc.weights == [0.75, 0.25]  # not one half each: the easy prompt is three quarters of the rows
+    assert alloc.budget("h x x x x x") == 20  # 0.75·4 + 0.25·20 = 8 fits

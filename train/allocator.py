@@ -209,8 +209,10 @@ class Allocator:
             r.setdefault("feature", feature(r["prompt"]))
         edges = group_edges([r["feature"] for r in records], max_groups)
         em, tokens = fit_tables(records, sorted(grid), edges, prior_strength)
+        # One entry per answered row (rows may repeat a prompt: traffic does, and its mix is what T is for).
+        first = min(r["budget"] for r in records)
         mix = [feature(p) for p in prompts_weights] if prompts_weights else \
-            [r["feature"] for r in {r["prompt"]: r for r in records}.values()]
+            [r["feature"] for r in records if r["budget"] == first]
         counts = [0] * len(edges)
         for v in mix:
             counts[group_of(v, edges)] += 1
