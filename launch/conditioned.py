@@ -123,6 +123,19 @@ def measure_seed(args, seed: int) -> dict:
                                              desc="warm start sweep"), grid, allocator.target, **task.budget_tag())
     policy = PeftModel.from_pretrained(base, out / "adapter")
     policy.eval()
+    # The allocator as train/run.py fits it now, from the run's calibration answers (recorded by the run, or
+    # answered again by the policy for a run made before they were): a fix to the fit is measured without
+    # retraining, and the adapter and export get the allocator measured here.
+    records_path = out / "allocator_records.json"
+    if records_path.exists():
+        records = json.loads(records_path.read_text())
+    else:
+        records = budget_records(policy, tokenizer, fit_rows, grid, task.budget_prompt, max_new, desc="policy sweep")
+        records_path.write_text(json.dumps(records))
+    allocator = Allocator.fit(records, grid, allocator.target, **task.budget_tag())
+    for where in ("adapter", "export"):
+        if (out / where).exists():
+            allocator.save(out / where)
     val_records = budget_records(policy, tokenizer, val_rows, grid, task.budget_prompt, max_new, desc="val sweep")
     result = {"seed": seed, "base": {"em": untagged["em"], "mean_tokens": untagged["mean_tokens"]},
               "run_base_tokens": base_tokens, "curves": {str(d): {str(b): v for b, v in per.items()}

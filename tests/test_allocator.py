@@ -122,3 +122,16 @@ def test_repeated_prompts_keep_their_share_of_traffic():
     alloc = Allocator.fit(records, grid=[4, 20], target=8.0, prior_strength=0.0)
     assert alloc.weights == [0.75, 0.25]  # not one half each: the easy prompt is three quarters of the rows
     assert alloc.budget("h x x x x x") == 20  # 0.75·4 + 0.25·20 = 8 fits
+
+
+def test_budgets_the_policy_does_not_keep_are_never_stated():
+    records = []
+    for i in range(10):
+        records.append({"prompt": f"h{i} x x", "budget": 10, "tokens": 14, "correct": True})  # overshoots 10
+        records.append({"prompt": f"h{i} x x", "budget": 20, "tokens": 14, "correct": True})
+        records.append({"prompt": f"h{i} x x", "budget": 4, "tokens": 4, "correct": False})
+    alloc = Allocator.fit(records, grid=[4, 10, 20], target=14.0, prior_strength=0.0)
+    assert alloc.em[0][1] == -1.0 and alloc.budget("h1 x x") == 20  # same answer, stated honestly
+    assert A.adherence_table([dict(r, feature=3) for r in records], [4, 10, 20], [3.0]) == [[1.0, 0.0, 1.0]]
+    loose = Allocator.fit(records, grid=[4, 10, 20], target=14.0, prior_strength=0.0, min_adherence=0.0)
+    assert loose.budget("h1 x x") == 10

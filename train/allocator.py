@@ -108,6 +108,17 @@ def fit_tables(records: list[dict], grid: list[int], edges: list[float], prior_s
     return em, tokens
 
 
+def adherence_table(records: list[dict], grid: list[int], edges: list[float]) -> list[list[float]]:
+    """Per group and budget, the share of answers within the budget (1.0 where there is no record)."""
+    index = {b: k for k, b in enumerate(grid)}
+    kept = [[[0, 0] for _ in grid] for _ in edges]
+    for r in records:
+        cell = kept[group_of(r["feature"], edges)][index[r["budget"]]]
+        cell[0] += r["tokens"] <= r["budget"]
+        cell[1] += 1
+    return [[c[0] / c[1] if c[1] else 1.0 for c in row] for row in kept]
+
+
 def choose(em: list[float], tokens: list[float], mu: float) -> int:
     """The budget index maximising em − μ·tokens (ties: the fewer tokens)."""
     return max(range(len(em)), key=lambda k: (em[k] - mu * tokens[k], -tokens[k]))
@@ -202,13 +213,19 @@ class Allocator:
 
     @classmethod
     def fit(cls, records: list[dict], grid: list[int], target: float, prompts_weights: list | None = None,
-            max_groups: int = 12, prior_strength: float = 2.0, **kwargs) -> Allocator:
-        """From rollout records {prompt, budget, correct, tokens}; groups weighted by the records' prompts
-        (or by `prompts_weights`, the prompts whose mix the target is meant for)."""
+            max_groups: int = 12, prior_strength: float = 2.0, min_adherence: float = 0.9, **kwargs) -> Allocator:
+        """From rollout records {prompt, budget, correct, tokens}; groups weighted by the records' rows (or
+        by `prompts_weights`, the prompts whose mix the target is meant for). A budget that the policy kept
+        (answered within it) on fewer than `min_adherence` of a group's rows is never stated to that group:
+        what it buys is an answer longer than the budget it was told."""
         for r in records:
             r.setdefault("feature", feature(r["prompt"]))
         edges = group_edges([r["feature"] for r in records], max_groups)
         em, tokens = fit_tables(records, sorted(grid), edges, prior_strength)
+        kept = adherence_table(records, sorted(grid), edges)
+        for g, row in enumerate(kept):
+            if any(a >= min_adherence for a in row):  # a group the policy never keeps keeps every budget
+                em[g] = [e if a >= min_adherence else -1.0 for e, a in zip(em[g], row, strict=True)]
         # One entry per answered row (rows may repeat a prompt: traffic does, and its mix is what T is for).
         first = min(r["budget"] for r in records)
         mix = [feature(p) for p in prompts_weights] if prompts_weights else \

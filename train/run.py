@@ -405,6 +405,10 @@ def fit_allocator(model, tokenizer, task, train_rows, val_rows, script_args, tra
     rows = random.Random(training_args.seed).sample(rows, min(len(rows), script_args.allocator_fit_rows))
     target = controller_target(script_args, base, "budget")
     records = budget_records(model, tokenizer, rows, grid, task.budget_prompt, training_args.max_completion_length)
+    from train.trainer import write_json_atomic
+
+    Path(training_args.output_dir).mkdir(parents=True, exist_ok=True)  # the fit's data: a re-fit needs no model
+    write_json_atomic(str(Path(training_args.output_dir) / "allocator_records.json"), records)
     allocator = Allocator.fit(records, grid, target, **task.budget_tag())
     served = evaluate_allocated(model, tokenizer, val_rows, allocator, training_args.max_completion_length)
     served["untagged"] = strip(untagged)
