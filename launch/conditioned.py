@@ -158,13 +158,38 @@ def measure_seed(args, seed: int) -> dict:
             "mu": allocator.mu, "predicted": allocator.predicted()}
         result["per_example"][str(ratio)] = {"served": served["per_example"], "warm": warm["per_example"],
                                              "uniform": uniform_pe}
-    ratio = args.stream_ratio
+    result["stream"] = stream(policy, tokenizer, val_rows, allocator, args.stream_ratio * base_tokens, max_new)
+    result["stream"]["ratio"] = args.stream_ratio
+    return result
+
+
+def stream(policy, tokenizer, val_rows, allocator, target, max_new) -> dict:
+    """The val prompts easy to hard (by difficulty, stable), served with `observe` after every 10."""
     order = sorted(range(len(val_rows)), key=lambda i: val_rows[i]["difficulty"])
-    streamed = serve(policy, tokenizer, [val_rows[i] for i in order], allocator, ratio * base_tokens, max_new,
-                     stream=True)
-    result["stream"] = {"ratio": ratio, "target": ratio * base_tokens, "em": streamed["em"],
-                        "mean_tokens": streamed["mean_tokens"], "windows": streamed["windows"],
-                        "max_window_over_T": max(w["mean_tokens"] for w in streamed["windows"]) / (ratio * base_tokens)}
+    streamed = serve(policy, tokenizer, [val_rows[i] for i in order], allocator, target, max_new, stream=True)
+    return {"target": target, "em": streamed["em"], "mean_tokens": streamed["mean_tokens"],
+            "windows": streamed["windows"],
+            "max_window_over_T": max(w["mean_tokens"] for w in streamed["windows"]) / target}
+
+
+def restream(args, seed: int, result: dict) -> dict:
+    """The stream again for a measured seed (after a change to the online control), nothing else."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from train import tasks
+
+    torch.set_num_threads(args.threads)
+    out = Path(args.out) / f"s{seed}"
+    summary = json.loads((out / "summary.json").read_text())
+    policy = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(summary["base_model"]), out / "adapter")
+    policy.eval()
+    tokenizer = AutoTokenizer.from_pretrained(out / "adapter")
+    val_rows = tasks.get("chain_budget").load(seed)[1]
+    result["stream"] = stream(policy, tokenizer, val_rows, Allocator.load(out / "adapter"),
+                              args.stream_ratio * summary["base"]["mean_tokens"], summary["max_completion_length"])
+    result["stream"]["ratio"] = args.stream_ratio
     return result
 
 
@@ -250,6 +275,7 @@ def main(argv=None) -> int:
     parser.add_argument("--ratios", default="0.3,0.4,0.5,0.6")
     parser.add_argument("--stream_ratio", type=float, default=0.4)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--restream", action="store_true", help="measured seeds: run the stream again, keep the rest")
     parser.add_argument("--out", default="runs/conditioned")
     parser.add_argument("--peer", action="append", default=[], metavar="NAME=DIR_PATTERN",
                         help="a run per seed to bootstrap against, e.g. terse_monotone=runs/compare/x/s{seed}")
@@ -260,7 +286,11 @@ def main(argv=None) -> int:
     for seed in [int(s) for s in args.seeds.split(",")]:
         cache = Path(args.out) / f"s{seed}" / "conditioned_measure.json"
         if cache.exists() and json.loads(cache.read_text()).get("ratios") == args.ratios:
-            results.append(json.loads(cache.read_text())["result"])
+            result = json.loads(cache.read_text())["result"]
+            if args.restream:
+                result = restream(args, seed, result)
+                cache.write_text(json.dumps({"ratios": args.ratios, "result": result}))
+            results.append(result)
             continue
         result = measure_seed(args, seed)
         cache.write_text(json.dumps({"ratios": args.ratios, "result": result}))

@@ -135,3 +135,20 @@ def test_budgets_the_policy_does_not_keep_are_never_stated():
     assert A.adherence_table([dict(r, feature=3) for r in records], [4, 10, 20], [3.0]) == [[1.0, 0.0, 1.0]]
     loose = Allocator.fit(records, grid=[4, 10, 20], target=14.0, prior_strength=0.0, min_adherence=0.0)
     assert loose.budget("h1 x x") == 10
+
+
+def test_decisions_in_flight_share_the_token_bucket():
+    alloc = Allocator.fit(two_kinds(), grid=[4, 10, 20, 40], target=8.0, prior_strength=0.0,
+                          online=A.OnlineSettings(window=10))
+    for _ in range(9):  # nine easy answers observed: 36 tokens of the window's 80
+        alloc.decide("e1 x")
+        alloc.observe(4)
+    # a batch of four hard requests decided before any answer comes back: the bucket has 44 tokens left,
+    # so two of them may be answered at 20 and the rest must be cheap
+    budgets = [alloc.decide(f"h{i} x x x x x")["budget"] for i in range(4)]
+    assert sum(min(b, 20) for b in budgets) <= 8.0 * 10 - 4 * 9 + 4 * 1e-9 + 20  # the last one may fill the window
+    assert budgets.count(4) >= 2
+    assert len(alloc.pending) == 4
+    for b in budgets:
+        alloc.observe(min(b, 20))
+    assert alloc.pending == [] and alloc.running()["requests"] == 13

@@ -177,7 +177,8 @@ class OnlineSettings:
 
     window: int = 100  # the requests whose mean tokens must hold T: the live mix and the token bucket span them
     gain: float = 0.02  # integral control of the effective target: tokens of target per token of error
-    guard: float = 1.05  # token bucket: a choice whose predicted tokens would take the window over guard·T is cut
+    guard: float = 1.0  # token bucket: a choice whose predicted tokens would take the window over guard·T is cut
+    # (1.05 let an easy-to-hard stream reach 1.101·T in its worst window: predictions err, so no slack)
     prior_requests: int = 10  # the fitted mix counts as this many requests in the live mix
     floor_ratio: float = 0.5  # the effective target stays in [floor_ratio·T, ceiling_ratio·T]
     ceiling_ratio: float = 1.5
@@ -202,7 +203,7 @@ class Allocator:
     plan: list = field(default_factory=list)
     stats: dict = field(default_factory=lambda: {"requests": 0, "tokens": 0.0, "scored": 0, "correct": 0.0})
     recent: list = field(default_factory=list)  # (group, tokens) of the last `online.window` served answers
-    pending: int | None = None  # the group of the last decision, until its answer is observed
+    pending: list = field(default_factory=list)  # (group, predicted tokens) of decisions not yet observed, in order
 
     def __post_init__(self):
         if isinstance(self.online, dict):
@@ -263,19 +264,22 @@ class Allocator:
     def decide(self, prompt) -> dict:
         """{budget, confidence (the predicted P(correct)), predicted_tokens, group} for one prompt. Online
         (after a first `observe`), a budget whose predicted tokens would take the last `window` requests'
-        mean over `guard`·T is cut to the largest one that fits."""
+        mean over `guard`·T is cut to the largest one that fits; decisions whose answers are not observed yet
+        count at their predicted tokens (a batch of requests in flight shares one bucket)."""
         text = prompt if isinstance(prompt, str) else json.dumps(prompt, sort_keys=True)
         g = group_of(feature(prompt), self.edges)
         k = pick(self.plan[g], unit_hash(text))
         if self.recent:
             w = self.online.window
-            spent = sum(t for _, t in self.recent[-(w - 1):]) + self.target * max(0, w - 1 - len(self.recent))
+            flying = [t for _, t in self.pending][-(w - 1):]
+            done = [t for _, t in self.recent][max(0, len(self.recent) - (w - 1 - len(flying))):] if len(flying) < w - 1 else []
+            spent = sum(flying) + sum(done) + self.target * max(0, w - 1 - len(flying) - len(done))
             room = self.online.guard * self.target * w - spent
             if self.tokens[g][k] > room:
                 fitting = [j for j in range(len(self.grid)) if self.tokens[g][j] <= room]
                 k = max(fitting, key=lambda j: (self.em[g][j], -self.tokens[g][j])) if fitting else \
                     min(range(len(self.grid)), key=lambda j: self.tokens[g][j])
-        self.pending = g
+        self.pending.append((g, self.tokens[g][k]))
         return {"budget": self.grid[k], "confidence": self.em[g][k], "predicted_tokens": self.tokens[g][k], "group": g}
 
     def budget(self, prompt) -> int:
@@ -306,10 +310,10 @@ class Allocator:
     def observe(self, tokens: float, correct: bool | float | None = None, prompt=None) -> None:
         """One served answer (to `prompt`, or to the last one `decide` saw): updates the live mix, moves the
         effective target (and so μ) toward holding T, and keeps the running figures."""
-        g = group_of(feature(prompt), self.edges) if prompt is not None else self.pending
-        if g is None:
+        if prompt is None and not self.pending:
             raise ValueError("observe() needs the prompt, or a decide() / budget() call before it")
-        self.pending = None
+        first = self.pending.pop(0) if self.pending else None
+        g = group_of(feature(prompt), self.edges) if prompt is not None else first[0]
         self.recent = (self.recent + [(g, float(tokens))])[-self.online.window:]
         s = self.stats
         s["requests"] += 1
@@ -332,7 +336,7 @@ class Allocator:
         path = Path(directory) / ALLOCATOR_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
         data = {"version": FORMAT_VERSION, **asdict(self)}
-        data["plan"], data["recent"], data["pending"] = [], [], None  # live state: recomputed / restarted
+        data["plan"], data["recent"], data["pending"] = [], [], []  # live state: recomputed / restarted
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=1))
         tmp.replace(path)
@@ -350,7 +354,7 @@ class Allocator:
         if data.pop("version", None) != FORMAT_VERSION:
             raise ValueError(f"{path}: allocator format version is not {FORMAT_VERSION}")
         data.pop("plan", None)
-        data["effective_target"], data["recent"], data["pending"] = None, [], None
+        data["effective_target"], data["recent"], data["pending"] = None, [], []
         return cls(**data)
 
 
