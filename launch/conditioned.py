@@ -172,6 +172,42 @@ def stream(policy, tokenizer, val_rows, allocator, target, max_new) -> dict:
             "max_window_over_T": max(w["mean_tokens"] for w in streamed["windows"]) / target}
 
 
+def reserve(args, seed: int, result: dict) -> dict:
+    """For a measured seed after a change to the allocator (not to the policy): re-fit it from the run's
+    recorded calibration answers, save it with the adapter and export, and serve every T and the stream
+    again; the policy's curves, the references and the warm-start figures stay."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from train import tasks
+
+    torch.set_num_threads(args.threads)
+    out = Path(args.out) / f"s{seed}"
+    summary = json.loads((out / "summary.json").read_text())
+    task = tasks.get("chain_budget")
+    policy = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(summary["base_model"]), out / "adapter")
+    policy.eval()
+    tokenizer = AutoTokenizer.from_pretrained(out / "adapter")
+    val_rows = task.load(seed)[1]
+    old = Allocator.load(out / "adapter")
+    allocator = Allocator.fit(json.loads((out / "allocator_records.json").read_text()), old.grid, old.target,
+                              **task.budget_tag())
+    for where in ("adapter", "export"):
+        allocator.save(out / where)
+    max_new, base_tokens = summary["max_completion_length"], summary["base"]["mean_tokens"]
+    for ratio in args.ratios:
+        served = serve(policy, tokenizer, val_rows, allocator, ratio * base_tokens, max_new)
+        entry = result["targets"][str(ratio)]
+        entry["served"] = {k: served[k] for k in ("em", "mean_tokens", "adherence", "mean_budget", "mean_confidence",
+                                                  "by_difficulty", "by_budget")}
+        entry["mu"], entry["predicted"] = allocator.mu, allocator.predicted()
+        result["per_example"][str(ratio)]["served"] = served["per_example"]
+    result["stream"] = stream(policy, tokenizer, val_rows, allocator, args.stream_ratio * base_tokens, max_new)
+    result["stream"]["ratio"] = args.stream_ratio
+    return result
+
+
 def restream(args, seed: int, result: dict) -> dict:
     """The stream again for a measured seed (after a change to the online control), nothing else."""
     import torch
@@ -276,6 +312,8 @@ def main(argv=None) -> int:
     parser.add_argument("--stream_ratio", type=float, default=0.4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--restream", action="store_true", help="measured seeds: run the stream again, keep the rest")
+    parser.add_argument("--reserve", action="store_true", help="measured seeds: re-fit the allocator from the run's "
+                        "recorded calibration answers and serve every T and the stream again")
     parser.add_argument("--out", default="runs/conditioned")
     parser.add_argument("--peer", action="append", default=[], metavar="NAME=DIR_PATTERN",
                         help="a run per seed to bootstrap against, e.g. terse_monotone=runs/compare/x/s{seed}")
@@ -287,8 +325,8 @@ def main(argv=None) -> int:
         cache = Path(args.out) / f"s{seed}" / "conditioned_measure.json"
         if cache.exists() and json.loads(cache.read_text()).get("ratios") == args.ratios:
             result = json.loads(cache.read_text())["result"]
-            if args.restream:
-                result = restream(args, seed, result)
+            if args.reserve or args.restream:
+                result = reserve(args, seed, result) if args.reserve else restream(args, seed, result)
                 cache.write_text(json.dumps({"ratios": args.ratios, "result": result}))
             results.append(result)
             continue

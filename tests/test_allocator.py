@@ -55,7 +55,7 @@ def test_targets_outside_the_fit_get_the_cheapest_or_the_most_accurate():
     alloc = Allocator.fit(two_kinds(), grid=[4, 10, 20, 40], target=1.0, prior_strength=0.0)
     assert alloc.budget("h1 x x x x x") == 4
     alloc.set_target(500.0)
-    assert alloc.mu == 0.0 and alloc.budget("h1 x x x x x") == 20  # ties on EM go to the fewer tokens
+    assert alloc.mu == alloc.mu_min and alloc.budget("h1 x x x x x") == 20  # ties on EM go to the fewer tokens
 
 
 def test_shrinkage_pulls_sparse_cells_toward_the_pooled_share():
@@ -152,3 +152,15 @@ def test_decisions_in_flight_share_the_token_bucket():
     for b in budgets:
         alloc.observe(min(b, 20))
     assert alloc.pending == [] and alloc.running()["requests"] == 13
+
+
+def test_tokens_that_buy_next_to_nothing_are_not_bought_however_much_room():
+    records = []
+    for i in range(100):  # budget 40 buys one more right answer in a hundred for 30 more tokens
+        records.append({"prompt": f"h{i} x", "budget": 10, "tokens": 10, "correct": i > 0})
+        records.append({"prompt": f"h{i} x", "budget": 40, "tokens": 40, "correct": True})
+    alloc = Allocator.fit(records, grid=[10, 40], target=100.0, prior_strength=0.0)
+    assert alloc.budget("h1 x") == 10  # 0.01 / 30 tokens < mu_min
+    alloc.mu_min = 0.0
+    alloc.set_target(100.0)
+    assert alloc.budget("h1 x") == 40
