@@ -18,11 +18,14 @@ The allocation. With token price μ ≥ 0, group g gets argmax_k p(g, b_k) − �
 between their two budgets in the share that meets T exactly (a prompt's side fixed by a hash of its text):
 that mixing is what reaches the allocation frontier rather than one budget per group.
 
-Serving. `observe(tokens, correct)` moves an effective target by integral control, T_eff ← T_eff + g·(T −
-tokens), and re-solves μ for it, so the mean tokens of live traffic stay at T when the mix of prompts
-shifts (easy first, hard later) — the fitted weights of the groups no longer match, the controller does.
-It keeps running EM and token figures; `decide(prompt)` also returns the predicted p as the answer's
-confidence.
+Serving. `observe(tokens, correct)` after each answer: the allocation is re-solved for the mix of groups
+of the last `window` requests (so traffic that shifts from easy to hard moves μ at once), an effective
+target integrates the gap between T and what was spent (the fit's tokens are estimates), and a token bucket
+cuts any budget whose predicted tokens would take the last `window` requests over T, counting answers
+still in flight at their prediction. The budgets offered are only those the policy keeps (answers within
+the stated budget on ≥ 90% of a group's calibration rows), and no token is bought for less than `mu_min`
+EM. It keeps running EM and token figures; `decide(prompt)` also returns the predicted P(correct) as the
+answer's confidence.
 """
 
 from __future__ import annotations
