@@ -302,7 +302,8 @@ def markdown_table() -> str:
             f = fields[name]
             default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
             shown = json.dumps(default) if isinstance(default, dict) else ("—" if default is None else f"`{default}`")
-            kind = str(f.type).replace("JSONMapping", "mapping").replace(" | None", " (optional)")
+            # the annotation as written (HfArgumentParser replaces `f.type` by the resolved class in place)
+            kind = str(ScriptArguments.__annotations__[name]).replace("JSONMapping", "mapping").replace(" | None", " (optional)")
             text = f.metadata.get("help", "").replace("|", "\\|").replace("\n", " ")
             lines.append(f"| `{name}` | {kind} | {shown} | {text} |")
         lines.append("")
