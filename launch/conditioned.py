@@ -39,6 +39,9 @@ from train.ab_test import paired_bootstrap  # noqa: E402
 from train.allocator import Allocator, budget_records, solve  # noqa: E402
 
 
+SERVED_KEYS = ("em", "mean_tokens", "adherence", "mean_budget", "mean_confidence", "by_difficulty", "by_budget")
+
+
 def train_run(config: str, seed: int, out: Path, threads: int) -> dict:
     summary = out / "summary.json"
     if not summary.exists():
@@ -152,8 +155,7 @@ def measure_seed(args, seed: int) -> dict:
                       "tokens": [r["tokens"] for r in val_records if r["budget"] == ub]}
         result["targets"][str(ratio)] = {
             "target": target, "references": refs,
-            "served": {k: served[k] for k in ("em", "mean_tokens", "adherence", "mean_budget", "mean_confidence",
-                                              "by_difficulty", "by_budget")},
+            "served": {k: served[k] for k in SERVED_KEYS},
             "warm_start_served": {k: warm[k] for k in ("em", "mean_tokens", "adherence")},
             "mu": allocator.mu, "predicted": allocator.predicted()}
         result["per_example"][str(ratio)] = {"served": served["per_example"], "warm": warm["per_example"],
@@ -172,10 +174,8 @@ def stream(policy, tokenizer, val_rows, allocator, target, max_new) -> dict:
             "max_window_over_T": max(w["mean_tokens"] for w in streamed["windows"]) / target}
 
 
-def reserve(args, seed: int, result: dict) -> dict:
-    """For a measured seed after a change to the allocator (not to the policy): re-fit it from the run's
-    recorded calibration answers, save it with the adapter and export, and serve every T and the stream
-    again; the policy's curves, the references and the warm-start figures stay."""
+def load_run(args, seed: int):
+    """A trained seed's run: (folder, summary, policy with its adapter, tokenizer, val rows)."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -185,11 +185,19 @@ def reserve(args, seed: int, result: dict) -> dict:
     torch.set_num_threads(args.threads)
     out = Path(args.out) / f"s{seed}"
     summary = json.loads((out / "summary.json").read_text())
-    task = tasks.get("chain_budget")
     policy = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(summary["base_model"]), out / "adapter")
     policy.eval()
-    tokenizer = AutoTokenizer.from_pretrained(out / "adapter")
-    val_rows = task.load(seed)[1]
+    return out, summary, policy, AutoTokenizer.from_pretrained(out / "adapter"), tasks.get("chain_budget").load(seed)[1]
+
+
+def reserve(args, seed: int, result: dict) -> dict:
+    """For a measured seed after a change to the allocator (not to the policy): re-fit it from the run's
+    recorded calibration answers, save it with the adapter and export, and serve every T and the stream
+    again; the policy's curves, the references and the warm-start figures stay."""
+    from train import tasks
+
+    out, summary, policy, tokenizer, val_rows = load_run(args, seed)
+    task = tasks.get("chain_budget")
     old = Allocator.load(out / "adapter")
     allocator = Allocator.fit(json.loads((out / "allocator_records.json").read_text()), old.grid, old.target,
                               **task.budget_tag())
@@ -199,8 +207,7 @@ def reserve(args, seed: int, result: dict) -> dict:
     for ratio in args.ratios:
         served = serve(policy, tokenizer, val_rows, allocator, ratio * base_tokens, max_new)
         entry = result["targets"][str(ratio)]
-        entry["served"] = {k: served[k] for k in ("em", "mean_tokens", "adherence", "mean_budget", "mean_confidence",
-                                                  "by_difficulty", "by_budget")}
+        entry["served"] = {k: served[k] for k in SERVED_KEYS}
         entry["mu"], entry["predicted"] = allocator.mu, allocator.predicted()
         result["per_example"][str(ratio)]["served"] = served["per_example"]
     result["stream"] = stream(policy, tokenizer, val_rows, allocator, args.stream_ratio * base_tokens, max_new)
@@ -210,19 +217,7 @@ def reserve(args, seed: int, result: dict) -> dict:
 
 def restream(args, seed: int, result: dict) -> dict:
     """The stream again for a measured seed (after a change to the online control), nothing else."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from train import tasks
-
-    torch.set_num_threads(args.threads)
-    out = Path(args.out) / f"s{seed}"
-    summary = json.loads((out / "summary.json").read_text())
-    policy = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(summary["base_model"]), out / "adapter")
-    policy.eval()
-    tokenizer = AutoTokenizer.from_pretrained(out / "adapter")
-    val_rows = tasks.get("chain_budget").load(seed)[1]
+    out, summary, policy, tokenizer, val_rows = load_run(args, seed)
     result["stream"] = stream(policy, tokenizer, val_rows, Allocator.load(out / "adapter"),
                               args.stream_ratio * summary["base"]["mean_tokens"], summary["max_completion_length"])
     result["stream"]["ratio"] = args.stream_ratio

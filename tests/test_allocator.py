@@ -108,12 +108,6 @@ def test_records_off_the_grid_are_refused():
         A.fit_tables([{"feature": 2, "budget": 7, "correct": True, "tokens": 3}], [4, 10], [2.0])
 
 
-def test_default_grid_covers_the_range():
-    grid = A.default_grid(4, 99)
-    assert grid[0] == 4 and grid[-1] == 99 and grid == sorted(set(grid))
-    assert all(b - a <= max(1, 0.13 * a) + 1 for a, b in zip(grid, grid[1:]))
-
-
 def test_repeated_prompts_keep_their_share_of_traffic():
     records = []
     for b in (4, 20):

@@ -277,9 +277,8 @@ class Allocator:
         k = pick(self.plan[g], unit_hash(text))
         if self.recent:
             w = self.online.window
-            flying = [t for _, t in self.pending][-(w - 1):]
-            done = [t for _, t in self.recent][max(0, len(self.recent) - (w - 1 - len(flying))):] if len(flying) < w - 1 else []
-            spent = sum(flying) + sum(done) + self.target * max(0, w - 1 - len(flying) - len(done))
+            last = [t for _, t in self.recent + self.pending][-(w - 1):]  # answered, then in flight (predicted)
+            spent = sum(last) + self.target * (w - 1 - len(last))
             room = self.online.guard * self.target * w - spent
             if self.tokens[g][k] > room:
                 fitting = [j for j in range(len(self.grid)) if self.tokens[g][j] <= room]
@@ -369,8 +368,7 @@ def budget_records(model, tokenizer, rows: list[dict], grid: list[int], tag_prom
                    desc: str = "budget sweep") -> list[dict]:
     """The policy's greedy answer to every row at every budget of `grid`: {prompt, budget, correct, tokens}.
     `tag_prompt(prompt, budget)` states the budget as the policy learned it."""
-    from rewards.answer_check import is_correct
-    from train.evaluate import generate
+    from train.evaluate import generate, is_right
 
     records = []
     for b in grid:
@@ -378,17 +376,5 @@ def budget_records(model, tokenizer, rows: list[dict], grid: list[int], tag_prom
                                      desc=f"{desc} b={b}")
         for row, text, n in zip(rows, texts, lengths, strict=True):
             records.append({"prompt": row["prompt"], "budget": b, "tokens": n, "difficulty": row.get("difficulty"),
-                            "correct": bool(is_correct(text, row["answer"], row.get("answer_check")))})
+                            "correct": is_right(text, row)})
     return records
-
-
-def default_grid(lo: int, hi: int, ratio: float = 1.12) -> list[int]:
-    """Budgets from `lo` to `hi`, each about `ratio` × the last (every integer at the low end)."""
-    grid, b = [], float(lo)
-    while b <= hi:
-        if not grid or round(b) > grid[-1]:
-            grid.append(int(round(b)))
-        b = max(b * ratio, b + 1)
-    if grid[-1] != hi:
-        grid.append(hi)
-    return grid

@@ -84,7 +84,7 @@ def evaluate(model, tokenizer, rows: list[dict], max_new_tokens: int, desc="eval
     else:
         texts, lengths, truncated = generate(model, tokenizer, prompts, max_new_tokens, desc=desc,
                                              temperature=temperature, num_beams=num_beams)
-    correct = [answer_check.score(r.get("answer_check"), t, r["answer"], r) >= 0.5 for t, r in zip(texts, rows, strict=True)]
+    correct = [is_right(t, r) for t, r in zip(texts, rows, strict=True)]
     result = _summarise(rows, correct, lengths, truncated)
     if any(r.get("answer_check") == "text" for r in rows):  # SQuAD's token F1 beside EM
         result["f1"] = statistics.fmean(answer_check.text_f1(t, r["answer"]) for t, r in zip(texts, rows, strict=True))
@@ -102,6 +102,11 @@ def evaluate(model, tokenizer, rows: list[dict], max_new_tokens: int, desc="eval
     return result
 
 
+def is_right(text: str, row: dict) -> bool:
+    """The row's own answer check on one completion (the row reaches a `module:function` check too)."""
+    return answer_check.score(row.get("answer_check"), text, row["answer"], row) >= 0.5
+
+
 def evaluate_allocated(model, tokenizer, rows: list[dict], allocator, max_new_tokens: int, stream: bool = False,
                        chunk: int = 10, desc: str = "served eval") -> dict:
     """EM and tokens as served through a budget `allocator` (train/allocator.py): each prompt gets its
@@ -109,24 +114,23 @@ def evaluate_allocated(model, tokenizer, rows: list[dict], allocator, max_new_to
     budget), EM and count per budget, the mean predicted confidence. `stream`: rows arrive in the given
     order, `chunk` at a time, and every answer is `observe`d before the next chunk is allocated — the
     allocator's online control at work (per-window figures under `windows`)."""
-    from rewards.answer_check import is_correct
-
-    budgets, confidence, texts, lengths, truncated = [], [], [], [], []
+    budgets, confidence, texts, lengths, truncated, correct = [], [], [], [], [], []
     step = chunk if stream else len(rows)
     for start in range(0, len(rows), max(1, step)):
         part = rows[start:start + step]
         decisions = [allocator.decide(r["prompt"]) for r in part]
         prompts = [allocator.prompt_with_budget(r["prompt"], d["budget"]) for r, d in zip(part, decisions)]
         out = generate(model, tokenizer, prompts, max_new_tokens, desc=desc)
-        for r, d, text, n in zip(part, decisions, out[0], out[1], strict=True):
-            if stream:
-                allocator.observe(n, is_correct(text, r["answer"], r.get("answer_check")), prompt=r["prompt"])
+        right = [float(is_right(text, r)) for r, text in zip(part, out[0], strict=True)]
+        if stream:
+            for r, n, c in zip(part, out[1], right, strict=True):
+                allocator.observe(n, c, prompt=r["prompt"])
         budgets += [d["budget"] for d in decisions]
         confidence += [d["confidence"] for d in decisions]
         texts += out[0]
         lengths += out[1]
         truncated += out[2]
-    correct = [float(is_correct(t, r["answer"], r.get("answer_check"))) for t, r in zip(texts, rows, strict=True)]
+        correct += right
     result = _summarise(rows, correct, lengths, truncated)
     result["adherence"] = statistics.fmean(n <= b for n, b in zip(lengths, budgets, strict=True))
     result["mean_budget"] = statistics.fmean(budgets)
