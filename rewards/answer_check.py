@@ -132,11 +132,15 @@ _CHOICE_PATTERNS = [
                r"[ \t]*\n?[ \t]*(?:option|choice|letter)?[ \t]*[\"'*]*[ \t]*[(\[]?[ \t]*" + _LETTER + r"(?![A-Za-z])(?!\s?'[a-z])",
                re.IGNORECASE),
     re.compile(r"(?:^|[\s(\"'])([A-J])[)\"']?\s+is\s+(?:the\s+)?(?:correct\s+|right\s+|best\s+)?answer\b"),  # "B is the answer"
+    # "the answer C. was blamed", "the correct answer B.", 'the answer "A" is true': a capital right after "answer"
+    re.compile(r"\b(?:[Tt]he|[Mm]y|[Oo]ur)\s+(?:(?:final|correct|right|best)\s+)?answer\s+[\"'*(\[]*([A-J])(?![A-Za-z'\-])"),
     re.compile(r"\b(?:option|choice)\s+[(\[]?" + _LETTER + r"(?![A-Za-z])", re.IGNORECASE),
     re.compile(r"[(\[]\s*([A-J])\s*[)\]]"),                       # "(B)" ("(d)" in prose is a label, not an answer)
     re.compile(r"\*\*\s*" + _LETTER + r"\s*[).:]?\s*\*\*"),         # "**B**", "**B)**"
     "option lines",                                                  # a line that starts "B)" / "B." / "B:"
     re.compile(r"(?:^|\n)[ \t]*([A-J])[ \t]*(?=$|\n)"),              # a line that is only "B"
+    # last resort, an option quoted in prose: "To answer the question, C. the largest city …"
+    re.compile(r"(?<=\S)[ \t,:;]+([A-J])\.[ \t]+(?=[a-z])"),
 ]
 _OPTION_LINE = re.compile(r"^\s*[*-]?\s*" + _LETTER + r"\s*[).:](?:\s|$)")
 
@@ -186,7 +190,8 @@ def extract_choice(completion: str) -> str | None:
             after = completion[match.end():]
             if letter.islower() and re.match(r"\s+[a-z]", after):  # "it's a good one": an article
                 continue
-            if letter in "aAI" and re.match(r"\s+[a-z]", after):  # "the answer is A lot", "I think"
+            named = re.search(r"(?:option|choice)\s+[(\[]?$", completion[match.start():match.start(1)], re.IGNORECASE)
+            if letter in "aAI" and not named and re.match(r"\s+[a-z]", after):  # "the answer is A lot", "I think"
                 continue
             return letter.upper()
     return None
