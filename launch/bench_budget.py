@@ -70,7 +70,7 @@ def spearman(a, b) -> float:
 
 
 def budget_spearman(run_dir: Path, seed: int) -> float:
-    from rewards.budget_model import predict_budget
+    from rewards.budgets import predict_budget
     from train.tasks import arith, word_count
 
     test = arith.build_split("test", seed, word_count)

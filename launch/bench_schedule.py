@@ -127,7 +127,7 @@ def references_at(reliability: dict | None, tokens: float) -> dict | None:
     tokens could buy."""
     if not reliability:
         return None
-    from train.allocation import frontier, monotone_frontier, uniform
+    from rewards.budgets.allocation import frontier, monotone_frontier, uniform
 
     curves, shares = reliability["curves"], reliability["shares"]
     solved = {name: solve(curves, shares, tokens) for name, solve in

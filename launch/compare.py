@@ -74,7 +74,7 @@ METHODS: dict[str, tuple[str, list[str], dict | None]] = {
     "terse": ("Terse: PI dual ascent on the budget, learned per-prompt budgets",
               ["--learned_budget", "true"], None),
     "terse_frontier": ("Terse: PI dual ascent on the budget, learned budgets allocated by the frontier's rule "
-                       "on learned reliability curves (rewards/budget_frontier.py)",
+                       "on learned reliability curves (rewards/budgets/frontier.py)",
                        ["--learned_budget", "true", "--budget_allocation", "frontier"], None),
     "terse_frontier_price": ("Terse, learned frontier-rule budgets, overshoot priced on every answer (wrong ones "
                              "too, λ_max 2): may trade accuracy for tokens where the frontier does",
@@ -200,7 +200,7 @@ def frontier_em(reliability: dict | None, target: float) -> float | None:
     """EM*(T) of a seed's base model (None without reliability curves)."""
     if not reliability:
         return None
-    from train.allocation import frontier
+    from rewards.budgets.allocation import frontier
 
     return frontier(reliability["curves"], reliability["shares"], target)["em"]
 
@@ -370,7 +370,7 @@ def reference_curves(reliability: dict | None, upto: float) -> dict[str, list[tu
     both as functions of the budget (a uniform cap often cannot use all of it)."""
     if not reliability:
         return {}
-    from train.allocation import frontier, uniform
+    from rewards.budgets.allocation import frontier, uniform
 
     out = {"allocation frontier EM*(T)": [], "best uniform cap": []}
     budget = min(p["mean_tokens"] for c in reliability["curves"].values() for p in c)
@@ -542,7 +542,7 @@ def main() -> None:
     rel0 = reliability.get(seeds[0])
     refs = None
     if rel0:
-        from train.allocation import frontier, monotone_frontier, pure_frontier, uniform
+        from rewards.budgets.allocation import frontier, monotone_frontier, pure_frontier, uniform
 
         refs = {"frontier": frontier(rel0["curves"], rel0["shares"], target)["em"],
                 "pure": pure_frontier(rel0["curves"], rel0["shares"], target)["em"],

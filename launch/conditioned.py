@@ -36,7 +36,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from train.ab_test import paired_bootstrap  # noqa: E402
-from train.allocator import Allocator, budget_records, solve  # noqa: E402
+from train.allocator import Allocator, solve  # noqa: E402
+from train.evaluate import budget_records  # noqa: E402
 
 
 SERVED_KEYS = ("em", "mean_tokens", "adherence", "mean_budget", "mean_confidence", "by_difficulty", "by_budget")

@@ -46,7 +46,7 @@ NAMED = [
      "budgets = [token_budget[0]] * len(completions) if token_budget is not None else [budget_tokens] * len(completions)"),
     ("budget_penalty: ignore correct_only", "rewards/budget_penalty.py",
      "if correct_only and ", "if True and "),
-    ("numeric check: no 'The answer is / Answer: / A:' rule", "rewards/exact_match.py",
+    ("numeric check: no 'The answer is / Answer: / A:' rule", "rewards/numeric.py",
      '    re.compile(r"(?:[Tt]he (?:final )?answer is|[Aa]nswer\\s*:|\\bA\\s*:)\\s*\\**\\s*(" + _NUMBER + ")"),\n', ""),
 ]
 

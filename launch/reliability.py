@@ -9,7 +9,7 @@ For every answer mode of the task (`train/tasks/chain.py`: full, steps, pairs, d
 model is made to answer every val prompt in that mode — its first completion word, the mode word, is
 forced and the rest is its own greedy generation, exactly as it would continue had it chosen that word
 itself — and EM and mean tokens (the forced word included) are measured per difficulty. From those
-curves (`train/allocation.py`):
+curves (`rewards/budgets/allocation.py`):
 
 - `frontier`: EM*(T), the best val EM that any per-prompt choice of modes reaches at mean tokens ≤ T;
 - `uniform`: the best EM of one common length cap at mean tokens ≤ T;
@@ -64,7 +64,7 @@ def references(curves: dict, shares: dict, base_tokens: float, ratios=RATIOS) ->
     splitting a kind of prompt), `monotone_frontier` (one mode per difficulty, never shorter for a harder
     one: what a policy thresholding on the prompt's size can follow) and `uniform` lists at each ratio of
     base tokens."""
-    from train.allocation import frontier, monotone_frontier, pure_frontier, uniform
+    from rewards.budgets.allocation import frontier, monotone_frontier, pure_frontier, uniform
 
     out = {"frontier": [], "pure_frontier": [], "monotone_frontier": [], "uniform": []}
     solvers = (("frontier", frontier), ("pure_frontier", pure_frontier), ("monotone_frontier", monotone_frontier),
@@ -155,9 +155,9 @@ def budgets_by_difficulty(directory, rows: list[dict]) -> dict[str, dict[str, fl
     """{difficulty: {mean, min, max}} of the learned budgets a checkpoint's budget model hands the val
     prompts: its allocation of the checkpoint's token target (from `dual_state.json`), or, for an exported
     adapter without one, its serving-time prediction."""
-    from rewards.budget_model import BudgetModel
+    from rewards.budgets import load_budget_model
 
-    model = BudgetModel.load(directory)
+    model = load_budget_model(directory)
     prompts = [r["prompt"] for r in rows]
     state = Path(directory) / "dual_state.json"
     if state.exists():

@@ -11,7 +11,7 @@ and the evaluator read the same check from the data (`score`).
 
 | name | the completion's answer | compared |
 |---|---|---|
-| `numeric` | the number after `####`, in `\\boxed{}`, after "The answer is" / "Answer:" / "A:", else the last number (`rewards/exact_match.py`) | as decimals (`1,000` = `1000.0`) |
+| `numeric` | the number after `####`, in `\\boxed{}`, after "The answer is" / "Answer:" / "A:", else the last number (`rewards/numeric.py`) | as decimals (`1,000` = `1000.0`) |
 | `text` | after the last "The answer is" / "Answer:" / "A:" or a hedge ("I think it's"), else the last bold span, else the last line | after SQuAD v1.1's normalisation |
 | `choice` | the option letter it states: "(B)", "B)", "B.", "Answer: b", "The answer is B.", "I think it's C", "**C**" | as letters; gold a letter or a 0-based index |
 | `regex:<pattern>` | the first group of the last match of `<pattern>` (the whole match without a group) | as `text` |
@@ -44,7 +44,7 @@ import string
 from collections import Counter
 from collections.abc import Callable
 
-from rewards.exact_match import is_correct as _numeric_correct
+from rewards.numeric import is_correct as _numeric_correct
 
 logger = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ def _golds(gold) -> list:
 
 
 def numeric(completion: str, gold) -> bool:
-    """The numeric check (`rewards/exact_match.py`): any gold number equals the final answer's value."""
+    """The numeric check (`rewards/numeric.py`): any gold number equals the final answer's value."""
     return any(_numeric_correct(completion, str(g)) for g in _golds(gold))
 
 
@@ -355,7 +355,7 @@ def extract(name: str | None, completion: str) -> str | None:
     """The answer the check `name` reads from a completion (for reports); None for a user check."""
     name = name or "numeric"
     if name == "numeric":
-        from rewards.exact_match import extract_answer
+        from rewards.numeric import extract_answer
 
         return extract_answer(completion)
     if name == "text":

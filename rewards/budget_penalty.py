@@ -2,7 +2,7 @@
 
     penalty = min(cap, max(0, n / b(x) − 1))      for correct answers (wrong answers: 0)
 
-b(x) is the learned per-prompt budget (`rewards/budget_model.py`), supplied by the trainer as the
+b(x) is the learned per-prompt budget (`rewards/budgets/model.py`), supplied by the trainer as the
 `token_budget` column; without it every prompt gets the global `budget_tokens`. The relative form (as in
 LEASH and LACONIC, `../shared/references/length-rewards.md`) charges a hard prompt that needs 40 tokens
 nothing for using 40, and an easy prompt that needs 3 the full cap for rambling to 15: the penalty

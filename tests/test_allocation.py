@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from train.allocation import (concave_hull, frontier, monotone_choice, monotone_frontier, pure_choice, pure_frontier,
+from rewards.budgets.allocation import (concave_hull, frontier, monotone_choice, monotone_frontier, pure_choice, pure_frontier,
                               uniform)
 
 

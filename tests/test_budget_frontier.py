@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from rewards.budget_frontier import FrontierBudgetModel, FrontierSettings, choose, length_bin, solve_price
-from rewards.budget_model import BudgetModel, BudgetModelSettings
+from rewards.budgets.frontier import FrontierBudgetModel, FrontierSettings, choose, length_bin, solve_price
+from rewards.budgets import load_budget_model
+from rewards.budgets.model import BudgetModel, BudgetModelSettings
 
 # Two kinds of prompt, two bins each (a short answer at 10 tokens, a long one at 40 tokens):
 # easy: 1.0 at 10, 1.0 at 40 (the long answer buys nothing); hard: 0.5 at 10, 1.0 at 40 (+0.5 for 30 tokens).
@@ -75,7 +76,7 @@ EASY, HARD = "new-1 ?", "new-2 x y z w v u ?"
 def test_learned_curves_match_the_rollouts_where_the_prompt_kind_answers():
     model = trained()
     acc, cost, support = model.curves([EASY, HARD])
-    from rewards.budget_frontier import length_bin
+    from rewards.budgets.frontier import length_bin
 
     b10, b20, b40 = (length_bin(n, model.frontier) for n in (10, 20, 40))
     assert support[0, b10] and support[0, b40] and not support[0, b20]  # easy: 10 or 40 tokens
@@ -105,7 +106,7 @@ def test_state_round_trip_through_the_budget_model_file(tmp_path):
     model = trained(20)
     before = model.allocate([EASY, HARD], level=25.0)
     model.save(tmp_path)
-    loaded = BudgetModel.load(tmp_path)  # the file says which kind it is
+    loaded = load_budget_model(tmp_path)  # the file says which kind it is
     assert isinstance(loaded, FrontierBudgetModel)
     assert loaded.allocate([EASY, HARD], level=25.0) == before
     assert loaded.predict([EASY]) == model.predict([EASY])  # serving: the rule at the last price
@@ -185,7 +186,7 @@ def test_knapsack_state_round_trip(tmp_path):
     model = pure_model(20)
     before = model.allocate([EASY, HARD], level=25.0)
     model.save(tmp_path)
-    loaded = BudgetModel.load(tmp_path)
+    loaded = load_budget_model(tmp_path)
     assert loaded.frontier.pure and loaded.group_picks == model.group_picks
     assert loaded.predict([EASY, HARD]) == model.predict([EASY, HARD]) == pytest.approx(before)
 
@@ -204,7 +205,7 @@ def test_knapsack_puts_no_pressure_until_its_curves_are_ready():
 
 
 def test_kinds_split_a_size_group_by_the_first_word():
-    from rewards.budget_frontier import kind_of, size_bucket
+    from rewards.budgets.frontier import kind_of, size_bucket
 
     one, three = FrontierSettings(), FrontierSettings(kind_split=3)
     assert kind_of("7 + 5 ?", one) == size_bucket("7 + 5 ?", one)

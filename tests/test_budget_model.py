@@ -3,7 +3,7 @@ import random
 import numpy as np
 import pytest
 
-from rewards.budget_model import BudgetModel, BudgetModelSettings, predict_budget
+from rewards.budgets import BudgetModel, BudgetModelSettings, predict_budget
 from rewards.budget_penalty import budget_penalty
 from train.tasks import arith, word_count
 

@@ -119,8 +119,7 @@ def test_em_only_and_rloo_run_with_a_step_profile(tiny_base, tmp_path):
 def test_frontier_allocated_budgets_run_and_ship_their_curves(tiny_base, tmp_path, allocation, split):
     """A real run with the frontier-rule (or knapsack) budget model: it learns curves online, hands budgets
     to the penalty, and ships a budget model that loads as its kind, pure for the knapsack."""
-    from rewards.budget_frontier import FrontierBudgetModel
-    from rewards.budget_model import BudgetModel
+    from rewards.budgets import FrontierBudgetModel, load_budget_model
 
     cache, _ = tiny_base
     out = tmp_path / allocation
@@ -128,7 +127,7 @@ def test_frontier_allocated_budgets_run_and_ship_their_curves(tiny_base, tmp_pat
                             "--save_strategy", "no", "--learned_budget", "true", "--budget_allocation", allocation,
                             "--budget_kind_split", str(split)])
     assert summary["steps"] == 3
-    shipped = BudgetModel.load(out / "adapter")
+    shipped = load_budget_model(out / "adapter")
     assert isinstance(shipped, FrontierBudgetModel)
     assert shipped.frontier.pure == (allocation != "frontier")
     assert shipped.frontier.monotone == (allocation == "monotone")
@@ -194,7 +193,7 @@ def test_checkpoint_weights_load_into_the_final_model(smoke_run):
     from peft import AutoPeftModelForCausalLM, get_peft_model_state_dict
     from safetensors.torch import load_file
 
-    from train.trainer import load_adapter_weights
+    from train.files import load_adapter_weights
 
     out, _ = smoke_run
     model = AutoPeftModelForCausalLM.from_pretrained(out / "adapter")

@@ -42,7 +42,7 @@ def test_sigkill_mid_training_then_resume(smoke_run, tiny_base, tmp_path):
     import time
     from pathlib import Path
 
-    from train.trainer import COMPLETE_MARKER
+    from train.files import COMPLETE_MARKER
 
     uninterrupted, _ = smoke_run
     cache, _ = tiny_base

@@ -4,7 +4,8 @@ from types import SimpleNamespace
 
 from rewards.peers import LaserDState
 from train.dual import DualController, DualSettings
-from train.trainer import COMPLETE_MARKER, REWARD_STATE_FILE, DualControlMixin
+from train.files import COMPLETE_MARKER
+from train.trainer import REWARD_STATE_FILE, DualControlMixin
 
 
 class _NoTRL:

@@ -361,20 +361,3 @@ class Allocator:
         data.pop("plan", None)
         data["effective_target"], data["recent"], data["pending"] = None, [], []
         return cls(**data)
-
-
-# -- rollouts that fit it ----------------------------------------------------------------------------------
-def budget_records(model, tokenizer, rows: list[dict], grid: list[int], tag_prompt, max_new_tokens: int,
-                   desc: str = "budget sweep") -> list[dict]:
-    """The policy's greedy answer to every row at every budget of `grid`: {prompt, budget, correct, tokens}.
-    `tag_prompt(prompt, budget)` states the budget as the policy learned it."""
-    from train.evaluate import generate, is_right
-
-    records = []
-    for b in grid:
-        texts, lengths, _ = generate(model, tokenizer, [tag_prompt(r["prompt"], b) for r in rows], max_new_tokens,
-                                     desc=f"{desc} b={b}")
-        for row, text, n in zip(rows, texts, lengths, strict=True):
-            records.append({"prompt": row["prompt"], "budget": b, "tokens": n, "difficulty": row.get("difficulty"),
-                            "correct": is_right(text, row)})
-    return records

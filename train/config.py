@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from rewards.budgets import ALLOCATIONS  # how learned budgets share the target
 from train.dual import MODES, DualSettings
 
 DUAL = DualSettings(mode="none")  # the controller's defaults: one source for the dual_* / lambda_* fields
 
 DUAL_MEASURES = ("sampled", "greedy")
-ALLOCATIONS = ("proportional", "frontier", "knapsack", "monotone")  # how learned budgets share the target (train/run.py)
 DEFAULT_REWARDS = {"exact_match": {}, "budget_penalty": {"weight": "dual", "correct_only": True, "cap": 2.0}}
 
 
@@ -101,7 +101,7 @@ class ScriptArguments:
         default="proportional",
         metadata={"help": "How learned budgets share the target: 'proportional' (T · need(x) / mean need) or "
                   "'frontier' (the allocation frontier's rule on learned reliability curves: a prompt's long "
-                  "answer is funded only where it buys accuracy; rewards/budget_frontier.py) or 'knapsack' (the same curves, "
+                  "answer is funded only where it buys accuracy; rewards/budgets/frontier.py) or 'knapsack' (the same curves, "
                   "one length per kind of prompt: a knapsack over prompt-size groups spending up to 1.05 × T) or "
                   "'monotone' (the knapsack with no larger prompt answered shorter than a smaller one: one threshold "
                   "on the prompt's size, which a small policy can follow)."},
@@ -109,7 +109,7 @@ class ScriptArguments:
     budget_kind_split: int = field(
         default=1,
         metadata={"help": "knapsack: split each prompt-size group into this many kinds by the prompt's first word, "
-                  "so the knapsack can give up a share of one size (rewards/budget_frontier.py kind_of); 1: size only."},
+                  "so the knapsack can give up a share of one size (rewards/budgets/frontier.py kind_of); 1: size only."},
     )
     budget_quantile: float = field(
         default=0.25, metadata={"help": "Quantile of a prompt's reliably-correct lengths the budget model regresses on."}

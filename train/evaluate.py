@@ -156,6 +156,20 @@ def evaluate_allocated(model, tokenizer, rows: list[dict], allocator, max_new_to
     return result
 
 
+def budget_records(model, tokenizer, rows: list[dict], grid: list[int], tag_prompt, max_new_tokens: int,
+                   desc: str = "budget sweep") -> list[dict]:
+    """The policy's greedy answer to every row at every budget of `grid`: {prompt, budget, correct, tokens}.
+    `tag_prompt(prompt, budget)` states the budget as the policy learned it."""
+    records = []
+    for b in grid:
+        texts, lengths, _ = generate(model, tokenizer, [tag_prompt(r["prompt"], b) for r in rows], max_new_tokens,
+                                     desc=f"{desc} b={b}")
+        for row, text, n in zip(rows, texts, lengths, strict=True):
+            records.append({"prompt": row["prompt"], "budget": b, "tokens": n, "difficulty": row.get("difficulty"),
+                            "correct": is_right(text, row)})
+    return records
+
+
 def majority_answer(completions: list[str]) -> str:
     """The completion whose extracted answer most of `completions` agree on (ties: the answer seen first;
     completions without an answer do not vote). Returned as a completion, so the shared check scores it."""

@@ -26,7 +26,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rewards.budget_model import BUDGET_MODEL_FILE  # noqa: E402
+from rewards.budgets import BUDGET_MODEL_FILE  # noqa: E402
 from train.allocator import ALLOCATOR_FILE  # noqa: E402
 
 EMBEDDING_MODULES = ("embed_tokens", "lm_head", "wte", "wpe", "embed_in", "embed_out")
@@ -124,7 +124,7 @@ def model_card(summary: dict, name: str, rank: int, merged: bool) -> str:
         "",
         "## Token budget hint",
         "",
-        "If `budget_model.json` is present, `rewards.budget_model.predict_budget('.', prompt)` returns the",
+        "If `budget_model.json` is present, `rewards.budgets.predict_budget('.', prompt)` returns the",
         "learned per-prompt token budget, usable as a per-request max-tokens hint.",
         "",
         "If `allocator.json` is present (a budget-conditioned policy), `train.allocator.Allocator.load('.')`",

@@ -95,7 +95,7 @@ class LRGuard(Callback):
 
     def on_save(self, args, state, control, **kwargs):
         if args.should_save:
-            from train.trainer import write_json_atomic
+            from train.files import write_json_atomic
 
             folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
             if os.path.isdir(folder):

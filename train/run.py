@@ -197,7 +197,7 @@ def write_preflight(state, base, val_rows, training_args) -> None:
     """The untrained model on val, looked at before step 1 (the same report as `python -m train.evaluate`):
     EM (and F1), tokens, truncation and example rows, in output_dir/preflight.json and preflight_rows.jsonl."""
     from train.evaluate import preflight_report, preview_rows, print_preflight, write_preflight_rows
-    from train.trainer import write_json_atomic
+    from train.files import write_json_atomic
 
     if not state.is_main_process:
         return
@@ -253,7 +253,7 @@ def build_controller(script_args, training_args, base, schedule, model, tokenize
 def build_rewards(script_args, training_args, base, target):
     """Rewards from the registry (the `weight: dual` one is scaled by −λ) and the learned budget model."""
     from rewards import build_rewards as from_registry
-    from rewards.budget_model import BudgetModel, BudgetModelSettings
+    from rewards.budgets import BudgetModelSettings, make_budget_model
 
     reward_spec = dict(script_args.rewards)
     if script_args.constraint == "none":  # EM only: the controlled penalty is dropped
@@ -268,15 +268,8 @@ def build_rewards(script_args, training_args, base, target):
         settings = BudgetModelSettings(
             quantile=script_args.budget_quantile, reliable_accuracy=script_args.budget_reliable_accuracy
         )
-        if script_args.budget_allocation in ("frontier", "knapsack", "monotone"):
-            from rewards.budget_frontier import FrontierBudgetModel, FrontierSettings
-
-            pure = script_args.budget_allocation != "frontier"  # lands in the 1.05 × T band the contest counts
-            budget_model = FrontierBudgetModel(settings, fallback=budget, frontier=FrontierSettings(
-                pure=pure, level_tolerance=0.05 if pure else 0.0,
-                monotone=script_args.budget_allocation == "monotone", kind_split=script_args.budget_kind_split))
-        else:
-            budget_model = BudgetModel(settings, fallback=budget)
+        budget_model = make_budget_model(script_args.budget_allocation, fallback=budget, settings=settings,
+                                         kind_split=script_args.budget_kind_split)
     return rewards, budget_model
 
 
@@ -340,7 +333,7 @@ def build_trainer(script_args, training_args, model_args, model, tokenizer, task
 
 def train(trainer, training_args) -> dict:
     """Train (resuming from the latest complete checkpoint with `--resume_from_checkpoint true`)."""
-    from train.trainer import latest_complete_checkpoint
+    from train.files import latest_complete_checkpoint
 
     resume = training_args.resume_from_checkpoint
     if isinstance(resume, str) and resume.lower() in ("true", "latest"):
@@ -360,10 +353,10 @@ def select_and_evaluate(trainer, tokenizer, val_rows, training_args, script_args
                         budget_model):
     """The final val evaluation, and which weights ship: the schedule's shipped stage, else the evaluated
     checkpoint that best satisfies the constraint (when it beats the last step), else the last step."""
-    from rewards.budget_model import BudgetModel
+    from rewards.budgets import read_state
     from train.evaluate import evaluate
     from train.selection import select
-    from train.trainer import load_adapter_weights
+    from train.files import load_adapter_weights
 
     model, out = trainer.model, Path(training_args.output_dir)
     max_new = training_args.max_completion_length
@@ -381,7 +374,7 @@ def select_and_evaluate(trainer, tokenizer, val_rows, training_args, script_args
     if selected["step"] != last["step"]:  # an earlier checkpoint ships: put its weights in and evaluate it
         load_adapter_weights(model, checkpoint)
         if budget_model is not None and (checkpoint / "budget_model.json").exists():
-            budget_model.load_state_dict(BudgetModel.load(checkpoint).state_dict())
+            budget_model.load_state_dict(read_state(checkpoint))
         final = evaluate(model, tokenizer, val_rows, max_new, desc="selected eval")
         logger.info("shipping checkpoint %s (EM %.3f, %.1f tokens) over the last step", checkpoint, final["em"],
                     final["mean_tokens"])
@@ -396,7 +389,8 @@ def fit_allocator(model, tokenizer, task, train_rows, val_rows, script_args, tra
     evaluation (the run's `final`: what the policy costs and scores when deployed) and the allocator."""
     import random
 
-    from train.allocator import Allocator, budget_records
+    from train.allocator import Allocator
+    from train.evaluate import budget_records
     from train.evaluate import evaluate_allocated
 
     grid = sorted({int(b) for b in script_args.allocator_grid.split(",")}) if script_args.allocator_grid \
@@ -405,7 +399,7 @@ def fit_allocator(model, tokenizer, task, train_rows, val_rows, script_args, tra
     rows = random.Random(training_args.seed).sample(rows, min(len(rows), script_args.allocator_fit_rows))
     target = controller_target(script_args, base, "budget")
     records = budget_records(model, tokenizer, rows, grid, task.budget_prompt, training_args.max_completion_length)
-    from train.trainer import write_json_atomic
+    from train.files import write_json_atomic
 
     Path(training_args.output_dir).mkdir(parents=True, exist_ok=True)  # the fit's data: a re-fit needs no model
     write_json_atomic(str(Path(training_args.output_dir) / "allocator_records.json"), records)
@@ -429,7 +423,7 @@ def write_outputs(state, trainer, tokenizer, val_rows, script_args, training_arg
     from train.schedule import plot_frontier
     from train.step_profile import PROFILE_FILE
     from train.tracking import finish_wandb, wandb_dir
-    from train.trainer import write_json_atomic
+    from train.files import write_json_atomic
 
     out, model = Path(training_args.output_dir), trainer.model
     steps_run = max(1, run["steps_run"])

@@ -237,7 +237,7 @@ class StageCallback(Callback):
             return control
         from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-        from train.trainer import write_json_atomic
+        from train.files import write_json_atomic
 
         source = os.path.join(args.output_dir, f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}")
         dest = os.path.join(args.output_dir, pending["checkpoint"])

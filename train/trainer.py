@@ -9,7 +9,7 @@ Pattern borrowed from TRL's own controlled coefficient (`use_adaptive_entropy` i
   rewards of the next generation batch;
 - λ and the controller state are logged as metrics (`dual/*`) and saved/restored with checkpoints.
 
-The optional learned budget model (`rewards/budget_model.py`) is owned the same way: before the rewards
+The optional learned budget model (`rewards/budgets/model.py`) is owned the same way: before the rewards
 of a batch are computed, its prediction for each prompt is added to the batch as the `token_budget`
 column (which TRL hands to every reward function); after, it learns from the lengths of the batch's
 correct completions, gathered from all ranks so that every rank holds the same weights.
@@ -34,12 +34,12 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer, RLOOTrainer
 
 from rewards import rebind
-from rewards.budget_model import BUDGET_MODEL_FILE, BudgetModel
+from rewards.budgets import BUDGET_MODEL_FILE, BudgetModel, read_state
 from train.dual import DualController
+from train.files import COMPLETE_MARKER, write_json_atomic
 
 DUAL_STATE_FILE = "dual_state.json"
 REWARD_STATE_FILE = "reward_state_{}.json"  # a stateful reward's memory (rewards.STATEFUL)
-COMPLETE_MARKER = "terse_checkpoint_complete"  # written last: a checkpoint without it is half-written
 FLOOR_LEVEL = 0.8  # em_floor mode: learned budgets share 0.8 × the recent mean length
 
 
@@ -258,7 +258,7 @@ class DualControlMixin:
                 self._tokens_ema = state.get("tokens_ema")
                 self._apply_lambda()
             if self.budget_model is not None and os.path.exists(os.path.join(checkpoint, BUDGET_MODEL_FILE)):
-                self.budget_model.load_state_dict(BudgetModel.load(checkpoint).state_dict())
+                self.budget_model.load_state_dict(read_state(checkpoint))
             for name, reward_state in self.reward_states.items():
                 path = os.path.join(checkpoint, REWARD_STATE_FILE.format(name))
                 if os.path.exists(path):
@@ -266,45 +266,11 @@ class DualControlMixin:
                         reward_state.load_state_dict(json.load(f))
 
 
-def latest_complete_checkpoint(output_dir: str) -> str | None:
-    """The newest `checkpoint-N` in `output_dir` that was completely written (a run killed mid-save leaves
-    an incomplete one, which is skipped)."""
-    if not os.path.isdir(output_dir):
-        return None
-    steps = []
-    for name in os.listdir(output_dir):
-        path = os.path.join(output_dir, name)
-        if name.startswith(f"{PREFIX_CHECKPOINT_DIR}-") and os.path.exists(os.path.join(path, COMPLETE_MARKER)):
-            steps.append((int(name.rsplit("-", 1)[1]), path))
-    return max(steps)[1] if steps else None
-
-
-def load_adapter_weights(model, checkpoint) -> None:
-    """Put a checkpoint's LoRA weights into a PEFT model in place (checkpoint selection after training)."""
-    from peft import set_peft_model_state_dict
-    from safetensors.torch import load_file
-
-    path = os.path.join(checkpoint, "adapter_model.safetensors")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"selected checkpoint has no adapter weights: {path}")
-    set_peft_model_state_dict(model, load_file(path))
-
-
 def prompt_text(prompt) -> str:
     """A prompt as text: plain strings as they are, chat prompts as their messages' contents."""
     if isinstance(prompt, str):
         return prompt
     return "\n".join(str(m.get("content", "")) for m in prompt if isinstance(m, dict))
-
-
-def write_json_atomic(path: str, obj) -> None:
-    """Write JSON so that a reader (or a crash) never sees a half-written file."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 class TerseGRPOTrainer(DualControlMixin, GRPOTrainer):

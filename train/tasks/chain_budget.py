@@ -27,7 +27,7 @@ import math
 import random
 from collections.abc import Callable
 
-from train.tasks import arith, chain, chain_easy
+from train.tasks import chain, chain_easy
 from train.tasks.chain import MAX_OPS, MODES  # noqa: F401  (the task's modes are chain's)
 
 TAG_WORD = "budget"

@@ -258,20 +258,13 @@ class BudgetModel:
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> BudgetModel:
-        with open(os.path.join(directory, BUDGET_MODEL_FILE)) as f:
-            state = json.load(f)
-        if state.get("kind") == "frontier":  # allocated by the frontier's rule (rewards/budget_frontier.py)
-            from rewards.budget_frontier import FrontierBudgetModel
-
-            cls = FrontierBudgetModel
+        """This class's model from `directory`; `rewards.budgets.load_budget_model` picks the class the file names."""
         model = cls()
-        model.load_state_dict(state)
+        model.load_state_dict(read_state(directory))
         return model
 
 
-def predict_budget(directory: str | os.PathLike, prompts: str | list[str]) -> float | list[float]:
-    """Token budget(s) from a saved budget model (a checkpoint or an exported adapter directory)."""
-    model = BudgetModel.load(directory)
-    if isinstance(prompts, str):
-        return model.predict([prompts])[0]
-    return model.predict(prompts)
+def read_state(directory: str | os.PathLike) -> dict:
+    """The saved state (`budget_model.json`) of a checkpoint or exported adapter directory."""
+    with open(os.path.join(directory, BUDGET_MODEL_FILE)) as f:
+        return json.load(f)

@@ -1,13 +1,13 @@
 """Learned budgets allocated by the frontier's rule: fund a prompt's long answer only where it buys accuracy.
 
-Why: the proportional budget model (`rewards/budget_model.py`) shares the target T in proportion to what
+Why: the proportional budget model (`rewards/budgets/model.py`) shares the target T in proportion to what
 each prompt needs, b(x) = T · f(x) / mean f. When the needs add up to more than T, *every* prompt is
 scaled below its need, the hard ones included, so the penalty pushes every prompt the same way (shorter)
 and only the size of the push differs. On the benchmark (`chain_graded`, T = 0.6 × base) that common push
 flattened the base model's prompt-dependent style before the per-prompt difference could amplify it: a
 `full` answer to a six-operation chain, the one cell where it buys accuracy, was still charged ~0.3λ.
 
-The allocation frontier (`train/allocation.py`) spends a budget differently: every prompt starts at its
+The allocation frontier (`rewards/budgets/allocation.py`) spends a budget differently: every prompt starts at its
 cheapest adequate answer and the spare tokens go, whole, to the prompts whose accuracy rises most per
 extra token. At a token price μ each prompt takes the length that maximises accuracy − μ · tokens, and μ
 is the lowest price at which the choices fit the budget. This model learns what that rule needs, online,
@@ -47,7 +47,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from rewards.budget_model import BudgetModel, BudgetModelSettings, features, hash_bucket
+from rewards.budgets.allocation import monotone_choice, pure_choice
+from rewards.budgets.model import BudgetModel, BudgetModelSettings, features, hash_bucket
 
 
 @dataclass
@@ -236,7 +237,7 @@ class FrontierBudgetModel(BudgetModel):
         return self._budgets(prompts, self.price, level)
 
     def solve_groups(self, pool: list[str], level: float) -> dict[int, int]:
-        """Pure allocation: one bin per prompt-size group, by the knapsack of `train.allocation.pure_choice`
+        """Pure allocation: one bin per prompt-size group, by the knapsack of `rewards.budgets.allocation.pure_choice`
         over the groups' mean curves (weights: their shares of the pool). Why: the price rule picks, per
         prompt, the length worth its tokens at one price μ; the price that fits the level sits exactly at
         the marginal kind's indifference point, so that kind is split between two lengths by n-gram noise
@@ -244,8 +245,6 @@ class FrontierBudgetModel(BudgetModel):
         53% `steps` / 47% `direct`). The knapsack gives every kind one length and picks which kinds to
         shorten so the whole fits. The last picks stay unless the new ones gain `hysteresis` predicted EM
         (the curves move with the policy; a target that flips every step teaches nothing)."""
-        from train.allocation import monotone_choice, pure_choice
-
         acc, cost, support = self.curves(pool)
         keys = [kind_of(p, self.frontier) for p in pool]
         groups = sorted(set(keys))
