@@ -123,7 +123,7 @@ def extract_text_answer(completion: str) -> str:
 _LETTER = r"([A-Ja-j])"
 _CHOICE_PATTERNS = [
     # after a marker: "The answer is (B)", "Answer: b", "I think it's C.", "Option D", "**C**"
-    re.compile(r"(?:\b(?:final\s+|correct\s+|right\s+|best\s+)?(?:answer|option|choice)(?:\s+to\s+(?:this|the)\s+question)?"
+    re.compile(r"(?:\b(?:final\s+|correct\s+|right\s+|best\s+)?(?:answer|option|choice)(?:\s+to\s+(?:this|the)\s+(?:question|article|passage|problem))?"
                r"(?:\s+(?:I|you)\s+(?:provided|gave|chose|picked|selected))?"
                r"\s+(?:is|would\s+be|should\s+be)(?:\s+(?:indeed|clearly|definitely|probably))?(?:\s+option)?\s*:?"
                r"|\b(?:final\s+)?answer\s*:|\b(?:choose|pick|select)\s+as\s+(?:your|my|the)\s+answer"
@@ -132,6 +132,7 @@ _CHOICE_PATTERNS = [
                r"[ \t]*\n?[ \t]*(?:option|choice|letter)?[ \t]*[\"'*]*[ \t]*[(\[]?[ \t]*" + _LETTER + r"(?![A-Za-z])(?!\s?'[a-z])",
                re.IGNORECASE),
     re.compile(r"(?:^|[\s(\"'])([A-J])[)\"']?\s+is\s+(?:the\s+)?(?:correct\s+|right\s+|best\s+)?answer\b"),  # "B is the answer"
+    re.compile(r"(?:^|[\s(\"'])([A-J])[)\"']?\s+as\s+(?:the|my|your|their|our)\s+(?:final\s+|correct\s+)?answer\b"),
     # "the answer C. was blamed", "the correct answer B.", 'the answer "A" is true': a capital right after "answer"
     re.compile(r"\b(?:[Tt]he|[Mm]y|[Oo]ur)\s+(?:(?:final|correct|right|best)\s+)?answer\s+[\"'*(\[]*([A-J])(?![A-Za-z'\-])"),
     re.compile(r"\b(?:option|choice)\s+[(\[]?" + _LETTER + r"(?![A-Za-z])", re.IGNORECASE),
@@ -147,7 +148,7 @@ _OPTION_LINE = re.compile(r"^\s*[*-]?\s*" + _LETTER + r"\s*[).:](?:\s|$)")
 
 def _stated_option_line(completion: str) -> str | None:
     """The last line that starts with an option letter ("B) …", "B. …"), not counting echoed option lists:
-    three or more such lines in a row are the options repeated, not an answer."""
+    two or more such lines in a row are the options repeated, not an answer."""
     runs, run = [], []
     for line in completion.split("\n"):
         if not line.strip():
@@ -159,7 +160,7 @@ def _stated_option_line(completion: str) -> str | None:
             runs.append(run)
             run = []
     runs.append(run)
-    stated = [letter for r in runs if len(r) < 3 for letter in r]
+    stated = [letter for r in runs if len(r) < 2 for letter in r]
     return stated[-1] if stated else None
 
 
@@ -168,7 +169,7 @@ def extract_choice(completion: str) -> str | None:
 
     Rules in order of precedence, the last match of the first rule that matches: a marker followed by a
     letter ("The answer is B", "Answer: b", "I think it's C", "I would go with (D)"); "option B" /
-    "choice B"; a bracketed letter "(B)"; a bold letter "**B**"; a line that starts with "B)" or "B." (three or more such lines in a row
+    "choice B"; a bracketed letter "(B)"; a bold letter "**B**"; a line that starts with "B)" or "B." (two or more such lines in a row
     are the options echoed, not an answer); a line that is a single capital letter. A lower-case letter after "I think it's" counts only when
     no word follows it, so "I think it's a trick question" names no option.
 
@@ -191,7 +192,8 @@ def extract_choice(completion: str) -> str | None:
             if letter.islower() and re.match(r"\s+[a-z]", after):  # "it's a good one": an article
                 continue
             named = re.search(r"(?:option|choice)\s+[(\[]?$", completion[match.start():match.start(1)], re.IGNORECASE)
-            if letter in "aAI" and not named and re.match(r"\s+[a-z]", after):  # "the answer is A lot", "I think"
+            after_answer = re.search(r"answer\s+[\"'*(\[]*$", completion[match.start():match.start(1)]) and letter != "I"
+            if letter in "aAI" and not (named or after_answer) and re.match(r"\s+[a-z]", after):  # "the answer is A lot", "I think"
                 continue
             return letter.upper()
     return None

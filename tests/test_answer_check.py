@@ -294,9 +294,10 @@ def test_user_check_rows_floats_and_logs(user_module, tmp_path, caplog):
         exact_match(["x", "x"], answer=["y"], answer_check=["text", "text"])
 
 
-@pytest.mark.parametrize("name, letter_floor, verdict_floor", [("choice_labels.jsonl", 0.98, 0.99),
-                                                               ("choice_labels_heldout.jsonl", 0.96, 0.99),
-                                                               ("choice_labels_heldout2.jsonl", 0.93, 0.98)])
+@pytest.mark.parametrize("name, letter_floor, verdict_floor", [("choice_labels.jsonl", 0.985, 0.995),
+                                                               ("choice_labels_heldout.jsonl", 0.97, 0.99),
+                                                               ("choice_labels_heldout2.jsonl", 0.98, 0.99),
+                                                               ("choice_labels_heldout3.jsonl", 0.955, 0.98)])
 def test_choice_agreement_with_hand_labels_does_not_fall(name, letter_floor, verdict_floor):
     """Real SmolLM2 completions to RACE questions, labelled by hand (docs/answer-checks.md): the measured
     agreement is a floor, so a change to the rules can raise it but not lower it."""
