@@ -5,10 +5,10 @@
     python launch/compare.py --quick                                                  # the embedded arith task
 
 Every method is `train/run.py` on the recipe's task (default: the embedded arith task; the benchmark task is
-`configs/benchmark.yaml`) with the same settings (launch/bench_budget.py's `common_args`: steps, seed,
+`configs/benchmark.yaml`) with the same settings (launch/research/bench_budget.py's `common_args`: steps, seed,
 T = budget_ratio × base tokens, evaluation and checkpoint selection every 40 steps) and its own rewards.
 Fixed-coefficient methods sweep their coefficient at the first seed and run their best point (highest EM
-within 1.05·T) at every seed. Runs are cached by their settings (`launch/runcache.py`): an interrupted
+within 1.05·T) at every seed. Runs are cached by their settings (`train/runcache.py`): an interrupted
 comparison resumes, and adding a method runs only that method. `--workers N` runs N at once (each with
 cores ÷ N threads). W&B groups the runs as `compare`.
 
@@ -38,11 +38,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-from launch.bench_budget import BUDGET_RATIO, common_args  # noqa: E402
-from launch.runcache import cached_run, settings_key  # noqa: E402
-from train.selection import BUDGET_TOLERANCE  # noqa: E402
+from train.runcache import BUDGET_RATIO, cached_run, common_args, settings_key
+from train.selection import BUDGET_TOLERANCE
 
 
 def rewards(**spec) -> list[str]:
@@ -434,11 +432,11 @@ class Contest:
         def measure():
             if not self.args.config or not has_modes(self.args.config):
                 return None
-            from launch.reliability import default_path
+            from train.reliability import default_path
 
             path = default_path(self.args.config, seed, self.args.extra)
             if not path.exists():  # the runs' base model: the same recipe, seed and extra arguments
-                cmd = [sys.executable, str(REPO / "launch" / "reliability.py"), "--config", self.args.config,
+                cmd = [sys.executable, "-m", "train.reliability", "--config", self.args.config,
                        "--seed", str(seed), "--out", str(path), "--threads", str(self.threads),
                        "--extra", self.args.extra]
                 log = path.with_suffix(".log")

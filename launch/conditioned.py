@@ -33,11 +33,10 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-from train.ab_test import paired_bootstrap  # noqa: E402
-from train.allocator import Allocator, solve  # noqa: E402
-from train.evaluate import budget_records  # noqa: E402
+from train.ab_test import paired_bootstrap
+from train.allocator import Allocator, solve
+from train.evaluate import budget_records
 
 
 SERVED_KEYS = ("em", "mean_tokens", "adherence", "mean_budget", "mean_confidence", "by_difficulty", "by_budget")

@@ -38,12 +38,12 @@ case "$part" in
     cp "$work/table.md" "$out/chain_table.md" 2>/dev/null || tail -40 "$work/log.txt"
     keep=(cache reliability) ;;
   profile)
-    python launch/bench_step.py --config configs/smollm2_words.yaml --steps 8 \
+    python -m launch.research.bench_step --config configs/smollm2_words.yaml --steps 8 \
       --variants baseline,gen4,static,gen4_static --out "$work" -- --dtype bfloat16 --bf16 true || status=$?
     cp "$work/table.md" "$out/profile_table.md" 2>/dev/null || true ;;
   memory|memory15)
     arch=qwen2.5-0.5b; [ "$part" = memory15 ] && arch=qwen2.5-1.5b
-    python launch/random_weights_step.py --recipe "configs/gsm8k_${arch}_budget.yaml" --arch "$arch" \
+    python -m launch.research.random_weights_step --recipe "configs/gsm8k_${arch}_budget.yaml" --arch "$arch" \
       --data_path .gpu/gsm8k --steps 3 --out "$work" > "$work/log.txt" 2>&1 || status=$?
     cp "$work/random_weights_step-$arch.json" "$out/" 2>/dev/null || tail -50 "$work/log.txt" ;;
   tests)

@@ -26,10 +26,9 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-from train.callback import Callback  # noqa: E402
-from train.selection import BUDGET_TOLERANCE  # noqa: E402
+from train.callback import Callback
+from train.selection import BUDGET_TOLERANCE
 
 
 def objective(em: float, mean_tokens: float, target: float | None) -> float:

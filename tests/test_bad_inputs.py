@@ -1,17 +1,8 @@
-"""launch/bad_inputs.py's table as a test: every bad input exits 2 (or argparse's 2) before anything is
+"""launch/research/bad_inputs.py's table as a test: every bad input exits 2 (or argparse's 2) before anything is
 trained or written over. Run in-process (train.run.cli, train.export.main) so the table costs seconds;
-`python launch/bad_inputs.py` runs the same cases as subprocesses and prints what a user sees."""
+`python -m launch.research.bad_inputs` runs the same cases as subprocesses and prints what a user sees."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
-import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("bad_inputs", ROOT / "launch" / "bad_inputs.py")
-bad_inputs = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(bad_inputs)
+from launch.research import bad_inputs
 
 
 def run_case(cmd: list[str]) -> int:

@@ -5,7 +5,7 @@ import subprocess
 from pathlib import Path
 
 from launch.compare import METHODS, dominated_by, fill_ratio, fill_target, with_coefficient
-from launch.runcache import run_dir, settings_key
+from train.runcache import run_dir, settings_key
 
 
 def test_settings_key_ignores_order_and_logging_but_not_settings():
@@ -27,7 +27,7 @@ def test_runs_without_a_controller_are_shared_across_budgets():
 
 def test_settings_key_changes_with_the_base_model_source(monkeypatch):
     """Runs trained from another base model (another warm-start data generator) are not reused."""
-    from launch import runcache
+    from train import runcache
 
     before = settings_key(["--seed", "0"])
     monkeypatch.setattr(runcache, "base_model_digest", lambda task="arith": "another warm start")
@@ -35,7 +35,7 @@ def test_settings_key_changes_with_the_base_model_source(monkeypatch):
 
 
 def test_base_model_digest_ignores_docstrings_and_comments():
-    from launch.runcache import _code_without_docs
+    from train.runcache import _code_without_docs
 
     code = 'def f(x):\n    """Why."""\n    return x + 1  # note\n'
     assert _code_without_docs(code) == _code_without_docs(code.replace("Why.", "Because.").replace("note", "n"))
@@ -76,7 +76,7 @@ def test_pareto_check_respects_the_seed_spread():
 def test_oracle_reach_check_rebuilds_the_problem_from_its_prompt():
     import random
 
-    from launch.check_oracle_reach import problem_from_prompt
+    from launch.research.check_oracle_reach import problem_from_prompt
     from train.tasks import arith
 
     rng = random.Random(0)
@@ -103,7 +103,7 @@ def test_cached_run_trains_a_run_once_when_two_benchmarks_ask_at_once(tmp_path, 
     import threading
     import time
 
-    from launch import runcache
+    from train import runcache
 
     trained = []
 
@@ -128,7 +128,7 @@ def test_cached_run_trains_a_run_once_when_two_benchmarks_ask_at_once(tmp_path, 
 
 def test_a_later_tasks_generator_keys_its_own_runs_only(monkeypatch):
     """Adding a task (its generator in TASK_SOURCES) must not invalidate every other task's cached runs."""
-    from launch import runcache
+    from train import runcache
 
     graded = ["--config", "configs/benchmark_graded.yaml", "--seed", "0"]
     easy = ["--config", "configs/benchmark_easy.yaml", "--seed", "0"]
@@ -145,7 +145,7 @@ def test_a_later_tasks_generator_keys_its_own_runs_only(monkeypatch):
 
 
 def test_length_profile_counts_cut_answers_and_the_em_they_would_lose():
-    from launch.length_profile import profile
+    from launch.research.length_profile import profile
 
     tokens, correct = [10, 40, 70, 256], [True, True, False, False]  # the last never ended
     rows = {r["cap"]: r for r in profile(tokens, correct, 256)}
@@ -168,7 +168,7 @@ def test_placeholder_names_exactly_what_the_fillers_fill():
 def test_schedule_bench_refuses_a_method_with_its_own_target_or_schedule(capsys):
     import pytest
 
-    from launch.bench_schedule import main
+    from launch.research.bench_schedule import main
 
     for method in ("terse_monotone_descent", "truncation"):  # a schedule of its own; a limit of {T}
         with pytest.raises(SystemExit):
@@ -183,7 +183,7 @@ def _walk(points, fixed):
 
 
 def test_schedule_clause_needs_four_decreasing_points_inside_and_within():
-    from launch.bench_schedule import clause
+    from launch.research.bench_schedule import clause
 
     good = [(0.6, 30, 1.0, 24), (0.45, 22, 0.99, 22), (0.4, 20, 0.95, 21), (0.35, 17, 0.8, 18)]
     points, fixed = _walk(good, {0.6: 1.0, 0.45: 0.98, 0.35: 0.81})
@@ -205,7 +205,7 @@ def test_schedule_clause_needs_four_decreasing_points_inside_and_within():
 
 
 def test_schedule_seed_summary_counts_the_seeds_that_meet_the_clause():
-    from launch.bench_schedule import seeds_summary
+    from launch.research.bench_schedule import seeds_summary
 
     good = [(0.6, 30, 1.0, 24), (0.45, 22, 0.99, 22), (0.4, 20, 0.95, 21), (0.35, 17, 0.8, 18)]
     flat = [(0.6, 30, 1.0, 24), (0.45, 22, 0.99, 22), (0.4, 20, 0.99, 22), (0.35, 17, 0.99, 22)]
@@ -220,7 +220,7 @@ def test_schedule_seed_summary_counts_the_seeds_that_meet_the_clause():
 def test_schedule_table_shows_the_paired_interval_and_bad_seeds_are_refused(capsys):
     import pytest
 
-    from launch.bench_schedule import main, table
+    from launch.research.bench_schedule import main, table
 
     points, fixed = _walk([(0.6, 30, 1.0, 24), (0.45, 22, 0.99, 22)], {0.45: 0.98})
     for p, step in zip(points, (60, 100)):
@@ -237,7 +237,7 @@ def test_schedule_table_shows_the_paired_interval_and_bad_seeds_are_refused(caps
 
 
 def test_schedule_table_puts_the_references_at_each_points_own_tokens():
-    from launch.bench_schedule import references_at, table
+    from launch.research.bench_schedule import references_at, table
 
     # two kinds of prompt, half each: the easy one loses 0.05 answered in 4 tokens, the hard one needs 20
     curves = {"1": [{"mode": "steps", "mean_tokens": 10, "em": 1.0}, {"mode": "direct", "mean_tokens": 4, "em": 0.95}],
@@ -261,7 +261,7 @@ def test_schedule_table_puts_the_references_at_each_points_own_tokens():
 
 
 def test_schedule_paired_test_is_measured_again_when_its_report_compares_other_models(tmp_path, monkeypatch):
-    from launch import bench_schedule
+    from launch.research import bench_schedule
 
     calls = []
 
@@ -284,7 +284,7 @@ def test_schedule_paired_test_is_measured_again_when_its_report_compares_other_m
 def test_warm_start_repro_orders_its_settings_and_refuses_an_unknown_kernel_set():
     import pytest
 
-    from launch.warm_start_repro import KERNELS, settings_to_run
+    from launch.research.warm_start_repro import KERNELS, settings_to_run
 
     assert settings_to_run("1,2", "native,avx2") == [(1, "native"), (2, "native"), (1, "avx2"), (2, "avx2")]
     assert KERNELS["avx2"] == {**KERNELS["aten-avx2"], **KERNELS["mkl-avx2"]}  # both libraries held to AVX2

@@ -116,7 +116,7 @@ def test_reliability_reports_a_checkpoints_budgets_per_difficulty(tmp_path):
     """`launch/reliability.py --budgets`: the allocation of the checkpoint's own target, per difficulty."""
     import json
 
-    from launch.reliability import budgets_by_difficulty
+    from train.reliability import budgets_by_difficulty
 
     model = trained()
     model.save(tmp_path)

@@ -62,7 +62,7 @@ def test_chain_and_arith_are_data_path_free():
 
 
 def test_reliability_curves_and_references_from_per_row_results():
-    from launch.reliability import curves_from, references
+    from train.reliability import curves_from, references
 
     rows = [{"difficulty": 1}, {"difficulty": 1}, {"difficulty": 2}, {"difficulty": 2}]
     per_mode = {"steps": ([True, True, True, True], [10, 10, 16, 16]),
@@ -85,7 +85,7 @@ def test_reliability_curves_and_references_from_per_row_results():
 def test_mode_choice_reads_the_first_word_probabilities_per_difficulty():
     import torch
 
-    from launch.reliability import mode_choice
+    from train.reliability import mode_choice
     from train.base_model import build_tokenizer
     from train.tasks import chain
 
@@ -107,7 +107,7 @@ def test_mode_choice_reads_the_first_word_probabilities_per_difficulty():
 
 
 def test_target_mode_reward_pays_the_frontier_mode_of_each_difficulty():
-    from launch.check_allocation_learnable import target_mode_reward
+    from launch.research.check_allocation_learnable import target_mode_reward
 
     completions = ["full 1 + 2 = 3 ; #### 3", "steps 1 + 2 = 3 ; #### 3", "steps #### 9", "full #### 9", ""]
     got = target_mode_reward(completions, difficulty=[1, 1, 6, 6, 6], split=5, bonus=0.5)
@@ -115,7 +115,7 @@ def test_target_mode_reward_pays_the_frontier_mode_of_each_difficulty():
 
 
 def test_allocation_score_is_zero_for_a_prompt_blind_choice_and_one_for_the_target():
-    from launch.check_allocation_learnable import allocation_score
+    from launch.research.check_allocation_learnable import allocation_score
 
     blind = {str(d): {"full": 0.7, "steps": 0.3, "pairs": 0.0, "direct": 0.0} for d in range(1, 7)}
     assert allocation_score(blind, split=5) == pytest.approx(0.0)

@@ -1,5 +1,5 @@
 """Exact values for the laws the tool exists to hold, so that a planted bug fails a test (mutation testing,
-`python launch/mutation.py`): λ's PI law, the budget penalty, the trainer's −λ weight and dual step, and
+`python -m launch.research.mutation`): λ's PI law, the budget penalty, the trainer's −λ weight and dual step, and
 every validation path of the recipe."""
 
 from collections import defaultdict

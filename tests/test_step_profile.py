@@ -1,5 +1,5 @@
 """The step profile's bookkeeping (train/step_profile.py): exclusive parts, warm-up, the table — with a fake
-clock, no TRL and no torch; then the scripts built on it (launch/bench_step.py, launch/random_weights_step.py,
+clock, no TRL and no torch; then the scripts built on it (launch/research/bench_step.py, launch/research/random_weights_step.py,
 the latter end to end with the tiny model)."""
 
 from pathlib import Path
@@ -100,11 +100,11 @@ def test_table_puts_runs_side_by_side_with_the_speed_ratio():
     assert StepProfile().summary() == {"steps": 0, "parts": {}, "step_seconds": None}
 
 
-# -- the scripts that use it (launch/bench_step.py, launch/random_weights_step.py) ------------------------
+# -- the scripts that use it (launch/research/bench_step.py, launch/research/random_weights_step.py) ------------------------
 def test_bench_step_variants_and_their_flags(tmp_path):
     import pytest
 
-    from launch.bench_step import max_steps_for, parse_variants, variant_command
+    from launch.research.bench_step import max_steps_for, parse_variants, variant_command
 
     assert parse_variants("baseline, gen4") == ["baseline", "gen4"]
     with pytest.raises(ValueError, match="unknown.*'fast'"):
@@ -135,7 +135,7 @@ def test_generation_cycle_counts_optimizer_steps_per_generation_call():
 
 
 def test_random_weight_models_have_qwen25s_published_sizes():
-    from launch.random_weights_step import parameter_count, qwen2_config
+    from launch.research.random_weights_step import parameter_count, qwen2_config
 
     # Qwen2.5-0.5B-Instruct: 494,032,768 parameters; 1.5B: 1,543,714,304 (tied embeddings, 151,936 tokens)
     assert parameter_count(qwen2_config("qwen2.5-0.5b")) == 494_032_768
@@ -147,7 +147,7 @@ def test_random_weights_step_measures_a_recipe_end_to_end_on_cpu(tiny_base, tmp_
     to the cap (the worst case the script is for), and the record carries the step time and its parts."""
     import json
 
-    from launch.random_weights_step import main
+    from launch.research.random_weights_step import main
 
     _, tokenizer_dir = tiny_base  # the built-in model's tokenizer stands in for Qwen's
     record = main(["--recipe", str(ROOT / "configs" / "gsm8k_qwen2.5-0.5b_budget.yaml"), "--arch", "tiny",

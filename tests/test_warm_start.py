@@ -98,7 +98,7 @@ def test_a_pretrained_model_is_fine_tuned_on_the_traces_and_cached(tiny_base, tm
 def test_reliability_curves_of_runs_with_extra_arguments_are_kept_apart():
     """launch/compare.py hands its --extra to the curves too; a change of base model there must not read
     the curves cached for the recipe as written."""
-    from launch.reliability import default_path
+    from train.reliability import default_path
 
     plain = default_path("configs/smollm2_chain_easy.yaml", 1)
     assert plain.name == "smollm2_chain_easy-s1.json"

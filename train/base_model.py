@@ -238,7 +238,7 @@ def warm_start_in_own_process(out_dir: Path, settings: WarmStartSettings, train_
     """`warm_start` in a child process that does not see the distributed environment. Why: under
     `accelerate launch` with several processes, an SFTTrainer started by the main rank alone would join
     torch.distributed and wait forever for ranks that are waiting for the cache. `env` adds variables the
-    child starts with — how `launch/warm_start_repro.py` picks a kernel set or thread count, which torch
+    child starts with — how `launch/research/warm_start_repro.py` picks a kernel set or thread count, which torch
     and MKL fix at start-up."""
     import subprocess
     import sys

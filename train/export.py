@@ -23,11 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rewards.budgets import BUDGET_MODEL_FILE  # noqa: E402
-from train.allocator import ALLOCATOR_FILE  # noqa: E402
+from rewards.budgets import BUDGET_MODEL_FILE
+from train.allocator import ALLOCATOR_FILE
 
 EMBEDDING_MODULES = ("embed_tokens", "lm_head", "wte", "wpe", "embed_in", "embed_out")
 

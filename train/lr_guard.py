@@ -13,7 +13,7 @@ the rate is restored as soon as EM is back within the tolerance.
 The scale multiplies the scheduler's base rates (`lr_scheduler.base_lrs`), so it composes with any
 schedule and travels in the scheduler state of every checkpoint; the guard's own state (scale, best EM)
 is saved next to it as `lr_guard.json` and read back on resume. Off by default (`lr_guard: false`):
-measured on the benchmark task (docs/benchmark.md), it did not beat the plain schedule.
+measured on the benchmark task (docs/log.md), it did not beat the plain schedule.
 """
 
 from __future__ import annotations

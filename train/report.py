@@ -21,8 +21,6 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def word_diff(before: str, after: str) -> tuple[str, str]:

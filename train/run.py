@@ -18,8 +18,6 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-if __package__ in (None, ""):  # `python train/run.py` / `accelerate launch train/run.py`
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_RECIPE = REPO / "configs" / "arith.yaml"

@@ -1,7 +1,7 @@
 """`chain_easy` with a token budget stated in the prompt: the task of the budget-conditioned policy.
 
 Why: on `chain_easy` no RL method learned *which* answer mode each prompt needs — the mode choice collapses
-to one mode for every prompt before the reward can separate them (docs/benchmark.md, "Can RL learn a
+to one mode for every prompt before the reward can separate them (docs/log.md, "Can RL learn a
 prompt-dependent answer style here at all?"), while a supervised loss learns the same choice at once. So
 the choice leaves the policy: the prompt states a budget (`budget 5 : 7 + 5 - 9 + 3 ?`: 25 tokens), the policy learns
 to answer as well as it can within it, and a separate allocator (`train/allocator.py`) picks each prompt's

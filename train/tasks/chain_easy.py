@@ -18,7 +18,7 @@ base models and references are its own (`configs/benchmark_easy.yaml`).
 
 Why this module repeats `arith.make_problem`'s loop and `chain.build_split`'s split logic instead of
 parametrising them: the run cache keys every run on the code of `arith.py`, `chain.py` and
-`chain_graded.py` (`launch/runcache.py`), so an edit there re-keys every cached `chain`/`chain_graded`
+`chain_graded.py` (`train/runcache.py`), so an edit there re-keys every cached `chain`/`chain_graded`
 run; this file is keyed for `chain_easy` runs only.
 """
 

@@ -3,7 +3,7 @@
 Why a second base model: on `chain` the warm start draws each trace's mode independently of the chain,
 so the base model's first word ignores the prompt, and RL never makes it depend on the prompt — not with
 any length reward, and not even with a reward that names the right mode for each difficulty
-(`launch/check_allocation_learnable.py`: GRPO with LoRA or full fine-tuning, at two learning rates,
+(`launch/research/check_allocation_learnable.py`: GRPO with LoRA or full fine-tuning, at two learning rates,
 collapses every prompt onto one mode in 120 steps, while supervised training of the same LoRA learns the
 prompt-dependent choice in ~100 steps). A contest between *allocation* methods is then decided by RL's
 exploration, not by the methods. Pretrained language models are not like that base model: they already

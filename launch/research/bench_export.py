@@ -1,6 +1,6 @@
 """Benchmark: how long `train.export` takes for a SmolLM2-135M-sized model with a rank-16 LoRA adapter.
 
-    python launch/bench_export.py            # prints seconds for the adapter export and with --merge
+    python -m launch.research.bench_export            # prints seconds for the adapter export and with --merge
 
 The model is built from SmolLM2-135M's configuration with random weights (no download needed); export
 time does not depend on the weights' values.
@@ -9,12 +9,10 @@ time does not depend on the weights' values.
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main() -> None:

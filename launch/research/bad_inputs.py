@@ -1,6 +1,6 @@
 """Feed Terse bad input on purpose and print what the user sees: the message and the exit code.
 
-    python launch/bad_inputs.py            # a markdown table, one row per case (~2 minutes)
+    python -m launch.research.bad_inputs            # a markdown table, one row per case (~2 minutes)
 
 Every case must exit non-zero with a message that names the culprit, before anything is trained or
 written over.
@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 RUN = [sys.executable, str(REPO / "train" / "run.py")]
 EXPORT = [sys.executable, "-m", "train.export"]
 

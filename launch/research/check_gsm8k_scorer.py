@@ -2,8 +2,8 @@
 completion must give EM 1.0 on every row, read by the built-in task and by the general loader with the
 recipe configs/gsm8k_hub_qwen2.5-0.5b.yaml's columns (the two must also agree on every gold answer).
 
-    python launch/check_gsm8k_scorer.py ../shared/datasets/gsm8k        # local copy
-    python launch/check_gsm8k_scorer.py                                # openai/gsm8k from the hub
+    python -m launch.research.check_gsm8k_scorer ../shared/datasets/gsm8k        # local copy
+    python -m launch.research.check_gsm8k_scorer                                # openai/gsm8k from the hub
 """
 
 import sys
@@ -12,12 +12,11 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+REPO = Path(__file__).resolve().parents[2]
 
-from rewards import answer_check  # noqa: E402
-from train.tasks import gsm8k  # noqa: E402
-from train.tasks.dataset import DataSpec, load_test  # noqa: E402
+from rewards import answer_check
+from train.tasks import gsm8k
+from train.tasks.dataset import DataSpec, load_test
 
 data_path = sys.argv[1] if len(sys.argv) > 1 else None
 rows = gsm8k.load_test(data_path)

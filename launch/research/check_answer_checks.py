@@ -1,10 +1,10 @@
 """Hold the answer checks to the official scorers on real data (rewards/answer_check.py).
 
     # text vs the official SQuAD v1.1 evaluation, on real SQuAD dev questions
-    python launch/check_answer_checks.py squad --data expmrc-squad-dev.json --official evaluate-v1.1.py \\
+    python -m launch.research.check_answer_checks squad --data expmrc-squad-dev.json --official evaluate-v1.1.py \\
         [--predictions squad_predictions.json]
     # choice vs hand labels on real multiple-choice completions
-    python launch/check_answer_checks.py choice --labels tests/fixtures/choice_labels.jsonl
+    python -m launch.research.check_answer_checks choice --labels tests/fixtures/choice_labels.jsonl
 
 `squad`: for each question, completions whose answer differs from a gold answer in case, punctuation and
 articles, wrapped in a sentence ("The answer is …", "I think it's …", "**…**", "Answer: …" after a
@@ -25,9 +25,8 @@ import random
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rewards import answer_check as ac  # noqa: E402
+from rewards import answer_check as ac
 
 WRAPS = [
     ("bare", "{p}"),

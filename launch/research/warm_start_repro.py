@@ -1,12 +1,12 @@
 """Is the built-in warm start bit-reproducible across thread counts and CPU kernel sets?
 
-    python launch/warm_start_repro.py --steps 30 --threads 1,2
-    python launch/warm_start_repro.py --steps 30 --kernels native,aten-avx2,mkl-avx2,avx2
+    python -m launch.research.warm_start_repro --steps 30 --threads 1,2
+    python -m launch.research.warm_start_repro --steps 30 --kernels native,aten-avx2,mkl-avx2,avx2
 
 Trains the same short warm start (train/base_model.py) once per setting, each in its own process
 (`warm_start_in_own_process`), and
 compares every setting's weights with the first's. Why: the benchmark's base models rebuilt on an AVX2-only
-machine came out a different model from the published ones, built on an AVX-512 one (docs/benchmark.md, "base
+machine came out a different model from the published ones, built on an AVX-512 one (docs/log.md, "base
 models rebuilt on another machine"). Kernel dispatch is fixed when torch and MKL start, so a kernel set can
 only be chosen per process, through the environment:
 
@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+REPO = Path(__file__).resolve().parents[2]
 
 ATEN_AVX2 = {"ATEN_CPU_CAPABILITY": "avx2"}
 MKL_AVX2 = {"MKL_ENABLE_INSTRUCTIONS": "AVX2"}

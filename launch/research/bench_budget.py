@@ -1,10 +1,10 @@
 """Benchmark: learned per-prompt budget vs one global budget, the accuracy-floor mode, and PI vs plain
 dual ascent — same task, seed, steps and token target — printed side by side in one table.
 
-    python launch/bench_budget.py                      # all runs (~15 min on a 2-core CPU, cached base)
-    python launch/bench_budget.py --only global,learned --max_steps 150
+    python -m launch.research.bench_budget                      # all runs (~15 min on a 2-core CPU, cached base)
+    python -m launch.research.bench_budget --only global,learned --max_steps 150
 
-Each run is `train/run.py` in a subprocess, cached by its settings under `runs/cache/` (`launch/runcache.py`):
+Each run is `train/run.py` in a subprocess, cached by its settings under `runs/cache/` (`train/runcache.py`):
 a finished run is not redone, and `launch/compare.py` reuses the runs it shares with this benchmark. Reported:
 val EM and mean tokens per difficulty level (base, global, learned), the Spearman correlation of the
 budget model's predictions with the oracle length on held-out test prompts, and for each controller
@@ -15,20 +15,14 @@ over the last 30% of steps.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+REPO = Path(__file__).resolve().parents[2]
 
-from launch.runcache import cached_run, dual_trace  # noqa: E402
+from train.runcache import BUDGET_RATIO, WARMUP, cached_run, common_args, dual_trace
 
-WARMUP = 5
-# 0.35 × 60 base tokens = 21: the mean length of the shortest traces the base model writes reliably (every
-# step written out; launch/check_oracle_reach.py), so the budget binds without being infeasible.
-BUDGET_RATIO = 0.35
 # Everything else is the default recipe (configs/arith.yaml): budget_penalty, PI controller, EMA smoothing.
 RUNS = {
     # name: extra CLI arguments on top of the default recipe
@@ -37,15 +31,6 @@ RUNS = {
     "plain_dual": ["--learned_budget", "true", "--dual_kp", "0", "--dual_ema", "0.0"],
     "em_floor": ["--learned_budget", "true", "--constraint", "em_floor", "--em_tolerance", "0.02"],
 }
-
-
-def common_args(max_steps: int, seed: int, budget_ratio: float, config: str | None = None) -> list[str]:
-    """Settings every benchmark run shares (also used by launch/compare.py, so identical runs are shared).
-    `config`: the recipe (default: the embedded arith recipe)."""
-    path = Path(config).resolve() if config else None
-    recipe = ["--config", str(path.relative_to(REPO) if path.is_relative_to(REPO) else path)] if config else []
-    return [*recipe, "--max_steps", str(max_steps), "--seed", str(seed), "--budget_ratio", str(budget_ratio),
-            "--report_to", "wandb", "--save_steps", "40", "--eval_every", "40", "--dual_warmup_steps", str(WARMUP)]
 
 
 def controller_figures(trace: list[tuple], warmup: int, mode: str) -> dict:

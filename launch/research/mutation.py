@@ -1,10 +1,10 @@
 """Mutation testing of the core with mutmut: plant small bugs, run the tests that cover each, count the kills.
 
     pip install mutmut                       # once (a dev tool: not in CI, ~10 minutes on 2 cores)
-    python launch/mutation.py                # mutmut run, then the score per module
-    python launch/mutation.py --report       # the score of the last run, without running again
+    python -m launch.research.mutation                # mutmut run, then the score per module
+    python -m launch.research.mutation --report       # the score of the last run, without running again
     python -m mutmut show <mutant>           # what one surviving mutant changed
-    python launch/mutation.py --named        # the bugs the mutation issue named, planted one at a time
+    python -m launch.research.mutation --named        # the bugs the mutation issue named, planted one at a time
 
 What is mutated, and by which tests, is `[tool.mutmut]` in pyproject.toml: the dual controller, the
 rewards (budget and token penalties, the numeric and the other answer checks), checkpoint selection and
@@ -25,7 +25,7 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EQUIVALENT_DOC = REPO / "docs" / "mutation.md"
 KILLED = {1, 3, 24, -24, 36, 152, 255}  # mutmut's exit codes for killed and timed out (mutmut/stats.py)
 SURVIVED = {0, 5, 33}  # survived, and no test covers the line
@@ -107,7 +107,7 @@ def scores(root: Path) -> dict[str, Counter]:
 def report(root: Path) -> int:
     table = scores(root)
     if not table:
-        print("no mutmut results under mutants/: run `python launch/mutation.py` first", file=sys.stderr)
+        print("no mutmut results under mutants/: run `python -m launch.research.mutation` first", file=sys.stderr)
         return 2
     print("| module | mutants | killed | survived | equivalent | score |\n|---|---|---|---|---|---|")
     total = Counter()

@@ -1,7 +1,7 @@
 """Where a recipe's optimizer step goes, and what TRL's / transformers' own speed options buy, side by side.
 
-    python launch/bench_step.py                                          # arith, on this machine
-    python launch/bench_step.py --config configs/smollm2_words.yaml --steps 8 \
+    python -m launch.research.bench_step                                          # arith, on this machine
+    python -m launch.research.bench_step --config configs/smollm2_words.yaml --steps 8 \
         --variants baseline,gen4,static,gen4_static -- --dtype bfloat16 --bf16 true     # the GPU measurement
 
 Each variant is the same recipe with `--step_profile true` (train/step_profile.py: exclusive, GPU-synchronised
@@ -33,11 +33,10 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
-from train.run import generation_cycle  # noqa: E402
-from train.step_profile import PROFILE_FILE, format_table  # noqa: E402
+from train.run import generation_cycle
+from train.step_profile import PROFILE_FILE, format_table
 
 VARIANTS = {
     "baseline": [],

@@ -39,6 +39,21 @@ BASE_MODEL_SOURCES = ("train/tasks/arith.py", "train/tasks/chain.py", "train/tas
 TASK_SOURCES = {"chain_easy": ("train/tasks/chain_easy.py",)}
 
 
+WARMUP = 5
+# 0.35 × 60 base tokens = 21: the mean length of the shortest traces the base model writes reliably (every
+# step written out; launch/research/check_oracle_reach.py), so the budget binds without being infeasible.
+BUDGET_RATIO = 0.35
+
+def common_args(max_steps: int, seed: int, budget_ratio: float, config: str | None = None) -> list[str]:
+    """Settings every benchmark run shares (compare, the schedule bench and the budget bench pass these, so identical runs are shared).
+    `config`: the recipe (default: the embedded arith recipe)."""
+    path = Path(config).resolve() if config else None
+    recipe = ["--config", str(path.relative_to(REPO) if path.is_relative_to(REPO) else path)] if config else []
+    return [*recipe, "--max_steps", str(max_steps), "--seed", str(seed), "--budget_ratio", str(budget_ratio),
+            "--report_to", "wandb", "--save_steps", "40", "--eval_every", "40", "--dual_warmup_steps", str(WARMUP)]
+
+
+
 def _code_without_docs(source: str) -> str:
     """The module's syntax tree without docstrings (comments are not in it): an edit to the prose does not
     invalidate hours of cached runs, an edit to the code does."""

@@ -1,7 +1,7 @@
 """Can the built-in base model write the oracle trace? Teacher-forced accuracy per difficulty and verbosity.
 
-    python launch/check_oracle_reach.py            # seed 0's cached base model (trained first if missing)
-    python launch/check_oracle_reach.py --seed 1
+    python -m launch.research.check_oracle_reach            # seed 0's cached base model (trained first if missing)
+    python -m launch.research.check_oracle_reach --seed 1
 
 Length training can only reach the oracle length without losing accuracy if the base model computes
 correctly when it writes the concise trace. For every val problem this feeds the base model the concise
@@ -15,11 +15,9 @@ ones, which capped every length-training method above the oracle.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+REPO = Path(__file__).resolve().parents[2]
 
 VERBOSITIES = {"concise": 0, "1 extra/step": 1, "2 extras/step": 2}
 COMPUTED_AFTER = ("=", "####", "+", "-")  # the token after one of these is computed, not a style choice

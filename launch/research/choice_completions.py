@@ -1,6 +1,6 @@
-"""Real multiple-choice completions to hold the `choice` check to hand labels (launch/check_answer_checks.py).
+"""Real multiple-choice completions to hold the `choice` check to hand labels (launch/research/check_answer_checks.py).
 
-    python launch/choice_completions.py --race expmrc-race-dev.json --model .cache/terse/smollm2-135m-instruct \\
+    python -m launch.research.choice_completions --race expmrc-race-dev.json --model .cache/terse/smollm2-135m-instruct \\
         --out choice_completions.jsonl
 
 RACE dev questions (from ymcui/expmrc's `data/race/expmrc-race-dev.json`; fetch it, it is not shipped) put
@@ -17,7 +17,6 @@ import random
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 STYLES = {
     "letter only": "Reply with the letter of the correct option only.",

@@ -1,7 +1,7 @@
 """How long does an untrained model answer, and would a cap cut its answers or its accuracy?
 
-    python launch/length_profile.py --model .cache/terse/smollm2-135m-instruct --task word_problems --cap 256
-    python launch/length_profile.py --model .cache/terse/smollm2-135m-instruct --cap 256 --repetition_penalty 1.1
+    python -m launch.research.length_profile --model .cache/terse/smollm2-135m-instruct --task word_problems --cap 256
+    python -m launch.research.length_profile --model .cache/terse/smollm2-135m-instruct --cap 256 --repetition_penalty 1.1
 
 Why: a length method is only shown to work where the cap is not what shortens the answers. If many base
 answers hit `max_completion_length`, RL on EM alone learns to stop (a truncated answer scores 0) and looks
@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 CAPS = (32, 48, 64, 96, 128, 160, 200, 256, 384, 512)
 

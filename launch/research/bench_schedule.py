@@ -1,14 +1,14 @@
 """One scheduled run against separately trained fixed-budget runs: is the front from one run as good?
 
-    python launch/bench_schedule.py --auto                            # arith: 0.6,0.45,0.4,0.35, 60+40+40+40 steps
-    python launch/bench_schedule.py --config configs/benchmark.yaml --workers 2 --threads 1
-    python launch/bench_schedule.py --config configs/benchmark_easy.yaml --method terse_monotone \
+    python -m launch.research.bench_schedule --auto                            # arith: 0.6,0.45,0.4,0.35, 60+40+40+40 steps
+    python -m launch.research.bench_schedule --config configs/benchmark.yaml --workers 2 --threads 1
+    python -m launch.research.bench_schedule --config configs/benchmark_easy.yaml --method terse_monotone \
         --schedule 0.6,0.45,0.4,0.35 --compare 0.6,0.45,0.4,0.35 --seeds 0,1,2 --workers 2 --threads 1
 
 The scheduled run lowers T stage by stage (`--budget_schedule`, train/schedule.py); each fixed run trains
 from the base model at one of the stages' targets for `--fixed_steps`. The table puts each stage's point
 beside the fixed run at the same T: val EM and tokens, the EM difference, whether the point's tokens stay
-within 1.1 × its target, and the steps each way. Runs are cached (launch/runcache.py), so a second call
+within 1.1 × its target, and the steps each way. Runs are cached (train/runcache.py), so a second call
 only prints. Writes `runs/bench_schedule/<recipe>/table.md` and `results.json`.
 
 `--seeds 0,1,2` repeats the whole comparison per seed (each seed's scheduled run against that seed's fixed
@@ -37,10 +37,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from launch.bench_budget import common_args  # noqa: E402
-from launch.runcache import REPO, cached_run  # noqa: E402
+from train.runcache import REPO, cached_run, common_args
 
 
 def scheduled_args(spec: str, stage_steps: str, stages: int, seed: int, config: str | None) -> list[str]:
@@ -186,7 +184,7 @@ def table(schedule_run: dict, fixed: dict[float, dict], auto_run: dict | None, a
 def base_curves(config: str | None, seed: int) -> dict | None:
     """The seed's reliability curves if `launch/reliability.py` has measured them (compare.py does so for
     every seed of a contest); None for tasks without answer modes or when not measured yet."""
-    from launch.reliability import default_path
+    from train.reliability import default_path
 
     path = default_path(config, seed) if config else None
     report = json.loads(path.read_text()) if path and path.exists() else None

@@ -1,8 +1,8 @@
 """Can the policy learn to pick its answer style by prompt at all? A reward that names the right mode.
 
-    python launch/check_allocation_learnable.py                       # seed 0, 120 steps, GRPO + LoRA
-    python launch/check_allocation_learnable.py --seed 1 --learning_rate 1e-3   # any train/run.py flag
-    python launch/check_allocation_learnable.py --supervised       # the control: the same LoRA, supervised
+    python -m launch.research.check_allocation_learnable                       # seed 0, 120 steps, GRPO + LoRA
+    python -m launch.research.check_allocation_learnable --seed 1 --learning_rate 1e-3   # any train/run.py flag
+    python -m launch.research.check_allocation_learnable --supervised       # the control: the same LoRA, supervised
 
 Why: on the benchmark every length method ends with one answer mode for every prompt, and the measured
 cause is that no trained policy's first word depends on the prompt (`launch/reliability.py
@@ -26,13 +26,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+REPO = Path(__file__).resolve().parents[2]
 
-from rewards.exact_match import completion_text  # noqa: E402
+from rewards.exact_match import completion_text
 
 
 def target_mode(difficulty: int, split: int) -> str:
@@ -66,7 +64,7 @@ def supervised(config: str, seed: int, split: int, steps: int, learning_rate: fl
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from launch.reliability import load_base_model, mode_choice
+    from train.reliability import load_base_model, mode_choice
     from train import tasks
     from train.run import parse_args
 
@@ -114,7 +112,7 @@ def main() -> None:
         extra += ["--learning_rate", str(args.learning_rate)]
 
     import rewards
-    from launch.reliability import load_base_model, load_policy, mode_choice, print_mode_choice
+    from train.reliability import load_base_model, load_policy, mode_choice, print_mode_choice
     from train import run
 
     rewards.REGISTRY["target_mode"] = target_mode_reward

@@ -1,6 +1,6 @@
 """Measure a GPU recipe's worst case without downloading its model: peak GPU memory and seconds per step.
 
-    python launch/random_weights_step.py --recipe configs/gsm8k_qwen2.5-0.5b_budget.yaml --arch qwen2.5-0.5b \
+    python -m launch.research.random_weights_step --recipe configs/gsm8k_qwen2.5-0.5b_budget.yaml --arch qwen2.5-0.5b \
         --tokenizer .cache/terse/smollm2-135m-instruct --data_path .gpu/gsm8k --steps 4
 
 Why random weights: the machines this project is measured on reach no model hub, and an untrained model is
@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 # Qwen2.5's published shapes (config.json of Qwen/Qwen2.5-{0.5B,1.5B}-Instruct); `tiny` is for CPU checks.
 ARCHS = {
