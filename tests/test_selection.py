@@ -99,3 +99,43 @@ def test_one_budget_tolerance_for_selection_and_the_contest():
     rule = SelectionRule("budget", 30.0)
     assert rule.feasible({"em": 1.0, "mean_tokens": 30.0 * (1 + BUDGET_TOLERANCE)})
     assert not rule.feasible({"em": 1.0, "mean_tokens": 30.0 * (1 + BUDGET_TOLERANCE) + 0.01})
+
+
+def _rec(em: float, tokens: float, lam: float = 0.1) -> dict:
+    return {"em": em, "mean_tokens": tokens, "lambda": lam}
+
+
+def test_adaptive_patience_grows_while_tokens_fall_at_flat_em():
+    from train.selection import adaptive_patience
+
+    shortening = [_rec(0.9, t) for t in (60.0, 50.0, 40.0, 30.0)]  # three free shortenings
+    assert adaptive_patience(shortening, 2) == (4, 0)          # grew 2 → 4 (the cap, 2 × patience)
+    assert adaptive_patience(shortening, 2, max_patience=3) == (3, 0)
+    assert adaptive_patience(shortening, 4) == (7, 0)          # 4 + 3, under the cap of 8
+    # tokens falling while EM drops is not free: no growth
+    assert adaptive_patience([_rec(0.9, 60.0), _rec(0.7, 40.0)], 2) == (2, 0)
+    # a fall within the tokens tolerance is not a shortening either
+    assert adaptive_patience([_rec(0.9, 60.0), _rec(0.9, 59.0)], 2) == (2, 1)
+
+
+def test_adaptive_patience_shrinks_once_both_are_flat_and_stops_sooner():
+    from train.selection import adaptive_patience, settled, settled_adaptive
+
+    flat = [_rec(0.9, 20.0)] * 6
+    assert [adaptive_patience(flat[:k], 4) for k in (2, 3, 4)] == [(4, 1), (3, 2), (2, 3)]
+    stops_fixed = next(k for k in range(1, 7) if settled(flat[:k], 4))
+    stops_adaptive = next(k for k in range(1, 7) if settled_adaptive(flat[:k], 4))
+    assert (stops_fixed, stops_adaptive) == (5, 4)  # 4 quiet evaluations against ⌈5/2⌉ = 3
+    assert adaptive_patience(flat, 1) == (1, 5)      # never below 1
+    assert not settled_adaptive(flat, 0)            # off
+
+
+def test_adaptive_patience_waits_longer_after_a_run_that_was_still_shortening():
+    from train.selection import settled, settled_adaptive
+
+    run = [_rec(0.9, t) for t in (60.0, 45.0, 34.0, 26.0, 20.0)] + [_rec(0.9, 20.0)] * 6
+    first_fixed = next(k for k in range(1, len(run) + 1) if settled(run[:k], 2))
+    first_adaptive = next(k for k in range(1, len(run) + 1) if settled_adaptive(run[:k], 2))
+    assert first_adaptive > first_fixed  # patience grew to 4 while tokens fell; 2 → stops after 3 quiet, not 2
+    # a moving EM resets the quiet run, as for the fixed rule
+    assert not settled_adaptive([_rec(0.9, 20.0), _rec(0.9, 20.0), _rec(0.95, 20.0)], 1)

@@ -156,6 +156,15 @@ class ScriptArguments:
     early_stopping_patience: int = field(
         default=0, metadata={"help": "Stop once λ and val EM/tokens settled for this many evaluations (0: off)."}
     )
+    early_stopping_adaptive: bool = field(
+        default=False,
+        metadata={"help": "Adapt the patience to the run: +1 per evaluation whose tokens fell at flat EM (up to "
+                  "early_stopping_max_patience), −1 per quiet evaluation after the first once EM, tokens and λ are "
+                  "flat (train/selection.py, adaptive_patience)."},
+    )
+    early_stopping_max_patience: int = field(
+        default=0, metadata={"help": "Adaptive early stopping: the most the patience may grow to (0: 2 × early_stopping_patience)."}
+    )
     lr_guard: bool = field(
         default=False,
         metadata={"help": "Performance-aware LR: cut the policy LR by lr_guard_factor while periodic val EM is more "
@@ -236,6 +245,10 @@ class ScriptArguments:
             raise ValueError(f"selection_tolerance must be >= 0, got {self.selection_tolerance}")
         if self.early_stopping_patience < 0:
             raise ValueError(f"early_stopping_patience must be >= 0, got {self.early_stopping_patience}")
+        if self.early_stopping_max_patience < 0:
+            raise ValueError(f"early_stopping_max_patience must be >= 0, got {self.early_stopping_max_patience}")
+        if self.early_stopping_adaptive and not self.early_stopping_patience:
+            raise ValueError("early_stopping_adaptive adapts early_stopping_patience: set it (e.g. 3) too")
         if self.early_stopping_patience and not self.eval_every:
             raise ValueError("early_stopping_patience needs eval_every > 0 (it watches the periodic evaluations)")
         if self.budget_allocation not in ALLOCATIONS:
@@ -275,7 +288,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "Schedule: one run, a whole front": ("budget_schedule", "budget_stage_steps", "budget_schedule_start",
                                          "budget_schedule_factor", "budget_schedule_stages"),
     "Evaluation, selection, stopping": ("eval_every", "select_checkpoint", "selection_tolerance",
-                                        "early_stopping_patience", "lr_guard", "lr_guard_factor",
+                                        "early_stopping_patience", "early_stopping_adaptive",
+                                        "early_stopping_max_patience", "lr_guard", "lr_guard_factor",
                                         "lr_guard_tolerance"),
     "Base model and warm start": ("warm_start_steps", "warm_start_pretrained", "warm_start_learning_rate",
                                   "warm_start_batch_size", "cache_dir"),

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from rewards import answer_check
 from rewards.exact_match import extract_answer, normalize_number
 from train.callback import Callback
-from train.selection import SelectionRule, select, settled
+from train.selection import SelectionRule, adaptive_patience, select, settled, settled_adaptive
 from train.tasks.dataset import DataSpec
 
 logger = logging.getLogger(__name__)
@@ -297,10 +297,11 @@ class PeriodicEval(Callback):
     evaluations (`train/selection.py`)."""
 
     def __init__(self, trainer, tokenizer, rows: list[dict], max_new_tokens: int, every: int,
-                 rule: SelectionRule | None = None, patience: int = 0):
+                 rule: SelectionRule | None = None, patience: int = 0, adaptive: bool = False, max_patience: int = 0):
         self.trainer, self.tokenizer, self.rows = trainer, tokenizer, rows
         self.max_new_tokens, self.every = max_new_tokens, every
         self.rule, self.patience = rule, patience
+        self.adaptive, self.max_patience = adaptive, max_patience
         self.records: list[dict] = []  # {step, em, mean_tokens, lambda}, one per evaluation
         self.stopped_early_at: int | None = None
 
@@ -326,8 +327,11 @@ class PeriodicEval(Callback):
                 state.best_global_step = state.global_step
                 state.best_metric = record["em"] if self.rule.mode != "em_floor" else -record["mean_tokens"]
                 state.best_model_checkpoint = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+        if self.adaptive:
+            metrics["eval/patience"] = float(adaptive_patience(self.records, self.patience, self.max_patience)[0])
         self.trainer.log(metrics)
-        if settled(self.records, self.patience):
+        if (settled_adaptive(self.records, self.patience, self.max_patience) if self.adaptive
+                else settled(self.records, self.patience)):
             self.stopped_early_at = state.global_step
             control.should_training_stop = True
             control.should_save = True

@@ -315,7 +315,8 @@ def build_trainer(script_args, training_args, model_args, model, tokenizer, task
         rule = SelectionRule(script_args.constraint, controller_target(script_args, base), script_args.selection_tolerance)
     max_new = training_args.max_completion_length
     periodic = PeriodicEval(trainer, tokenizer, val_rows, max_new, script_args.eval_every, rule,
-                            script_args.early_stopping_patience)
+                            script_args.early_stopping_patience, script_args.early_stopping_adaptive,
+                            script_args.early_stopping_max_patience)
     if script_args.eval_every:
         trainer.add_callback(periodic)
     if script_args.lr_guard:  # after `periodic`: it reads the evaluation made at the same step

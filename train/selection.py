@@ -65,3 +65,50 @@ def settled(records: list[dict], patience: int, em_tol: float = 0.01, tokens_tol
         if abs(after.get("lambda", 0.0) - before.get("lambda", 0.0)) > lambda_tol:
             return False
     return True
+
+
+def _quiet(before: dict, after: dict, em_tol: float, tokens_tol: float, lambda_tol: float) -> bool:
+    """One evaluation to the next moved nothing: EM, mean tokens (relative) and λ each within tolerance."""
+    return (abs(after["em"] - before["em"]) <= em_tol
+            and abs(after["mean_tokens"] / max(before["mean_tokens"], 1e-9) - 1) <= tokens_tol
+            and abs(after.get("lambda", 0.0) - before.get("lambda", 0.0)) <= lambda_tol)
+
+
+def adaptive_patience(records: list[dict], patience: int, max_patience: int = 0, em_tol: float = 0.01,
+                      tokens_tol: float = 0.03, lambda_tol: float = 0.02) -> tuple[int, int]:
+    """(patience now, quiet evaluations in a row) for early stopping whose patience follows the run.
+
+    Why: a fixed patience waits as long after a run that stopped changing at once as after one that is
+    still shortening its answers between pauses. Here patience starts at `patience` and grows by one for
+    every evaluation at flat EM (|ΔEM| ≤ em_tol) whose mean tokens fell by more than `tokens_tol` — the run
+    is still buying length for free, and its next pause may be temporary — up to `max_patience` (default
+    2 × patience). Once EM, tokens and λ are all flat it shrinks by one for every quiet evaluation after
+    the first, down to 1: with both settled there is nothing left to wait for. Training stops when the
+    quiet run reaches the patience (`settled_adaptive`); with no growth that is after ⌈(patience + 1) / 2⌉
+    quiet evaluations instead of `patience`.
+
+    >>> flat = [{"em": 0.9, "mean_tokens": 20.0, "lambda": 0.1}] * 4
+    >>> adaptive_patience(flat, 3)
+    (1, 3)
+    >>> shortening = [{"em": 0.9, "mean_tokens": t, "lambda": 0.1} for t in (40.0, 30.0, 24.0, 24.0)]
+    >>> adaptive_patience(shortening, 3)
+    (5, 1)
+    """
+    if patience <= 0:
+        return 0, 0
+    cap = max_patience or 2 * patience
+    grown, quiet = patience, 0
+    for before, after in zip(records, records[1:]):
+        falling = after["mean_tokens"] / max(before["mean_tokens"], 1e-9) - 1 < -tokens_tol
+        if abs(after["em"] - before["em"]) <= em_tol and falling:
+            grown = min(cap, grown + 1)
+        quiet = quiet + 1 if _quiet(before, after, em_tol, tokens_tol, lambda_tol) else 0
+    return max(1, grown - max(0, quiet - 1)), quiet
+
+
+def settled_adaptive(records: list[dict], patience: int, max_patience: int = 0, **tolerances) -> bool:
+    """True when the quiet evaluations in a row have reached the adaptive patience (`adaptive_patience`)."""
+    if patience <= 0:
+        return False
+    now, quiet = adaptive_patience(records, patience, max_patience, **tolerances)
+    return quiet >= now
