@@ -115,6 +115,27 @@ def test_em_only_and_rloo_run_with_a_step_profile(tiny_base, tmp_path):
         assert abs(sum(p["share"] for p in parts.values()) - 1.0) < 0.01
 
 
+def test_layerwise_learning_rates_reach_the_real_optimizer(tiny_base, tmp_path, monkeypatch):
+    """--lora_plus_ratio / --layer_lr_decay in a real GRPO run: the trainer's optimizer carries the groups."""
+    from train import trainer as trainer_module
+
+    seen = {}
+    original = trainer_module.DualControlMixin.create_optimizer
+
+    def spy(self, model=None):
+        optimizer = original(self, model)
+        seen["lrs"] = sorted({round(g["lr"], 9) for g in optimizer.param_groups})
+        return optimizer
+
+    monkeypatch.setattr(trainer_module.DualControlMixin, "create_optimizer", spy)
+    cache, _ = tiny_base
+    summary = main(SMOKE + ["--cache_dir", str(cache), "--output_dir", str(tmp_path / "lw"), "--max_steps", "2",
+                            "--save_strategy", "no", "--lora_plus_ratio", "16", "--layer_lr_decay", "0.5"])
+    assert summary["steps"] == 2
+    lr = parse_args(SMOKE)[1].learning_rate
+    assert max(seen["lrs"]) == pytest.approx(16 * lr) and min(seen["lrs"]) < lr  # B at 16×, lower layers decayed
+
+
 @pytest.mark.parametrize("allocation, split", [("frontier", 1), ("knapsack", 1), ("monotone", 1), ("knapsack", 3)])
 def test_frontier_allocated_budgets_run_and_ship_their_curves(tiny_base, tmp_path, allocation, split):
     """A real run with the frontier-rule (or knapsack) budget model: it learns curves online, hands budgets

@@ -165,6 +165,16 @@ class ScriptArguments:
     early_stopping_max_patience: int = field(
         default=0, metadata={"help": "Adaptive early stopping: the most the patience may grow to (0: 2 × early_stopping_patience)."}
     )
+    lora_plus_ratio: float = field(
+        default=1.0,
+        metadata={"help": "LoRA+: the LoRA B matrices learn at learning_rate × this (PEFT's rule; the paper suggests "
+                  "16). 1: one learning rate (train/layerwise.py)."},
+    )
+    layer_lr_decay: float = field(
+        default=1.0,
+        metadata={"help": "Per-layer decay: decoder layer i of L learns at learning_rate × this^(L − 1 − i), the top "
+                  "layer at learning_rate. 1: off (train/layerwise.py)."},
+    )
     lr_guard: bool = field(
         default=False,
         metadata={"help": "Performance-aware LR: cut the policy LR by lr_guard_factor while periodic val EM is more "
@@ -245,6 +255,10 @@ class ScriptArguments:
             raise ValueError(f"selection_tolerance must be >= 0, got {self.selection_tolerance}")
         if self.early_stopping_patience < 0:
             raise ValueError(f"early_stopping_patience must be >= 0, got {self.early_stopping_patience}")
+        if not self.lora_plus_ratio > 0:
+            raise ValueError(f"lora_plus_ratio must be > 0 (1 is off), got {self.lora_plus_ratio}")
+        if not 0 < self.layer_lr_decay <= 1:
+            raise ValueError(f"layer_lr_decay must lie in (0, 1] (1 is off), got {self.layer_lr_decay}")
         if self.early_stopping_max_patience < 0:
             raise ValueError(f"early_stopping_max_patience must be >= 0, got {self.early_stopping_max_patience}")
         if self.early_stopping_adaptive and not self.early_stopping_patience:
@@ -291,6 +305,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
                                         "early_stopping_patience", "early_stopping_adaptive",
                                         "early_stopping_max_patience", "lr_guard", "lr_guard_factor",
                                         "lr_guard_tolerance"),
+    "Learning rates per layer": ("lora_plus_ratio", "layer_lr_decay"),
     "Base model and warm start": ("warm_start_steps", "warm_start_pretrained", "warm_start_learning_rate",
                                   "warm_start_batch_size", "cache_dir"),
     "Logging and runtime": ("torch_threads", "step_profile"),

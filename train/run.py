@@ -298,6 +298,8 @@ def build_trainer(script_args, training_args, model_args, model, tokenizer, task
         budget_model=budget_model,
         reward_states={r.name: r.state for r in rewards if r.state is not None},
         measure=script_args.dual_measure,
+        lora_plus_ratio=script_args.lora_plus_ratio,
+        layer_lr_decay=script_args.layer_lr_decay,
     )
     guard_wandb_callbacks(trainer)
     if script_args.step_profile:  # before the periodic evaluation: an evaluation is not part of a step

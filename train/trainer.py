@@ -55,8 +55,11 @@ class DualControlMixin:
         budget_model: BudgetModel | None = None,
         reward_states: dict | None = None,
         measure: str = "sampled",
+        lora_plus_ratio: float = 1.0,
+        layer_lr_decay: float = 1.0,
         **kwargs,
     ):
+        self.lora_plus_ratio, self.layer_lr_decay = lora_plus_ratio, layer_lr_decay  # read by create_optimizer
         super().__init__(*args, **kwargs)
         self.measure = measure  # budget mode: hold the sampled or the served (greedy) length at T
         self._step_prompts: list = []  # this optimizer step's distinct prompts (greedy measurement)
@@ -71,6 +74,21 @@ class DualControlMixin:
         self._overhead_logged = 0.0
         self.profile = None  # a train.step_profile.StepProfile once enable_profile is called
         self._apply_lambda()
+
+    def create_optimizer(self, model=None):
+        """The trainer's optimizer, with LoRA+ and per-layer learning rates when either is on
+        (`train/layerwise.py`); otherwise exactly TRL's / transformers' own."""
+        if self.optimizer is None and (self.lora_plus_ratio != 1.0 or self.layer_lr_decay != 1.0):
+            from train.layerwise import param_groups
+
+            opt_model = self.model if model is None else model
+            optimizer_cls, kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+            kwargs = {k: v for k, v in kwargs.items() if k != "lr"}
+            groups = param_groups(opt_model.named_parameters(), self.args.learning_rate, self.args.weight_decay,
+                                  {n for n, _ in opt_model.named_parameters()} - set(self.get_decay_parameter_names(opt_model)),
+                                  self.lora_plus_ratio, self.layer_lr_decay)
+            self.optimizer = optimizer_cls([{k: v for k, v in g.items() if k != "names"} for g in groups], **kwargs)
+        return super().create_optimizer(model)
 
     # -- the step profile (`--step_profile true`): TRL's methods, each charged to a part of the step -------
     def enable_profile(self, profile) -> None:
