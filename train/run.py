@@ -10,13 +10,15 @@ trainer → training → selection and final evaluation → adapter, export and 
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,6 +46,50 @@ def parse_args(argv: list[str] | None = None):
     return parser.parse_args_and_config(argv)
 
 
+@dataclass(frozen=True)
+class Targets:
+    """The constraint's numbers, computed once from the arguments and the base model's val figures.
+
+    `constraint`: T in tokens (budget mode) or F in greedy val EM (em_floor mode), as the user reads them;
+    `controller`: what the dual controller holds (the schedule's first stage, or F shifted to sampled EM);
+    `budget_tokens`: T in tokens whatever the mode (the penalty's unit, the allocator's target);
+    `sampled_em`: the base model's sampled val EM (em_floor mode only)."""
+
+    constraint: float
+    controller: float
+    budget_tokens: float
+    sampled_em: float | None = None
+
+
+@dataclass
+class RunContext:
+    """What the stages share. main() fills it stage by stage: a stage reads the context and returns what it
+    made, and no stage writes into the recipe's three argument objects or into another stage's results."""
+
+    script_args: Any
+    training_args: Any
+    model_args: Any
+    started: float = 0.0
+    state: Any = None  # accelerate's PartialState
+    task: Any = None
+    train_rows: list = field(default_factory=list)
+    val_rows: list = field(default_factory=list)
+    model: Any = None
+    tokenizer: Any = None
+    model_path: str = ""
+    base: dict = field(default_factory=dict)  # the base model's greedy val evaluation
+    schedule: Any = None  # train.schedule.BudgetSchedule, or None for one fixed target
+    targets: Targets | None = None
+
+    @property
+    def out(self) -> Path:
+        return Path(self.training_args.output_dir)
+
+    @property
+    def max_new(self) -> int:
+        return self.training_args.max_completion_length
+
+
 def cpu_fallback(local_processes: int, cuda_devices: int) -> bool:
     """Several processes on a machine without one GPU each run on the CPU (gloo)."""
     return local_processes > 1 and cuda_devices < local_processes
@@ -54,40 +100,37 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
     TrainerCallbacks (e.g. launch/tune.py's pruning), added after Terse's own."""
     script_args, training_args, model_args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    started = time.time()
-    state = setup_process(script_args, training_args)
-    task, train_rows, val_rows = load_task(script_args, training_args)
-    model, tokenizer, model_path = load_base_model(script_args, training_args, model_args, task, train_rows, state)
-    train_rows, val_rows = fit_prompts(tokenizer, train_rows, val_rows)
-    base = measure_baseline(model, tokenizer, val_rows, training_args)
-    write_preflight(state, base, val_rows, training_args)
-    schedule = plan_schedule(script_args, training_args, base)
-    controller, target = build_controller(script_args, training_args, base, schedule, model, tokenizer, val_rows)
-    rewards, budget_model = build_rewards(script_args, training_args, base, target)
-    trainer, periodic, rule = build_trainer(script_args, training_args, model_args, model, tokenizer, task, train_rows,
-                                            val_rows, controller, rewards, budget_model, schedule, base)
+    ctx = RunContext(script_args, training_args, model_args, started=time.time())
+    ctx.state = setup_process(ctx)
+    ctx.task, ctx.train_rows, ctx.val_rows = load_task(ctx)
+    ctx.model, ctx.tokenizer, ctx.model_path = load_base_model(ctx)
+    ctx.train_rows, ctx.val_rows = fit_prompts(ctx)
+    ctx.base = measure_baseline(ctx)
+    write_preflight(ctx)
+    ctx.schedule = plan_schedule(ctx)
+    ctx.targets = compute_targets(ctx)
+    controller = build_controller(ctx)
+    rewards, budget_model = build_rewards(ctx)
+    trainer, periodic, rule = build_trainer(ctx, controller, rewards, budget_model)
     for callback in callbacks or []:
         trainer.add_callback(callback)
-    run = train(trainer, training_args)
-    final, selected = select_and_evaluate(trainer, tokenizer, val_rows, training_args, script_args, periodic, rule,
-                                          schedule, budget_model)
+    run = train(ctx, trainer)
+    final, selected = select_and_evaluate(ctx, trainer, periodic, rule, budget_model)
     allocator = None
-    if hasattr(task, "budget_prompt"):  # a budget-conditioned policy: served through its allocator at T
-        final, allocator = fit_allocator(trainer.model, tokenizer, task, train_rows, val_rows, script_args,
-                                         training_args, base, final)
-    summary = write_outputs(state, trainer, tokenizer, val_rows, script_args, training_args, base, final, selected,
-                            schedule, budget_model, run, target, model_path, started, allocator)
-    return summary
+    if hasattr(ctx.task, "budget_prompt"):  # a budget-conditioned policy: served through its allocator at T
+        final, allocator = fit_allocator(ctx, trainer.model, final)
+    return write_outputs(ctx, trainer, run, final, selected, budget_model, allocator)
 
 
 # -- the stages ---------------------------------------------------------------------------------------------
-def setup_process(script_args, training_args):
+def setup_process(ctx: RunContext):
     """Accelerate's process state, torch threads and W&B (offline unless a server answers)."""
     import torch
     from accelerate import PartialState
 
     from train.tracking import configure_wandb
 
+    script_args, training_args = ctx.script_args, ctx.training_args
     state = PartialState(cpu=training_args.use_cpu)
     # `accelerate launch` sets OMP_NUM_THREADS=1; on a CPU run that halves the speed on 2 cores. Use every
     # core this process has a share of, unless told otherwise.
@@ -97,10 +140,11 @@ def setup_process(script_args, training_args):
     return state
 
 
-def load_task(script_args, training_args):
+def load_task(ctx: RunContext):
     """Fixed train/val splits with gold answers (and an oracle length where the task has one)."""
     from train import tasks
 
+    script_args, training_args = ctx.script_args, ctx.training_args
     if script_args.dataset_name:  # your own data, by hub id, file or folder (train/tasks/dataset.py)
         from train.tasks.dataset import DatasetTask, DataSpec
 
@@ -112,24 +156,26 @@ def load_task(script_args, training_args):
     return task, train_rows, val_rows
 
 
-def fit_prompts(tokenizer, train_rows, val_rows):
+def fit_prompts(ctx: RunContext):
     """Chat-message prompts stay messages for a model with a chat template (TRL and the evaluator apply
     it); a model without one gets them as plain text."""
     from train.tasks.dataset import prompts_for
 
-    fitted = prompts_for(tokenizer, train_rows), prompts_for(tokenizer, val_rows)
-    if fitted[0] is not train_rows:
+    fitted = prompts_for(ctx.tokenizer, ctx.train_rows), prompts_for(ctx.tokenizer, ctx.val_rows)
+    if fitted[0] is not ctx.train_rows:
         logger.info("the tokenizer has no chat template: prompts are given as plain text")
     return fitted
 
 
-def load_base_model(script_args, training_args, model_args, task, train_rows, state):
+def load_base_model(ctx: RunContext):
     """The built-in warm start (`builtin:<task>-tiny`, trained once and cached) or any HF causal LM."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from train.base_model import BUILTIN_MODEL, BUILTIN_PREFIX, cached_base_model
 
+    script_args, training_args, model_args = ctx.script_args, ctx.training_args, ctx.model_args
+    task, train_rows, state = ctx.task, ctx.train_rows, ctx.state
     model_path = model_args.model_name_or_path or BUILTIN_MODEL
     looks_local = model_path.startswith((".", "/", "~")) or model_path.count("/") > 1
     builtin = model_path.startswith(BUILTIN_PREFIX)
@@ -182,34 +228,36 @@ def warm_start_settings(script_args, training_args, pretrained: str | None):
                              sft_learning_rate=lr, sft_batch_size=batch, pretrained=pretrained, max_length=max_length)
 
 
-def measure_baseline(model, tokenizer, val_rows, training_args) -> dict:
+def measure_baseline(ctx: RunContext) -> dict:
     """The base model's greedy val EM and mean tokens: they fix the token target T (or the EM floor F)."""
     from train.evaluate import evaluate
 
-    base = evaluate(model, tokenizer, val_rows, training_args.max_completion_length, desc="base eval")
+    base = evaluate(ctx.model, ctx.tokenizer, ctx.val_rows, ctx.max_new, desc="base eval")
     logger.info("base model: val EM %.3f, mean tokens %.1f", base["em"], base["mean_tokens"])
     return base
 
 
-def write_preflight(state, base, val_rows, training_args) -> None:
+def write_preflight(ctx: RunContext) -> None:
     """The untrained model on val, looked at before step 1 (the same report as `python -m train.evaluate`):
     EM (and F1), tokens, truncation and example rows, in output_dir/preflight.json and preflight_rows.jsonl."""
     from train.evaluate import preflight_report, preview_rows, print_preflight, write_preflight_rows
     from train.files import write_json_atomic
 
-    if not state.is_main_process:
+    if not ctx.state.is_main_process:
         return
-    out = Path(training_args.output_dir)
+    out = ctx.out
     out.mkdir(parents=True, exist_ok=True)
-    examples = preview_rows(base, val_rows)
-    report = preflight_report(base, val_rows, examples, training_args.max_completion_length)
+    examples = preview_rows(ctx.base, ctx.val_rows)
+    report = preflight_report(ctx.base, ctx.val_rows, examples, ctx.max_new)
     write_json_atomic(str(out / "preflight.json"), report)
     write_preflight_rows(out / "preflight_rows.jsonl", examples)
     print_preflight(report)
 
 
-def plan_schedule(script_args, training_args, base):
-    """The dynamic token budget (`budget_schedule`), or None for one fixed target."""
+def plan_schedule(ctx: RunContext):
+    """The dynamic token budget (`budget_schedule`), or None for one fixed target. The run lasts as long as
+    its stages (`schedule.total_steps`; build_trainer gives the trainer that many steps)."""
+    script_args, training_args, base = ctx.script_args, ctx.training_args, ctx.base
     if script_args.budget_schedule is None:
         return None
     from train.schedule import BudgetSchedule
@@ -220,47 +268,56 @@ def plan_schedule(script_args, training_args, base):
                 "factor": script_args.budget_schedule_factor, "max_stages": script_args.budget_schedule_stages}
     schedule = BudgetSchedule.plan(script_args.budget_schedule, training_args.max_steps,
                                    script_args.budget_stage_steps, **auto)
-    training_args.max_steps = schedule.total_steps  # the run ends with its last stage
     logger.info("budget schedule: %s, steps per stage %s", schedule.ratios or "auto", schedule.stage_steps)
     return schedule
 
 
-def build_controller(script_args, training_args, base, schedule, model, tokenizer, val_rows):
-    """The dual controller that sets λ, and its target (T in tokens, or F shifted to sampled EM)."""
-    from train.dual import DualController, DualSettings
+def compute_targets(ctx: RunContext) -> Targets:
+    """T or F once, for every stage that needs it. In em_floor mode the controller sees the EM of *sampled*
+    training completions, which sits below greedy val EM: its target is F shifted by the base model's
+    measured greedy − sampled gap, so that holding the sampled EM there holds greedy val EM at F."""
     from train.evaluate import evaluate
 
-    target = schedule.ratio(0) * base["mean_tokens"] if schedule else controller_target(script_args, base)
+    script_args, base, schedule = ctx.script_args, ctx.base, ctx.schedule
+    constraint = controller_target(script_args, base)
+    controller = schedule.ratio(0) * base["mean_tokens"] if schedule else constraint
+    sampled_em = None
     if script_args.constraint == "em_floor":
-        # The controller sees the EM of *sampled* training completions, which sits below greedy val EM.
-        # Shift the floor by the base model's measured greedy−sampled gap, so that holding the sampled EM
-        # at its target holds greedy val EM at the floor F.
-        sampled = evaluate(model, tokenizer, val_rows, training_args.max_completion_length,
-                           desc="base eval (sampled)", temperature=training_args.temperature)
-        base["sampled_em"] = sampled["em"]
-        target = max(0.0, min(1.0, target - (base["em"] - sampled["em"])))
-        logger.info("em floor: greedy F=%.3f, sampled-EM target %.3f", controller_target(script_args, base), target)
-    controller = DualController(DualSettings(
-        mode=script_args.constraint, target=target, lr=script_args.dual_lr, kp=script_args.dual_kp,
+        sampled = evaluate(ctx.model, ctx.tokenizer, ctx.val_rows, ctx.max_new, desc="base eval (sampled)",
+                           temperature=ctx.training_args.temperature)
+        sampled_em = sampled["em"]
+        controller = max(0.0, min(1.0, constraint - (base["em"] - sampled_em)))
+        logger.info("em floor: greedy F=%.3f, sampled-EM target %.3f", constraint, controller)
+    return Targets(constraint=constraint, controller=controller,
+                   budget_tokens=controller_target(script_args, base, "budget"), sampled_em=sampled_em)
+
+
+def build_controller(ctx: RunContext):
+    """The dual controller that sets λ, holding `ctx.targets.controller`."""
+    from train.dual import DualController, DualSettings
+
+    script_args = ctx.script_args
+    return DualController(DualSettings(
+        mode=script_args.constraint, target=ctx.targets.controller, lr=script_args.dual_lr, kp=script_args.dual_kp,
         lambda_init=script_args.lambda_init, lambda_max=script_args.lambda_max, ema=script_args.dual_ema,
         warmup_steps=script_args.dual_warmup_steps, em_scale=script_args.dual_em_scale,
     ))
-    return controller, target
 
 
-def build_rewards(script_args, training_args, base, target):
-    """Rewards from the registry (the `weight: dual` one is scaled by −λ) and the learned budget model."""
+def build_rewards(ctx: RunContext):
+    """Rewards from the registry (the `weight: dual` one is scaled by −λ; each reward's weight goes to the
+    trainer in build_trainer) and the learned budget model."""
     from rewards import build_rewards as from_registry
     from rewards.budgets import BudgetModelSettings, make_budget_model
 
+    script_args, base = ctx.script_args, ctx.base
     reward_spec = dict(script_args.rewards)
     if script_args.constraint == "none":  # EM only: the controlled penalty is dropped
         reward_spec = {k: v for k, v in reward_spec.items() if (v or {}).get("weight") != "dual"}
-    budget = target if script_args.constraint == "budget" else base["mean_tokens"]  # the penalty's unit
+    budget = ctx.targets.controller if script_args.constraint == "budget" else base["mean_tokens"]  # the penalty's unit
     rewards = from_registry(reward_spec, runtime={"budget_tokens": budget})
     if "exact_match" not in [r.name for r in rewards]:
         raise ValueError("the recipe's rewards must include exact_match (the accuracy the constraint protects)")
-    training_args.reward_weights = [0.0 if r.dual else float(r.weight) for r in rewards]
     budget_model = None
     if script_args.learned_budget:  # a per-prompt budget, learned online; the global budget until then
         settings = BudgetModelSettings(
@@ -271,9 +328,10 @@ def build_rewards(script_args, training_args, base, target):
     return rewards, budget_model
 
 
-def build_trainer(script_args, training_args, model_args, model, tokenizer, task, train_rows, val_rows, controller,
-                  rewards, budget_model, schedule, base):
-    """TRL GRPO/RLOO + LoRA owning the controller, with the periodic evaluation and the schedule's stages."""
+def build_trainer(ctx: RunContext, controller, rewards, budget_model):
+    """TRL GRPO/RLOO + LoRA owning the controller, with the periodic evaluation and the schedule's stages.
+    The trainer gets its own copy of the training arguments, with the rewards' weights (the controlled one
+    at 0: λ scales it) and, under a schedule, the stages' total steps."""
     from trl import get_peft_config
 
     from train.evaluate import PeriodicEval
@@ -282,14 +340,20 @@ def build_trainer(script_args, training_args, model_args, model, tokenizer, task
     from train.tracking import guard_wandb_callbacks
     from train.trainer import TRAINERS
 
+    script_args, model_args, base, schedule = ctx.script_args, ctx.model_args, ctx.base, ctx.schedule
+    tokenizer, val_rows = ctx.tokenizer, ctx.val_rows
     names = [r.name for r in rewards]
+    training_args = copy.copy(ctx.training_args)
+    training_args.reward_weights = [0.0 if r.dual else float(r.weight) for r in rewards]
+    if schedule is not None:
+        training_args.max_steps = schedule.total_steps  # the run ends with its last stage
     if script_args.algorithm == "rloo":
         training_args = to_rloo_config(training_args)
     trainer = TRAINERS[script_args.algorithm](
-        model=model,
+        model=ctx.model,
         reward_funcs=[r.func for r in rewards],
         args=training_args,
-        train_dataset=task.rl_dataset(train_rows),
+        train_dataset=ctx.task.rl_dataset(ctx.train_rows),
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
         controller=controller,
@@ -314,8 +378,8 @@ def build_trainer(script_args, training_args, model_args, model, tokenizer, task
     # ships its own stage instead.
     rule = None
     if script_args.select_checkpoint and schedule is None:
-        rule = SelectionRule(script_args.constraint, controller_target(script_args, base), script_args.selection_tolerance)
-    max_new = training_args.max_completion_length
+        rule = SelectionRule(script_args.constraint, ctx.targets.constraint, script_args.selection_tolerance)
+    max_new = ctx.max_new
     periodic = PeriodicEval(trainer, tokenizer, val_rows, max_new, script_args.eval_every, rule,
                             script_args.early_stopping_patience, script_args.early_stopping_adaptive,
                             script_args.early_stopping_max_patience)
@@ -324,7 +388,7 @@ def build_trainer(script_args, training_args, model_args, model, tokenizer, task
     if script_args.lr_guard:  # after `periodic`: it reads the evaluation made at the same step
         from train.lr_guard import LRGuard
 
-        floor = controller_target(script_args, base) if script_args.constraint == "em_floor" else None
+        floor = ctx.targets.constraint if script_args.constraint == "em_floor" else None
         trainer.add_callback(LRGuard(trainer, periodic, base["em"], floor, script_args.lr_guard_factor,
                                      script_args.lr_guard_tolerance))
     if schedule is not None:
@@ -332,15 +396,15 @@ def build_trainer(script_args, training_args, model_args, model, tokenizer, task
     return trainer, periodic, rule
 
 
-def train(trainer, training_args) -> dict:
+def train(ctx: RunContext, trainer) -> dict:
     """Train (resuming from the latest complete checkpoint with `--resume_from_checkpoint true`)."""
     from train.files import latest_complete_checkpoint
 
-    resume = training_args.resume_from_checkpoint
+    resume = ctx.training_args.resume_from_checkpoint
     if isinstance(resume, str) and resume.lower() in ("true", "latest"):
-        resume = latest_complete_checkpoint(training_args.output_dir)  # skips a half-written last one
+        resume = latest_complete_checkpoint(str(ctx.out))  # skips a half-written last one
         if resume is None:
-            raise FileNotFoundError(f"--resume_from_checkpoint true: no complete checkpoint in {training_args.output_dir}")
+            raise FileNotFoundError(f"--resume_from_checkpoint true: no complete checkpoint in {ctx.out}")
     started = time.time()
     trainer.train(resume_from_checkpoint=resume)
     seconds = time.time() - started
@@ -350,8 +414,7 @@ def train(trainer, training_args) -> dict:
             "train_tokens": round(sum(lengths) / len(lengths), 2) if lengths else None}
 
 
-def select_and_evaluate(trainer, tokenizer, val_rows, training_args, script_args, periodic, rule, schedule,
-                        budget_model):
+def select_and_evaluate(ctx: RunContext, trainer, periodic, rule, budget_model):
     """The final val evaluation, and which weights ship: the schedule's shipped stage, else the evaluated
     checkpoint that best satisfies the constraint (when it beats the last step), else the last step."""
     from rewards.budgets import read_state
@@ -359,8 +422,8 @@ def select_and_evaluate(trainer, tokenizer, val_rows, training_args, script_args
     from train.selection import select
     from train.files import load_adapter_weights
 
-    model, out = trainer.model, Path(training_args.output_dir)
-    max_new = training_args.max_completion_length
+    model, out, max_new, schedule = trainer.model, ctx.out, ctx.max_new, ctx.schedule
+    tokenizer, val_rows = ctx.tokenizer, ctx.val_rows
     final = evaluate(model, tokenizer, val_rows, max_new, desc="final eval")
     last = {"step": trainer.state.global_step, "em": final["em"], "mean_tokens": final["mean_tokens"],
             "lambda": trainer.controller.lam}
@@ -383,7 +446,7 @@ def select_and_evaluate(trainer, tokenizer, val_rows, training_args, script_args
     return final, selected
 
 
-def fit_allocator(model, tokenizer, task, train_rows, val_rows, script_args, training_args, base, untagged):
+def fit_allocator(ctx: RunContext, model, untagged):
     """The allocator of a budget-conditioned policy: the trained policy answers `allocator_fit_rows` train
     prompts that neither the warm start nor RL saw (the task's calibration rows) at every budget of the grid, the allocator is fitted on those answers and solved for T
     (budget_ratio × the base model's tokens), and val is evaluated as served through it. Returns that
@@ -394,18 +457,19 @@ def fit_allocator(model, tokenizer, task, train_rows, val_rows, script_args, tra
     from train.evaluate import budget_records
     from train.evaluate import evaluate_allocated
 
+    script_args, training_args, task, tokenizer = ctx.script_args, ctx.training_args, ctx.task, ctx.tokenizer
     grid = sorted({int(b) for b in script_args.allocator_grid.split(",")}) if script_args.allocator_grid \
         else [b for b in task.budget_grid() if b <= training_args.max_completion_length]
-    rows = task.calibration_rows(train_rows) if hasattr(task, "calibration_rows") else train_rows
+    rows = task.calibration_rows(ctx.train_rows) if hasattr(task, "calibration_rows") else ctx.train_rows
     rows = random.Random(training_args.seed).sample(rows, min(len(rows), script_args.allocator_fit_rows))
-    target = controller_target(script_args, base, "budget")
+    target = ctx.targets.budget_tokens
     records = budget_records(model, tokenizer, rows, grid, task.budget_prompt, training_args.max_completion_length)
     from train.files import write_json_atomic
 
     Path(training_args.output_dir).mkdir(parents=True, exist_ok=True)  # the fit's data: a re-fit needs no model
     write_json_atomic(str(Path(training_args.output_dir) / "allocator_records.json"), records)
     allocator = Allocator.fit(records, grid, target, **task.budget_tag())
-    served = evaluate_allocated(model, tokenizer, val_rows, allocator, training_args.max_completion_length)
+    served = evaluate_allocated(model, tokenizer, ctx.val_rows, allocator, training_args.max_completion_length)
     served["untagged"] = strip(untagged)
     served["allocator"] = {"target": target, "mu": allocator.mu, "grid": grid, "fit_rows": len(rows),
                            "predicted": allocator.predicted()}
@@ -415,8 +479,7 @@ def fit_allocator(model, tokenizer, task, train_rows, val_rows, script_args, tra
     return served, allocator
 
 
-def write_outputs(state, trainer, tokenizer, val_rows, script_args, training_args, base, final, selected, schedule,
-                  budget_model, run, target, model_path, started, allocator=None) -> dict:
+def write_outputs(ctx: RunContext, trainer, run, final, selected, budget_model, allocator=None) -> dict:
     """Adapter, serving export, summary.json, per-example results, the front (if scheduled), W&B summary."""
     from peft import PeftModel
 
@@ -426,15 +489,18 @@ def write_outputs(state, trainer, tokenizer, val_rows, script_args, training_arg
     from train.tracking import finish_wandb, wandb_dir
     from train.files import write_json_atomic
 
-    out, model = Path(training_args.output_dir), trainer.model
+    script_args, training_args, schedule, targets = ctx.script_args, ctx.training_args, ctx.schedule, ctx.targets
+    tokenizer, val_rows = ctx.tokenizer, ctx.val_rows
+    out, model = ctx.out, trainer.model
     steps_run = max(1, run["steps_run"])
+    base = strip(ctx.base) | ({"sampled_em": targets.sampled_em} if targets.sampled_em is not None else {})
     summary = {
-        "base": strip(base),
+        "base": base,
         "final": strip(final),
         "oracle_mean_tokens": base.get("oracle_mean_tokens"),
         "constraint": {"mode": script_args.constraint, "target": selected.get("target") or (
-                           trainer.controller.settings.target if schedule else controller_target(script_args, base)),
-                       "controller_target": target},
+                           trainer.controller.settings.target if schedule else targets.constraint),
+                       "controller_target": targets.controller},
         "lambda": trainer.controller.lam,
         "steps": trainer.state.global_step,
         "selected_step": selected["step"],
@@ -444,7 +510,7 @@ def write_outputs(state, trainer, tokenizer, val_rows, script_args, training_arg
         "seconds_per_step": round(run["seconds"] / steps_run, 3),
         "train_mean_completion_tokens": run["train_tokens"],
         "terse_overhead_seconds_per_step": round(trainer.overhead_seconds / steps_run, 4),
-        "wall_seconds": round(time.time() - started, 1),
+        "wall_seconds": round(time.time() - ctx.started, 1),
         "algorithm": script_args.algorithm,
         "task": script_args.task,
         "seed": training_args.seed,
@@ -454,7 +520,7 @@ def write_outputs(state, trainer, tokenizer, val_rows, script_args, training_arg
         "answer_check": script_args.answer_check,
         "data_spec": data_spec(script_args),
         "max_completion_length": training_args.max_completion_length,
-        "base_model": model_path,
+        "base_model": ctx.model_path,
         "wandb_dir": wandb_dir(),
         "adapter": str(out / "adapter"),
     }
@@ -462,7 +528,7 @@ def write_outputs(state, trainer, tokenizer, val_rows, script_args, training_arg
         summary["step_profile"] = {"device": str(trainer.accelerator.device), **trainer.profile.summary()}
     if schedule is not None:
         summary["frontier"] = [{k: v for k, v in p.items() if k != "by_difficulty"} for p in schedule.points]
-    if state.is_main_process:
+    if ctx.state.is_main_process:
         if isinstance(model, PeftModel):
             model.save_pretrained(out / "adapter", save_embedding_layers=False)
             tokenizer.save_pretrained(out / "adapter")
