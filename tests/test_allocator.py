@@ -158,3 +158,48 @@ def test_tokens_that_buy_next_to_nothing_are_not_bought_however_much_room():
     alloc.mu_min = 0.0
     alloc.set_target(100.0)
     assert alloc.budget("h1 x") == 40
+
+
+# -- cross-validated regularisation -------------------------------------------------------------------------
+def _noisy_records(rows_per_group: int, seed: int = 0) -> list[dict]:
+    """Prompts of 1..12 words whose true P(correct | b) is the same for every length: any difference
+    between groups is noise, so shrinking to the pooled share should win on held-out prompts."""
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    for length in range(1, 13):
+        for i in range(rows_per_group):
+            prompt = " ".join(["w"] * length) + f" ?{i}"
+            for b, p in ((5, 0.3), (10, 0.6), (20, 0.9)):
+                out.append({"prompt": prompt, "budget": b, "tokens": b, "correct": rng.random() < p})
+    return out
+
+
+def test_cross_validation_shrinks_noise_and_keeps_prompts_in_one_fold():
+    from train.allocator import cross_validate, fold_of
+
+    records = _noisy_records(4)
+    chosen = cross_validate(records, [5, 10, 20], folds=4)
+    assert chosen["prior_strength"] >= 8.0  # groups differ by noise only: shrink hard
+    assert chosen["scores"]["8,12"] < chosen["scores"]["0,12"]
+    folds = {}
+    for r in records:
+        folds.setdefault(r["prompt"], set()).add(fold_of(r["prompt"], 4))
+    assert all(len(f) == 1 for f in folds.values())
+    with pytest.raises(ValueError, match="folds >= 2"):
+        cross_validate(records, [5, 10, 20], folds=1)
+    with pytest.raises(ValueError, match="too few distinct prompts"):
+        cross_validate(records[:3], [5, 10, 20], folds=5)
+
+
+def test_fit_with_cv_uses_the_chosen_regularisation():
+    from train.allocator import Allocator, cross_validate
+
+    records = _noisy_records(4)
+    chosen = cross_validate([dict(r) for r in records], [5, 10, 20], folds=4)
+    fitted = Allocator.fit([dict(r) for r in records], [5, 10, 20], 10.0, cv_folds=4)
+    assert len(fitted.edges) <= chosen["max_groups"]
+    plain = Allocator.fit([dict(r) for r in records], [5, 10, 20], 10.0)
+    spread = lambda a: max(row[0] for row in a.em) - min(row[0] for row in a.em)  # noqa: E731
+    assert spread(fitted) < spread(plain)  # shrunk harder: the groups' p(g, 5) closer together

@@ -208,6 +208,7 @@ OK = {"budget_ratio": 0.5}
     ({"early_stopping_adaptive": True, "eval_every": 10}, "early_stopping_adaptive adapts early_stopping_patience"),
     ({"early_stopping_max_patience": -1}, "early_stopping_max_patience must be >= 0"),
     ({"lora_plus_ratio": 0.0}, "lora_plus_ratio must be > 0"),
+    ({"allocator_cv_folds": 1}, "allocator_cv_folds must be 0 (off) or >= 2"),
     ({"layer_lr_decay": 1.5}, "layer_lr_decay must lie in (0, 1]"),
     ({"layer_lr_decay": 0.0}, "layer_lr_decay must lie in (0, 1]"),
     ({"budget_allocation": "greedy"}, "budget_allocation must be one of"),

@@ -258,6 +258,19 @@ def test_evaluate_cli_reports_beam_search_and_majority_vote_beside_greedy(smoke_
     assert modes["vote3"]["mean_tokens"] >= 3
 
 
+def test_evaluate_cli_reports_em_and_tokens_per_fold(smoke_run, tmp_path, capsys):
+    from train.evaluate import cli
+
+    out, _ = smoke_run
+    path = tmp_path / "folds.json"
+    assert cli([str(out), "--size", "24", "--folds", "3", "--out", str(path)]) == 0
+    greedy = json.loads(path.read_text())["models"][str(out)]["greedy"]
+    folds = greedy["folds"]
+    assert folds["folds"] == 3 and sum(f["n"] for f in folds["per_fold"]) == 24
+    assert abs(sum(f["em"] * f["n"] for f in folds["per_fold"]) / 24 - greedy["em"]) < 1e-9  # folds add up
+    assert "3 folds: EM" in capsys.readouterr().out
+
+
 def test_evaluate_cli_vote_without_temperature_is_an_error(capsys):
     from train.evaluate import cli
 
@@ -273,3 +286,12 @@ def test_majority_answer_takes_the_most_common_extracted_answer():
     assert majority_answer(["#### 5", "x #### 7", "#### 7.0", "nothing"]) == "x #### 7"
     assert majority_answer(["#### 5", "#### 7"]) == "#### 5"  # a tie: the answer seen first
     assert majority_answer(["no answer", "none either"]) == "no answer"
+
+
+def test_evaluate_cli_one_fold_is_an_error(capsys):
+    from train.evaluate import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli(["base", "--model", "x", "--folds", "1"])
+    assert exit_info.value.code == 2
+    assert "--folds must be 0 (off) or at least 2" in capsys.readouterr().err

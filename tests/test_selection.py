@@ -1,3 +1,5 @@
+import statistics
+
 import pytest
 
 from train.ab_test import paired_bootstrap
@@ -139,3 +141,24 @@ def test_adaptive_patience_waits_longer_after_a_run_that_was_still_shortening():
     assert first_adaptive > first_fixed  # patience grew to 4 while tokens fell; 2 → stops after 3 quiet, not 2
     # a moving EM resets the quiet run, as for the fixed rule
     assert not settled_adaptive([_rec(0.9, 20.0), _rec(0.9, 20.0), _rec(0.95, 20.0)], 1)
+
+
+def test_fold_report_splits_rows_disjointly_and_reports_the_spread():
+    from train.evaluate import fold_report
+
+    rows = [{"prompt": f"{i} + {i} ?"} for i in range(90)]
+    correct = [i < 45 for i in range(90)]
+    tokens = [float(i) for i in range(90)]
+    report = fold_report(rows, {"correct": correct, "tokens": tokens}, folds=3, seed=1)
+    assert sum(f["n"] for f in report["per_fold"]) == 90
+    assert abs(report["em_mean"] - statistics.fmean(f["em"] for f in report["per_fold"])) < 1e-12
+    assert report["em_range"] == max(f["em"] for f in report["per_fold"]) - min(f["em"] for f in report["per_fold"])
+    assert report["em_std"] > 0 and report["tokens_std"] > 0
+    again = fold_report(rows, {"correct": correct, "tokens": tokens}, folds=3, seed=1)
+    assert again == report                                   # the same rows fall in the same folds
+    other = fold_report(rows, {"correct": correct, "tokens": tokens}, folds=3, seed=2)
+    assert other["per_fold"] != report["per_fold"]           # the seed picks another split
+    with pytest.raises(ValueError, match="at least 2"):
+        fold_report(rows, {"correct": correct, "tokens": tokens}, folds=1)
+    with pytest.raises(ValueError, match="too few"):
+        fold_report(rows[:2], {"correct": correct[:2], "tokens": tokens[:2]}, folds=5)

@@ -188,6 +188,36 @@ def majority_answer(completions: list[str]) -> str:
     return first[best]
 
 
+def fold_report(rows: list[dict], per_example: dict, folds: int, seed: int = 0) -> dict:
+    """EM and mean tokens on each of `folds` disjoint subsets of the rows (a stable hash of the prompt
+    picks a row's fold), with their spread: is a figure robust across subsets of the data, or carried by
+    a few rows? Pure: from an evaluation's per-example results, no generation.
+
+    >>> rows = [{"prompt": f"q{i}"} for i in range(40)]
+    >>> r = fold_report(rows, {"correct": [i % 2 == 0 for i in range(40)], "tokens": [10] * 40}, folds=4)
+    >>> len(r["per_fold"]), sum(f["n"] for f in r["per_fold"]), r["tokens_range"]
+    (4, 40, 0.0)
+    """
+    from train.allocator import fold_of
+
+    if folds < 2:
+        raise ValueError(f"--folds needs at least 2 folds, got {folds}")
+    cells = [{"n": 0, "right": 0.0, "tokens": 0.0} for _ in range(folds)]
+    for row, ok, n in zip(rows, per_example["correct"], per_example["tokens"], strict=True):
+        cell = cells[fold_of(row["prompt"], folds, seed)]
+        cell["n"] += 1
+        cell["right"] += float(ok)
+        cell["tokens"] += n
+    if any(c["n"] == 0 for c in cells):
+        raise ValueError(f"{len(rows)} rows are too few for {folds} folds (a fold is empty)")
+    per_fold = [{"n": c["n"], "em": c["right"] / c["n"], "mean_tokens": c["tokens"] / c["n"]} for c in cells]
+    ems, toks = [f["em"] for f in per_fold], [f["mean_tokens"] for f in per_fold]
+    return {"folds": folds, "per_fold": per_fold,
+            "em_mean": statistics.fmean(ems), "em_std": statistics.stdev(ems), "em_range": max(ems) - min(ems),
+            "tokens_mean": statistics.fmean(toks), "tokens_std": statistics.stdev(toks),
+            "tokens_range": max(toks) - min(toks)}
+
+
 def _summarise(rows, correct, lengths, truncated) -> dict:
     out = {
         "n": len(rows),
@@ -402,6 +432,8 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget_ratio", type=float, help="as --budget, T = this × the run's base tokens")
     parser.add_argument("--stream", action="store_true", help="with --budget: the allocator's online control on, "
                         "rows in order, observe() after every 10 (reports per-100-request windows)")
+    parser.add_argument("--folds", type=int, default=0, help="also report EM and tokens on K disjoint folds of "
+                        "the rows (K >= 2), with their spread")
     parser.add_argument("--n_boot", type=int, default=5000)
     parser.add_argument("--out", help="JSON file to write")
     parser.add_argument("--report_to", default="none", choices=["none", "wandb"])
@@ -423,6 +455,8 @@ def cli(argv: list[str] | None = None) -> int:
         parser.error("--samples needs --temperature (the vote is over sampled completions)")
     if args.num_beams < 1 or args.samples < 1:
         parser.error("--num_beams and --samples must be at least 1")
+    if args.folds == 1 or args.folds < 0:
+        parser.error("--folds must be 0 (off) or at least 2")
     try:
         return _run_cli(args)
     except (ValueError, KeyError, OSError) as err:
@@ -477,6 +511,10 @@ def _run_cli(args) -> int:
     for name, entry in results.items():
         report["models"][name] = {k: {m: v for m, v in r.items() if m not in ("completions", "per_example")}
                                   for k, r in entry.items() if isinstance(r, dict)}
+        if args.folds:
+            for mode, r in entry.items():
+                if isinstance(r, dict) and "per_example" in r and "budget" not in r["per_example"]:
+                    report["models"][name][mode]["folds"] = fold_report(rows, r["per_example"], args.folds, seed)
     if len(results) == 2:
         (name_a, a), (name_b, b) = results.items()
         for mode in a:
@@ -492,6 +530,14 @@ def _run_cli(args) -> int:
     rows_out = Path(args.rows_out) if args.rows_out else out.with_name(out.stem + "_rows.jsonl")
     write_preflight_rows(rows_out, examples)
     _print_report(report)
+    if args.folds:
+        for name, modes in report["models"].items():
+            for mode, r in modes.items():
+                if isinstance(r, dict) and "folds" in r:
+                    f = r["folds"]
+                    print(f"{name} {mode}, {f['folds']} folds: EM " + " ".join(f"{x['em']:.3f}" for x in f["per_fold"])
+                          + f" (mean {f['em_mean']:.3f} ± {f['em_std']:.3f} sd, range {f['em_range']:.3f}); tokens "
+                          + " ".join(f"{x['mean_tokens']:.1f}" for x in f["per_fold"]) + f" (± {f['tokens_std']:.1f})")
     print_preflight(report["preflight"])
     print(f"\nwrote {out} and {rows_out}")
     if args.report_to == "wandb":

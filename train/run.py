@@ -468,7 +468,7 @@ def fit_allocator(ctx: RunContext, model, untagged):
 
     Path(training_args.output_dir).mkdir(parents=True, exist_ok=True)  # the fit's data: a re-fit needs no model
     write_json_atomic(str(Path(training_args.output_dir) / "allocator_records.json"), records)
-    allocator = Allocator.fit(records, grid, target, **task.budget_tag())
+    allocator = Allocator.fit(records, grid, target, cv_folds=script_args.allocator_cv_folds, **task.budget_tag())
     served = evaluate_allocated(model, tokenizer, ctx.val_rows, allocator, training_args.max_completion_length)
     served["untagged"] = strip(untagged)
     served["allocator"] = {"target": target, "mu": allocator.mu, "grid": grid, "fit_rows": len(rows),
