@@ -513,7 +513,7 @@ def _run_cli(args) -> int:
                                   for k, r in entry.items() if isinstance(r, dict)}
         if args.folds:
             for mode, r in entry.items():
-                if isinstance(r, dict) and "per_example" in r and "budget" not in r["per_example"]:
+                if isinstance(r, dict) and "per_example" in r and not (mode == "served" and args.stream):
                     report["models"][name][mode]["folds"] = fold_report(rows, r["per_example"], args.folds, seed)
     if len(results) == 2:
         (name_a, a), (name_b, b) = results.items()
