@@ -14,7 +14,7 @@ curves (`rewards/budgets/allocation.py`):
 - `frontier`: EM*(T), the best val EM that any per-prompt choice of modes reaches at mean tokens ≤ T;
 - `uniform`: the best EM of one common length cap at mean tokens ≤ T;
 
-for T = 0.2, 0.3, …, 1.0 × the base model's mean tokens. Written as JSON (the schema of issue 13:
+for T = 0.2, 0.3, …, 1.0 × the base model's mean tokens. Written as JSON (keys
 `base`, `curves`, `frontier`, `uniform`, plus `shares` of prompts per difficulty and `modes`) and
 printed as tables. `launch/compare.py` reads the file to draw the frontier and to report each method's
 gap to it.

@@ -53,7 +53,7 @@ MODE_MIX = {"full": 0.40, "steps": 0.20, "pairs": 0.20, "direct": 0.20}
 # Share of prompts per difficulty (1..MAX_OPS) in every split. The mix decides what per-prompt allocation is
 # worth (the allocation frontier pulls away from a uniform cap where cells differ in what a token buys):
 # many short prompts that need no steps and many long ones that need all of them, as in real traffic where
-# most requests are easy and a few are long. Chosen from the first base model's curves (issue 13).
+# most requests are easy and a few are long. Chosen from the first base model's curves.
 DIFFICULTY_MIX = (2, 2, 1, 1, 1, 2)
 SPLIT_SIZES = arith.SPLIT_SIZES
 SPLIT_SEED_OFFSETS = {"train": 10, "val": 11, "test": 12}

@@ -4,7 +4,7 @@ Why a third variant: on `chain` and `chain_graded` a chain's first number is an 
 only ~130 one-operation prompts (`7 + 5 ?`) and the val and test splits hold out almost all of them: the
 warm start saw 25 distinct one-operation prompts (seed 0), and its direct answer to an unseen one was right
 only 0.76–0.88 of the time. That is a generalisation gap of the split, not a limit of short answers, and it
-left issue 13's "a level that loses ≤ 0.02" unmet and the easy prompts with nothing free to give: every
+left the benchmark's "a level that loses ≤ 0.02" unmet and the easy prompts with nothing free to give: every
 shortening cost accuracy somewhere. Here a chain starts at any value 0–`MAX_VALUE` (the running value
 stays in [0, `MAX_VALUE`] as before), so there are ~330 one-operation prompts and the warm start sees
 ~140 of them (seed 0: 173 distinct in train, of which RL keeps a fifth).
