@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, stop in rules(patiences).items():
             table[name].append({"run": run, **replay(records, rule, stop)})
     full = {r["run"]: r for r in table["no early stopping"]}
-    print(f"| rule | stop step per run | shipped EM per run | steps saved (mean, range) | EM lost (mean, max) | within 1.05·T |")
+    print("| rule | stop step per run | shipped EM per run | steps saved (mean, range) | EM lost (mean, max) | within 1.05·T |")
     print("|---|---|---|---|---|---|")
     summary_rows = {}
     for name, outcomes in table.items():
