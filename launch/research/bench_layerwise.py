@@ -5,7 +5,7 @@
 The recipe is the benchmark's best RL method (`terse_monotone` of launch/compare.py, T = 0.4 × base, 120
 steps, evaluations every 40), with the same settings as the contest's runs — so its single-learning-rate
 runs are the contest's own, shared through the run cache — plus `--lora_plus_ratio 16` (LoRA+, the paper's
-ratio) or `--layer_lr_decay 0.8`. Reported per seed: the first evaluation within 1.05·T (the steps to
+ratio), `--lora_plus_ratio 4` or `--layer_lr_decay 0.8`. Reported per seed: the first evaluation within 1.05·T (the steps to
 reach the budget, at the evaluations' 40-step resolution), the shipped val EM and tokens; then a paired
 bootstrap of each option against one learning rate over all seeds' val prompts.
 """
@@ -24,7 +24,7 @@ from train.selection import BUDGET_TOLERANCE
 
 CONFIG = "configs/benchmark_easy.yaml"
 VARIANTS = {"one learning rate": [], "LoRA+ (ratio 16)": ["--lora_plus_ratio", "16"],
-            "per-layer decay 0.8": ["--layer_lr_decay", "0.8"]}
+            "LoRA+ (ratio 4)": ["--lora_plus_ratio", "4"], "per-layer decay 0.8": ["--layer_lr_decay", "0.8"]}
 
 
 def steps_to_budget(summary: dict) -> int | None:
