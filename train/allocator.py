@@ -149,20 +149,19 @@ def cross_validate(records: list[dict], grid: list[int], folds: int = 5, seed: i
     split = [fold_of(r["prompt"], folds, seed) for r in records]
     if len(set(split)) < folds:
         raise ValueError(f"too few distinct prompts ({len({str(r['prompt']) for r in records})}) for {folds} folds")
+    parts = [([r for r, f in zip(records, split) if f != k], [r for r, f in zip(records, split) if f == k])
+             for k in range(folds)]  # (fitted on, scored on), once for every candidate
     scores = {}
     for groups in max_groups:
+        edges = [group_edges([r["feature"] for r in train], groups) for train, _ in parts]
         for strength in prior_strengths:
-            loss, n = 0.0, 0
-            for k in range(folds):
-                train = [r for r, f in zip(records, split) if f != k]
-                held = [r for r, f in zip(records, split) if f == k]
-                edges = group_edges([r["feature"] for r in train], groups)
-                em, _ = fit_tables(train, grid, edges, strength)
+            loss = 0.0
+            for (train, held), fold_edges in zip(parts, edges):
+                em, _ = fit_tables(train, grid, fold_edges, strength)
                 for r in held:
-                    p = em[group_of(r["feature"], edges)][index[r["budget"]]]
+                    p = em[group_of(r["feature"], fold_edges)][index[r["budget"]]]
                     loss += (p - float(r["correct"])) ** 2
-                    n += 1
-            scores[f"{strength:g},{groups}"] = loss / n
+            scores[f"{strength:g},{groups}"] = loss / len(records)
     best = min(scores, key=lambda key: (round(scores[key], 12), -float(key.split(",")[0]), int(key.split(",")[1])))
     strength, groups = best.split(",")
     return {"prior_strength": float(strength), "max_groups": int(groups), "folds": folds, "scores": scores}

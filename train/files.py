@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import os
 
-PREFIX_CHECKPOINT_DIR = "checkpoint"  # transformers' folder prefix (transformers.trainer_utils)
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
 COMPLETE_MARKER = "terse_checkpoint_complete"  # written last: a checkpoint without it is half-written
 
 

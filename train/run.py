@@ -454,8 +454,8 @@ def fit_allocator(ctx: RunContext, model, untagged):
     import random
 
     from train.allocator import Allocator
-    from train.evaluate import budget_records
-    from train.evaluate import evaluate_allocated
+    from train.evaluate import budget_records, evaluate_allocated
+    from train.files import write_json_atomic
 
     script_args, training_args, task, tokenizer = ctx.script_args, ctx.training_args, ctx.task, ctx.tokenizer
     grid = sorted({int(b) for b in script_args.allocator_grid.split(",")}) if script_args.allocator_grid \
@@ -463,13 +463,11 @@ def fit_allocator(ctx: RunContext, model, untagged):
     rows = task.calibration_rows(ctx.train_rows) if hasattr(task, "calibration_rows") else ctx.train_rows
     rows = random.Random(training_args.seed).sample(rows, min(len(rows), script_args.allocator_fit_rows))
     target = ctx.targets.budget_tokens
-    records = budget_records(model, tokenizer, rows, grid, task.budget_prompt, training_args.max_completion_length)
-    from train.files import write_json_atomic
-
-    Path(training_args.output_dir).mkdir(parents=True, exist_ok=True)  # the fit's data: a re-fit needs no model
-    write_json_atomic(str(Path(training_args.output_dir) / "allocator_records.json"), records)
+    records = budget_records(model, tokenizer, rows, grid, task.budget_prompt, ctx.max_new)
+    ctx.out.mkdir(parents=True, exist_ok=True)  # the fit's data: a re-fit needs no model
+    write_json_atomic(str(ctx.out / "allocator_records.json"), records)
     allocator = Allocator.fit(records, grid, target, cv_folds=script_args.allocator_cv_folds, **task.budget_tag())
-    served = evaluate_allocated(model, tokenizer, ctx.val_rows, allocator, training_args.max_completion_length)
+    served = evaluate_allocated(model, tokenizer, ctx.val_rows, allocator, ctx.max_new)
     served["untagged"] = strip(untagged)
     served["allocator"] = {"target": target, "mu": allocator.mu, "grid": grid, "fit_rows": len(rows),
                            "predicted": allocator.predicted()}

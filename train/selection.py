@@ -57,14 +57,7 @@ def settled(records: list[dict], patience: int, em_tol: float = 0.01, tokens_tol
     if patience <= 0 or len(records) < patience + 1:
         return False
     window = records[-(patience + 1):]
-    for before, after in zip(window, window[1:]):
-        if abs(after["em"] - before["em"]) > em_tol:
-            return False
-        if abs(after["mean_tokens"] / max(before["mean_tokens"], 1e-9) - 1) > tokens_tol:
-            return False
-        if abs(after.get("lambda", 0.0) - before.get("lambda", 0.0)) > lambda_tol:
-            return False
-    return True
+    return all(_quiet(before, after, em_tol, tokens_tol, lambda_tol) for before, after in zip(window, window[1:]))
 
 
 def _quiet(before: dict, after: dict, em_tol: float, tokens_tol: float, lambda_tol: float) -> bool:
