@@ -121,6 +121,7 @@ def extract_text_answer(completion: str) -> str:
 
 
 _LETTER = r"([A-Ja-j])"
+_BRACKETED = re.compile(r"[(\[]\s*([A-J])\s*[)\]]")  # "(B)" ("(d)" in prose is a label, not an answer)
 _CHOICE_PATTERNS = [
     # after a marker: "The answer is (B)", "Answer: b", "I think it's C.", "Option D", "**C**"
     re.compile(r"(?:\b(?:final\s+|correct\s+|right\s+|best\s+)?(?:answer|option|choice)(?:\s+to\s+(?:this|the)\s+(?:question|article|passage|problem))?"
@@ -136,65 +137,110 @@ _CHOICE_PATTERNS = [
     # "the answer C. was blamed", "the correct answer B.", 'the answer "A" is true': a capital right after "answer"
     re.compile(r"\b(?:[Tt]he|[Mm]y|[Oo]ur)\s+(?:(?:final|correct|right|best)\s+)?answer\s+[\"'*(\[]*([A-J])(?![A-Za-z'\-])"),
     re.compile(r"\b(?:option|choice)\s+[(\[]?" + _LETTER + r"(?![A-Za-z])", re.IGNORECASE),
-    re.compile(r"[(\[]\s*([A-J])\s*[)\]]"),                       # "(B)" ("(d)" in prose is a label, not an answer)
+    _BRACKETED,
     re.compile(r"\*\*\s*" + _LETTER + r"\s*[).:]?\s*\*\*"),         # "**B**", "**B)**"
     "option lines",                                                  # a line that starts "B)" / "B." / "B:"
     re.compile(r"(?:^|\n)[ \t]*([A-J])[ \t]*(?=$|\n)"),              # a line that is only "B"
     # last resort, an option quoted in prose: "To answer the question, C. the largest city …"
     re.compile(r"(?<=\S)[ \t,:;]+([A-J])\.[ \t]+(?=[a-z])"),
 ]
-_OPTION_LINE = re.compile(r"^\s*[*-]?\s*" + _LETTER + r"\s*[).:](?:\s|$)")
+_OPTION_LINE = re.compile(r"^\s*[*-]?\s*(?:\((?=[A-J]\)))?" + _LETTER + r"\s*[).:](?:\s|$)")  # "(b)" is a part
+# LaTeX math ($…$, $$…$$, \(…\), \[…\]): its capitals are variables ("$[A] = 0.10$", "$I = MR^2$"), not options.
+# A `$…$` span that opens on a digit counts only with a TeX sign in it (\\ ^ _ { } =), so "$20 and (B) $30" stays
+# prose; one left open by a cut-off generation runs to the end.
+_MATH_SPAN = re.compile(r"\$\$.*?(?:\$\$|\Z)|\$(?:(?=[^$\n]*[\\^_{}=])|(?![\d\s]))[^$\n]*(?:\$|\Z)|\\\(.*?(?:\\\)|\Z)|\\\[.*?(?:\\\]|\Z)",
+                        re.DOTALL)
+_BOXED = re.compile(r"\\boxed\{\s*(?:\\text(?:bf)?\{)?\s*\(?([A-J])\)?\s*\}?\s*\}")  # "\boxed{B}", "\boxed{\text{(B)}}"
+# After the stated letter, more letters and the end of the statement: "The answer is (A, B, C)." names no one option.
+_SEVERAL = re.compile(r"\s*\)?(?:\s*(?:,|&|/)\s*|\s+(?:and|or)\s+)\(?[A-J]\)?(?:(?:\s*(?:,|&|/)\s*|\s+(?:and|or)\s+)\(?[A-J]\)?)*"
+                      r"\s*\)?\s*(?:[.;]|$|\n)")
+_ANSWER_WORDS = {"answer", "choice", "option", "choose", "chose", "pick", "select", "correct"}
+
+
+def _blank(text: str, spans) -> str:
+    """`text` with each (start, end) span replaced by spaces: positions stay where they were."""
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = " " * (end - start)
+    return "".join(chars)
+
+
+def _echo_runs(completion: str) -> list[list[tuple[int, int, str]]]:
+    """Runs of consecutive option lines ("B) …", "(B) …", "B. …"; blank lines skipped), each line as
+    (label start, label end, letter)."""
+    runs, run, offset = [], [], 0
+    for line in completion.split("\n"):
+        if line.strip():
+            match = _OPTION_LINE.match(line)
+            if match:
+                run.append((offset + match.start(1), offset + match.end(1), match.group(1)))
+            else:
+                runs.append(run)
+                run = []
+        offset += len(line) + 1
+    runs.append(run)
+    return runs
 
 
 def _stated_option_line(completion: str) -> str | None:
     """The last line that starts with an option letter ("B) …", "B. …"), not counting echoed option lists:
     two or more such lines in a row are the options repeated, not an answer."""
-    runs, run = [], []
-    for line in completion.split("\n"):
-        if not line.strip():
-            continue
-        match = _OPTION_LINE.match(line)
-        if match:
-            run.append(match.group(1))
-        else:
-            runs.append(run)
-            run = []
-    runs.append(run)
-    stated = [letter for r in runs if len(r) < 2 for letter in r]
+    stated = [letter for r in _echo_runs(completion) if len(r) < 2 for _, _, letter in r]
     return stated[-1] if stated else None
+
+
+def _abbreviation(text: str, start: int, letter: str) -> bool:
+    """A bracketed capital right after a word it abbreviates: "joules (J)", "Celsius (C)", "current (A)"."""
+    word = re.search(r"([A-Za-z]{3,})\s*$", text[:start])
+    return bool(word) and word.group(1)[0].upper() == letter and word.group(1).lower() not in _ANSWER_WORDS
 
 
 def extract_choice(completion: str) -> str | None:
     """The option letter (upper case) a completion states as its answer, or None.
 
-    Rules in order of precedence, the last match of the first rule that matches: a marker followed by a
-    letter ("The answer is B", "Answer: b", "I think it's C", "I would go with (D)"); "option B" /
-    "choice B"; a bracketed letter "(B)"; a bold letter "**B**"; a line that starts with "B)" or "B." (two or more such lines in a row
-    are the options echoed, not an answer); a line that is a single capital letter. A lower-case letter after "I think it's" counts only when
-    no word follows it, so "I think it's a trick question" names no option.
+    Rules in order of precedence, the last match of the first rule that matches: a boxed letter
+    ("\\boxed{B}"); a marker followed by a letter ("The answer is B", "Answer: b", "I think it's C", "I would
+    go with (D)"), unless more letters follow it ("The answer is (A, B, C)": no one option); "option B" /
+    "choice B"; a bracketed letter "(B)" (not an abbreviation: "joules (J)"); a bold letter "**B**"; a line
+    that starts with "B)", "(B)" or "B." (two or more such lines in a row are the options echoed, not an
+    answer); a line that is a single capital letter. Letters inside LaTeX math ("$[A] = 0.1$") are
+    variables and count for no rule after the marker. A lower-case letter after "I think it's" counts only
+    when no word follows it, so "I think it's a trick question" names no option.
 
     >>> extract_choice("Let me think. (A) is wrong, so I think it's C.")
     'C'
     >>> extract_choice("I think it's a trick question.") is None
     True
+    >>> extract_choice("Convert the energy to joules (J) first: $[A] = 0.1$.") is None
+    True
     """
     if not isinstance(completion, str):
         return None
-    for pattern in _CHOICE_PATTERNS:
+    boxed = _BOXED.findall(completion)
+    if boxed:
+        return boxed[-1]
+    echoed = [(a, b) for run in _echo_runs(completion) if len(run) >= 2 for a, b, _ in run]
+    masked = _blank(completion, [m.span() for m in _MATH_SPAN.finditer(completion)] + echoed)
+    for index, pattern in enumerate(_CHOICE_PATTERNS):
         if pattern == "option lines":
-            letter = _stated_option_line(completion)
+            letter = _stated_option_line(_blank(completion, [m.span() for m in _MATH_SPAN.finditer(completion)]))
             if letter is not None:
                 return letter.upper()
             continue
-        for match in reversed(list(pattern.finditer(completion))):
+        text = completion if index == 0 else masked  # the marker reads the text as written
+        for match in reversed(list(pattern.finditer(text))):
             letter = match.group(1)
-            after = completion[match.end():]
+            after = text[match.end():]
             if letter.islower() and re.match(r"\s+[a-z]", after):  # "it's a good one": an article
                 continue
-            named = re.search(r"(?:option|choice)\s+[(\[]?$", completion[match.start():match.start(1)], re.IGNORECASE)
-            after_answer = re.search(r"answer\s+[\"'*(\[]*$", completion[match.start():match.start(1)]) and letter != "I"
+            named = re.search(r"(?:option|choice)\s+[(\[]?$", text[match.start():match.start(1)], re.IGNORECASE)
+            after_answer = re.search(r"answer\s+[\"'*(\[]*$", text[match.start():match.start(1)]) and letter != "I"
             if letter in "aAI" and not (named or after_answer) and re.match(r"\s+[a-z]", after):  # "the answer is A lot", "I think"
                 continue
+            if pattern is _BRACKETED and _abbreviation(text, match.start(), letter):
+                continue
+            if index == 0 and _SEVERAL.match(after):
+                return None
             return letter.upper()
     return None
 

@@ -294,12 +294,37 @@ def test_user_check_rows_floats_and_logs(user_module, tmp_path, caplog):
         exact_match(["x", "x"], answer=["y"], answer_check=["text", "text"])
 
 
+# -- rules written from the disagreements of the first MMLU-Pro set (docs/answer-checks.md) -------------------
+@pytest.mark.parametrize("completion, letter", [
+    ("The answer is A. Checking again: $\\boxed{B}$", "B"),             # a boxed letter is the final answer
+    ("so the result is \\boxed{\\text{(C)}}", "C"),
+    ("The answer is (A, B, C).", None),                                # several letters: no one option
+    ("The answer is A and C.", None),
+    ("The answer is C and D is wrong.", "C"),                          # a second letter in a new clause
+    ("The answer is (D) because (A) and (B) fail.", "D"),
+    ("We know that $[A] = 0.10$ M and $[B] = 0.10$ M.", None),         # letters in math are variables
+    ("so $I = (2/5)MR^2$ and the rest follows", None),
+    ("Solve $[B] = [A] / [AB] = 1.0 \\cdot 10", None),                 # math left open by a cut-off text
+    ("It costs $20 and so (B) is cheaper than $30", "B"),             # currency is not math
+    ("(A) means x holds\n(B) means y holds\n(C) means z", None),       # parenthesised options echoed
+    ("Checking each:\n(B) is the only one left", "B"),                 # one such line is an answer
+    ("(a) The velocity is 3 m/s.\n(b) The flux is 2.", None),          # (a), (b): parts of the question
+    ("First convert the energy to joules (J).", None),                 # a bracketed abbreviation
+    ("The current is 3 amperes (A), hence (C).", "C"),
+    ("So the correct answer (A) holds.", "A"),
+])
+def test_extract_choice_mmlu_pro_rules(completion, letter):
+    assert ac.extract_choice(completion) == letter
+
+
 @pytest.mark.parametrize("name, letter_floor, verdict_floor", [("choice_labels.jsonl", 0.985, 0.995),
                                                                ("choice_labels_heldout.jsonl", 0.97, 0.99),
                                                                ("choice_labels_heldout2.jsonl", 0.98, 0.99),
-                                                               ("choice_labels_heldout3.jsonl", 0.955, 0.98)])
+                                                               ("choice_labels_heldout3.jsonl", 0.955, 0.98),
+                                                               ("choice_labels_mmlu_pro.jsonl", 0.995, 1.0)])
 def test_choice_agreement_with_hand_labels_does_not_fall(name, letter_floor, verdict_floor):
-    """Real SmolLM2 completions to RACE questions, labelled by hand (docs/answer-checks.md): the measured
+    """Real SmolLM2 completions to RACE questions and published models' MMLU-Pro completions, labelled by hand
+    (docs/answer-checks.md): the measured
     agreement is a floor, so a change to the rules can raise it but not lower it."""
     from pathlib import Path
 
