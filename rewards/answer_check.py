@@ -13,7 +13,7 @@ and the evaluator read the same check from the data (`score`).
 |---|---|---|
 | `numeric` | the number after `####`, in `\\boxed{}`, after "The answer is" / "Answer:" / "A:", else the last number (`rewards/numeric.py`) | as decimals (`1,000` = `1000.0`) |
 | `text` | after the last "The answer is" / "Answer:" / "A:" or a hedge ("I think it's"), else the last bold span, else the last line | after SQuAD v1.1's normalisation |
-| `choice` | the option letter it states: "(B)", "B)", "B.", "Answer: b", "The answer is B.", "I think it's C", "**C**" | as letters; gold a letter or a 0-based index |
+| `choice` | the option letter it states: "(B)", "B)", "B.", "Answer: b", "The answer is B.", "I think it's C", "**C**", "\\boxed{C}" (`extract_choice`) | as letters; gold a letter or a 0-based index |
 | `regex:<pattern>` | the first group of the last match of `<pattern>` (the whole match without a group) | as `text` |
 | `module:function` | your callable `(completion, gold, **row) -> bool or float` | yours; a float is the reward, ≥ 0.5 counts as correct |
 
@@ -130,8 +130,12 @@ _CHOICE_PATTERNS = [
                r"|\b(?:final\s+)?answer\s*:|\b(?:choose|pick|select)\s+as\s+(?:your|my|the)\s+answer"
                r"|\bI\s+(?:think|believe|guess|would\s+say|would\s+go\s+with|choose|pick)"
                r"(?:\s+(?:it'?s|it\s+is|the\s+answer\s+is))?|\bmy\s+answer\s+is|\bit'?s\s+probably)"
-               r"[ \t]*\n?[ \t]*(?:option|choice|letter)?[ \t]*[\"'*]*[ \t]*[(\[]?[ \t]*" + _LETTER + r"(?![A-Za-z])(?!\s?'[a-z])",
+               r"(?:[ \t]*\n?|[ \t]*(?:\n[ \t]*){1,3}(?:\$\$?|\\\[|\\\()[ \t]*(?:\\text(?:bf)?\{)?)"  # "Answer:\n\n$$\text{A}$$"
+               r"[ \t]*(?:option|choice|letter)?[ \t]*[\"'*]*[ \t]*[(\[]?[ \t]*" + _LETTER + r"(?![A-Za-z])(?!\s?'[a-z])",
                re.IGNORECASE),
+    # "The correct statement is G. …", "The most accurate statement about voters is: G. …"
+    re.compile(r"\b(?:correct|right|best|true|accurate|appropriate)\s+(?:statement|response|one)\b[^.\n]{0,100}?\s(?:is|would\s+be)"
+               r"\s*:?\s*\(?([A-J])(?:[.)]|$)", re.IGNORECASE),
     re.compile(r"(?:^|[\s(\"'])([A-J])[)\"']?\s+is\s+(?:the\s+)?(?:correct\s+|right\s+|best\s+)?answer\b"),  # "B is the answer"
     re.compile(r"(?:^|[\s(\"'])([A-J])[)\"']?\s+as\s+(?:the|my|your|their|our)\s+(?:final\s+|correct\s+)?answer\b"),
     # "the answer C. was blamed", "the correct answer B.", 'the answer "A" is true': a capital right after "answer"
@@ -144,7 +148,7 @@ _CHOICE_PATTERNS = [
     # last resort, an option quoted in prose: "To answer the question, C. the largest city …"
     re.compile(r"(?<=\S)[ \t,:;]+([A-J])\.[ \t]+(?=[a-z])"),
 ]
-_OPTION_LINE = re.compile(r"^\s*[*-]?\s*(?:\((?=[A-J]\)))?" + _LETTER + r"\s*[).:](?:\s|$)")  # "(b)" is a part
+_OPTION_LINE = re.compile(r"^\s*[*-]?\s*\(?([A-J])\s*[).:](?:\s|$)")  # capitals: "a)", "(b)" are parts of the question
 # LaTeX math ($…$, $$…$$, \(…\), \[…\]): its capitals are variables ("$[A] = 0.10$", "$I = MR^2$"), not options.
 # A `$…$` span that opens on a digit counts only with a TeX sign in it (\\ ^ _ { } =), so "$20 and (B) $30" stays
 # prose; one left open by a cut-off generation runs to the end.
@@ -154,6 +158,13 @@ _BOXED = re.compile(r"\\boxed\{\s*(?:\\text(?:bf)?\{)?\s*\(?([A-J])\)?\s*\}?\s*\
 # After the stated letter, more letters and the end of the statement: "The answer is (A, B, C)." names no one option.
 _SEVERAL = re.compile(r"\s*\)?(?:\s*(?:,|&|/)\s*|\s+(?:and|or)\s+)\(?[A-J]\)?(?:(?:\s*(?:,|&|/)\s*|\s+(?:and|or)\s+)\(?[A-J]\)?)*"
                       r"\s*\)?\s*(?:[.;]|$|\n)")
+# A new few-shot turn after a blank line ("\n\nQuestion: …"): what follows answers another question (lm-eval's `until`).
+_NEXT_TURN = re.compile(r"\n[ \t]*\n\s*(?:Question|Q)\s*:")
+# A stated non-answer: "The answer is (None of the above)", "the answer is not listed", "I cannot give a definitive answer".
+_NO_OPTION = re.compile(r"\banswer\s+(?:is|would\s+be)\s*:?\s*\(?\s*(?:none\b|not\s+(?:in|among|listed|given|"
+                        r"available|provided|one\s+of|possible|determin)|unable\b|indeterminate\b|cannot\b)"
+                        r"|\b(?:cannot|can't|can\s+not|unable\s+to)\s+(?:provide|give|determine|select|choose|pick)\s+"
+                        r"(?:an?\s+|the\s+)?(?:definitive\s+|correct\s+|single\s+)?(?:answer|option|choice)", re.IGNORECASE)
 _ANSWER_WORDS = {"answer", "choice", "option", "choose", "chose", "pick", "select", "correct"}
 
 
@@ -198,14 +209,18 @@ def _abbreviation(text: str, start: int, letter: str) -> bool:
 def extract_choice(completion: str) -> str | None:
     """The option letter (upper case) a completion states as its answer, or None.
 
-    Rules in order of precedence, the last match of the first rule that matches: a boxed letter
-    ("\\boxed{B}"); a marker followed by a letter ("The answer is B", "Answer: b", "I think it's C", "I would
-    go with (D)"), unless more letters follow it ("The answer is (A, B, C)": no one option); "option B" /
-    "choice B"; a bracketed letter "(B)" (not an abbreviation: "joules (J)"); a bold letter "**B**"; a line
-    that starts with "B)", "(B)" or "B." (two or more such lines in a row are the options echoed, not an
-    answer); a line that is a single capital letter. Letters inside LaTeX math ("$[A] = 0.1$") are
-    variables and count for no rule after the marker. A lower-case letter after "I think it's" counts only
-    when no word follows it, so "I think it's a trick question" names no option.
+    The text is read up to a new few-shot turn ("\n\nQuestion: …", which answers another question). Rules
+    in order of precedence, the last match of the first rule that matches: a boxed letter ("\\boxed{B}"); a
+    marker followed by a letter ("The answer is B", "Answer: b", "I think it's C", "I would go with (D)",
+    "Answer:\n\n$$\\text{A}$$"), unless more letters follow it ("The answer is (A, B, C)": no one option);
+    "The correct statement (about …) is: G."; "B is the answer"; "option B" / "choice B"; a bracketed letter
+    "(B)" (not an abbreviation: "joules (J)"); a bold letter "**B**"; a line that starts with "B)", "(B)" or
+    "B." (capitals only, so "a)" parts of a question do not count; two or more such lines in a row are the
+    options echoed, not an answer); a line that is a single capital letter. A letter stated before a
+    non-answer ("The answer is not among the options", "I cannot give a definitive answer") does not count.
+    Letters inside LaTeX math ("$[A] = 0.1$") are variables and count for no rule after the marker. A
+    lower-case letter after "I think it's" counts only when no word follows it, so "I think it's a trick
+    question" names no option.
 
     >>> extract_choice("Let me think. (A) is wrong, so I think it's C.")
     'C'
@@ -216,6 +231,10 @@ def extract_choice(completion: str) -> str | None:
     """
     if not isinstance(completion, str):
         return None
+    turn = _NEXT_TURN.search(completion)
+    if turn and completion[:turn.start()].strip():
+        completion = completion[:turn.start()]
+    refusals = [m.start() for m in _NO_OPTION.finditer(completion)]
     boxed = _BOXED.findall(completion)
     if boxed:
         return boxed[-1]
@@ -240,6 +259,8 @@ def extract_choice(completion: str) -> str | None:
             if pattern is _BRACKETED and _abbreviation(text, match.start(), letter):
                 continue
             if index == 0 and _SEVERAL.match(after):
+                return None
+            if refusals and refusals[-1] > match.start():  # "… (B). The answer is not among the options."
                 return None
             return letter.upper()
     return None

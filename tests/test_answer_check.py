@@ -317,11 +317,31 @@ def test_extract_choice_mmlu_pro_rules(completion, letter):
     assert ac.extract_choice(completion) == letter
 
 
+# -- rules written from the disagreements of the second MMLU-Pro set ---------------------------------------
+@pytest.mark.parametrize("completion, letter", [
+    ("The answer is (E).\n\nQuestion:\nWhich one?\nOptions:\nA. x\nB. y\nAnswer: The answer is (D).", "E"),  # next turn
+    ("Question: restated first\nThe answer is (B).", "B"),                  # a turn at the start is not cut
+    ("The correct statement is G. Correlations of +0.87 and -0.87 agree.", "G"),
+    ("The most accurate statement about voting populations is: G. An individual …", "G"),
+    ("The correct statement is that prices rise.", None),                   # no letter after the statement
+    ("the closest values give the answer is:\n\n$$\\text{A}$$", "A"),      # display math after blank lines
+    ("The correct answer is A.\n\nThere are 3 options:\n\n* B. a car\n* C. a radio", "A"),  # not a bulleted line
+    ("The answer is (None of the above).", None),                           # a stated non-answer
+    ("So (B) fits. On reflection the answer is not among the options.", None),
+    ("The answer is not listed, but it is closest to (A).", "A"),           # a letter after the non-answer
+    ("Both (A) and (D) give $5,000, so we cannot give a definitive answer.", None),
+    ("a) The heat is 3 kJ.\nb) The work is 2 kJ.", None),                  # lower-case parts, not options
+])
+def test_extract_choice_mmlu_pro2_rules(completion, letter):
+    assert ac.extract_choice(completion) == letter
+
+
 @pytest.mark.parametrize("name, letter_floor, verdict_floor", [("choice_labels.jsonl", 0.985, 0.995),
                                                                ("choice_labels_heldout.jsonl", 0.97, 0.99),
                                                                ("choice_labels_heldout2.jsonl", 0.98, 0.99),
                                                                ("choice_labels_heldout3.jsonl", 0.955, 0.98),
-                                                               ("choice_labels_mmlu_pro.jsonl", 0.995, 1.0)])
+                                                               ("choice_labels_mmlu_pro.jsonl", 0.995, 1.0),
+                                                               ("choice_labels_mmlu_pro2.jsonl", 0.98, 0.99)])
 def test_choice_agreement_with_hand_labels_does_not_fall(name, letter_floor, verdict_floor):
     """Real SmolLM2 completions to RACE questions and published models' MMLU-Pro completions, labelled by hand
     (docs/answer-checks.md): the measured
