@@ -341,7 +341,8 @@ def test_extract_choice_mmlu_pro2_rules(completion, letter):
                                                                ("choice_labels_heldout2.jsonl", 0.98, 0.99),
                                                                ("choice_labels_heldout3.jsonl", 0.955, 0.98),
                                                                ("choice_labels_mmlu_pro.jsonl", 0.995, 1.0),
-                                                               ("choice_labels_mmlu_pro2.jsonl", 0.98, 0.99)])
+                                                               ("choice_labels_mmlu_pro2.jsonl", 0.98, 0.99),
+                                                               ("choice_labels_mmlu_pro3.jsonl", 0.995, 1.0)])
 def test_choice_agreement_with_hand_labels_does_not_fall(name, letter_floor, verdict_floor):
     """Real SmolLM2 completions to RACE questions and published models' MMLU-Pro completions, labelled by hand
     (docs/answer-checks.md): the measured
