@@ -336,6 +336,20 @@ def test_extract_choice_mmlu_pro2_rules(completion, letter):
     assert ac.extract_choice(completion) == letter
 
 
+@pytest.mark.parametrize("completion, letter", [
+    ("so **C**\n  A) x holds\n  B) y holds", "C"),            # an indented echo is blanked at its letters only
+    ("(A) means x holds\n(B) means y holds", None),            # two such lines are already an echo
+    ("The energy in Joules (J) is small.", None),              # a capitalised word abbreviated
+    ("We choose (C).", "C"),                                   # a verb of choosing is no abbreviation
+    ("so (B) holds; the energy is in joules (J).", "B"),      # past an abbreviation, the earlier bracket
+    ("Option A because it fits.", "A"),                        # "Option A" names the option before a word
+    ("The answer I would pick is (C).", "C"),                  # "answer I": the pronoun, not option I
+])
+def test_extract_choice_rule_edges(completion, letter):
+    """Edges the mutation run found untested in the rules above."""
+    assert ac.extract_choice(completion) == letter
+
+
 @pytest.mark.parametrize("name, letter_floor, verdict_floor", [("choice_labels.jsonl", 0.985, 0.995),
                                                                ("choice_labels_heldout.jsonl", 0.97, 0.99),
                                                                ("choice_labels_heldout2.jsonl", 0.98, 0.99),
