@@ -162,3 +162,23 @@ def test_fold_report_splits_rows_disjointly_and_reports_the_spread():
         fold_report(rows, {"correct": correct, "tokens": tokens}, folds=1)
     with pytest.raises(ValueError, match="too few"):
         fold_report(rows[:2], {"correct": correct[:2], "tokens": tokens[:2]}, folds=5)
+
+
+def test_adaptive_patience_edges():
+    """Boundaries the mutation run found untested: each tolerance is inclusive, λ counts, and the
+    settled test uses the caller's cap and tolerances."""
+    from train.selection import adaptive_patience, settled_adaptive
+
+    assert adaptive_patience([_rec(0.9, 20.0)] * 3, 0) == (0, 0)                 # patience 0: off
+    moving_lambda = [_rec(0.9, 20.0, lam) for lam in (0.1, 0.2, 0.3)]
+    assert adaptive_patience(moving_lambda, 3) == (3, 0)                          # λ moving is not quiet
+    assert adaptive_patience([_rec(0.9, 0.5), _rec(0.9, 0.49)], 3) == (3, 1)     # tokens under 1: relative fall 2%
+    exact_fall = [_rec(0.9, 4.0), _rec(0.9, 3.0)]                                 # a fall of exactly tokens_tol
+    assert adaptive_patience(exact_fall, 2, tokens_tol=0.25) == (2, 1)            # is not a shortening
+    exact_em = [_rec(0.5, 40.0), _rec(1.0, 20.0)]                                 # |ΔEM| of exactly em_tol
+    assert adaptive_patience(exact_em, 2, em_tol=0.5)[0] == 3                     # still counts as flat
+    assert settled_adaptive([_rec(0.9, 20.0)] * 2, 1)                             # quiet 1 reaches patience 1
+    shortened = [_rec(0.9, t) for t in (40.0, 30.0, 24.0, 18.0, 18.0, 18.0)]
+    assert settled_adaptive(shortened, 1) and not settled_adaptive(shortened, 1, max_patience=4)
+    assert settled_adaptive([_rec(0.9, 20.0), _rec(0.9, 16.0)], 1, tokens_tol=0.5)
+    assert not settled_adaptive([_rec(0.9, 20.0), _rec(0.9, 16.0)], 1)
