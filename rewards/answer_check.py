@@ -234,15 +234,16 @@ def extract_choice(completion: str) -> str | None:
     turn = _NEXT_TURN.search(completion)
     if turn and completion[:turn.start()].strip():
         completion = completion[:turn.start()]
-    refusals = [m.start() for m in _NO_OPTION.finditer(completion)]
     boxed = _BOXED.findall(completion)
     if boxed:
         return boxed[-1]
+    refusals = [m.start() for m in _NO_OPTION.finditer(completion)]
+    math = [m.span() for m in _MATH_SPAN.finditer(completion)]
     echoed = [(a, b) for run in _echo_runs(completion) if len(run) >= 2 for a, b, _ in run]
-    masked = _blank(completion, [m.span() for m in _MATH_SPAN.finditer(completion)] + echoed)
+    masked = _blank(completion, math + echoed)
     for index, pattern in enumerate(_CHOICE_PATTERNS):
         if pattern == "option lines":
-            letter = _stated_option_line(_blank(completion, [m.span() for m in _MATH_SPAN.finditer(completion)]))
+            letter = _stated_option_line(_blank(completion, math))
             if letter is not None:
                 return letter.upper()
             continue

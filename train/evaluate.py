@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from rewards import answer_check
 from rewards.exact_match import extract_answer, normalize_number
 from train.callback import Callback
-from train.selection import SelectionRule, adaptive_patience, select, settled
+from train.selection import SelectionRule, adaptive_patience, select, settled, settled_adaptive
 from train.tasks.dataset import DataSpec
 
 logger = logging.getLogger(__name__)
@@ -357,14 +357,11 @@ class PeriodicEval(Callback):
                 state.best_global_step = state.global_step
                 state.best_metric = record["em"] if self.rule.mode != "em_floor" else -record["mean_tokens"]
                 state.best_model_checkpoint = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
-        if self.adaptive:  # settled_adaptive, with the patience it compares against logged
-            patience, quiet = adaptive_patience(self.records, self.patience, self.max_patience)
-            metrics["eval/patience"] = float(patience)
-            stop = self.patience > 0 and quiet >= patience
-        else:
-            stop = settled(self.records, self.patience)
+        if self.adaptive:
+            metrics["eval/patience"] = float(adaptive_patience(self.records, self.patience, self.max_patience)[0])
         self.trainer.log(metrics)
-        if stop:
+        if (settled_adaptive(self.records, self.patience, self.max_patience) if self.adaptive
+                else settled(self.records, self.patience)):
             self.stopped_early_at = state.global_step
             control.should_training_stop = True
             control.should_save = True

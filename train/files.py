@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 import os
 
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
-
+PREFIX_CHECKPOINT_DIR = "checkpoint"  # transformers.trainer_utils' folder prefix; a copy keeps this module torch-free
 COMPLETE_MARKER = "terse_checkpoint_complete"  # written last: a checkpoint without it is half-written
 
 
