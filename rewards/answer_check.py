@@ -13,6 +13,7 @@ and the evaluator read the same check from the data (`score`).
 |---|---|---|
 | `numeric` | the number after `####`, in `\\boxed{}`, after "The answer is" / "Answer:" / "A:", else the last number (`rewards/numeric.py`) | as decimals (`1,000` = `1000.0`) |
 | `text` | after the last "The answer is" / "Answer:" / "A:" or a hedge ("I think it's"), else the last bold span, else the last line | after SQuAD v1.1's normalisation |
+| `contains` | the whole completion ("cover EM") | a gold answer appears in it as a whole-word sequence, both after SQuAD v1.1's normalisation |
 | `choice` | the option letter it states: "(B)", "B)", "B.", "Answer: b", "The answer is B.", "I think it's C", "**C**", "\\boxed{C}" (`extract_choice`) | as letters; gold a letter or a 0-based index |
 | `regex:<pattern>` | the first group of the last match of `<pattern>` (the whole match without a group) | as `text` |
 | `module:function` | your callable `(completion, gold, **row) -> bool or float` | yours; a float is the reward, ≥ 0.5 counts as correct |
@@ -21,6 +22,8 @@ SQuAD v1.1's normalisation (its official `evaluate-v1.1.py`, reproduced rule for
 lower case, ASCII punctuation removed, the articles a/an/the removed, whitespace collapsed.
 
 >>> get("text")("I think it's **the Eiffel Tower**!", "Eiffel Tower")
+True
+>>> get("contains")("The Carolina Panthers represented the NFC.", ["Carolina Panthers", "Panthers"])
 True
 >>> get("choice")("Looking at the options, the answer is (c) because...", 2)
 True
@@ -49,7 +52,7 @@ from rewards.numeric import is_correct as _numeric_correct
 logger = logging.getLogger(__name__)
 
 Check = Callable[..., bool]
-BUILTIN = ("numeric", "text", "choice")
+BUILTIN = ("numeric", "text", "contains", "choice")
 FORMS = ("regex:<pattern>", "module:function")
 USER_CHECK_ERRORS: Counter = Counter()  # check name -> completions it raised on (scored 0)
 
@@ -129,7 +132,12 @@ _CHOICE_PATTERNS = [
                r"\s+(?:is|would\s+be|should\s+be)(?:\s+(?:indeed|clearly|definitely|probably))?(?:\s+option)?\s*:?"
                r"|\b(?:final\s+)?answer\s*:|\b(?:choose|pick|select)\s+as\s+(?:your|my|the)\s+answer"
                r"|\bI\s+(?:think|believe|guess|would\s+say|would\s+go\s+with|choose|pick)"
-               r"(?:\s+(?:it'?s|it\s+is|the\s+answer\s+is))?|\bmy\s+answer\s+is|\bit'?s\s+probably)"
+               r"(?:\s+(?:it'?s|it\s+is|the\s+answer\s+is))?|\bmy\s+answer\s+is|\bit'?s\s+probably"
+               # a verb of choosing, however the speaker is written: "I'd go with D", "I'll pick B", "going with C",
+               # "my pick is D", "everything points to B", "I lean towards A", "this suggests C"
+               r"|\b(?:I'?d|I\s+would|I'?ll|I\s+will|we'?d|we'?ll|let'?s|I'?m|I\s+am)\s+(?:go(?:ing)?\s+with|choose|choosing|pick|picking|select|opt\s+for|settle\s+on)"
+               r"|\bgoing\s+with|\b(?:my|our)\s+(?:pick|choice|guess|vote|selection)\s+(?:is|would\s+be)"
+               r"|\b(?:points?|pointing)\s+(?:to|towards)|\blean(?:s|ing)?\s+(?:towards?|to)|\b(?:suggests?|indicates?)(?:\s+that)?)"
                r"(?:[ \t]*\n?|[ \t]*(?:\n[ \t]*){1,3}(?:\$\$?|\\\[|\\\()[ \t]*(?:\\text(?:bf)?\{)?)"  # "Answer:\n\n$$\text{A}$$"
                r"[ \t]*(?:option|choice|letter)?[ \t]*[\"'*]*[ \t]*[(\[]?[ \t]*" + _LETTER + r"(?![A-Za-z])(?!\s?'[a-z])",
                re.IGNORECASE),
@@ -303,6 +311,41 @@ def text_f1(completion: str, gold) -> float:
     return max((token_f1(answer, str(g)) for g in _golds(gold)), default=0.0)
 
 
+def contains(completion: str, gold) -> bool:
+    """Cover EM: a gold answer, normalised, appears in the normalised completion as a whole-word sequence.
+
+    The check for a model that answers in sentences ("The NFC champion was the Carolina Panthers."), as
+    open-domain QA with LLMs scores it: strict EM (`text`) would call every such answer wrong, and EM-only
+    RL would then be rewarded for the format rather than for the answer. Whole words only, so "Denver" is not
+    found in "Denverite" and "50" not in "1950". An empty gold (after normalisation) matches nothing.
+
+    How it is gamed: a reply that lists several candidates ("Denver, Carolina or Miami") covers whichever
+    is right. Evaluation therefore reports strict EM (`text`) and token F1 beside it; a policy that games
+    the check shows high `contains` with falling F1 and rising length — and a length penalty works against
+    listing, which is why Terse uses this check with one.
+
+    >>> contains("The NFC team at Super Bowl 50 was the Carolina Panthers.", "Carolina Panthers")
+    True
+    >>> contains("He moved to Denverite circles.", "Denver")
+    False
+    >>> contains("It was founded in 1950.", ["50", "1950"])
+    True
+    """
+    words = f" {normalize_text(completion) if isinstance(completion, str) else ''} "
+    for g in _golds(gold):
+        want = normalize_text(g)
+        if want and f" {want} " in words:
+            return True
+    return False
+
+
+def contains_f1(completion: str, gold) -> float:
+    """Token F1 of the whole completion against the best-matching gold (what `contains` rewards, priced by
+    length: a long reply that covers the gold has low precision, so F1 falls as replies grow)."""
+    whole = completion if isinstance(completion, str) else ""
+    return max((token_f1(whole, str(g)) for g in _golds(gold)), default=0.0)
+
+
 def choice(completion: str, gold) -> bool:
     """The choice check: the stated option letter is a gold letter (gold: letters or 0-based indices)."""
     letter = extract_choice(completion)
@@ -361,7 +404,7 @@ def _resolve(name: str) -> tuple[Callable, bool]:
     if not isinstance(name, str) or not name:
         raise AnswerCheckError(f"answer_check must be a name, got {name!r}")
     if name in BUILTIN:
-        return {"numeric": numeric, "text": text, "choice": choice}[name], False
+        return {"numeric": numeric, "text": text, "contains": contains, "choice": choice}[name], False
     if name.startswith("regex:"):
         return regex_check(name[len("regex:"):]), False
     if ":" in name and not name.startswith(":"):
@@ -430,6 +473,8 @@ def extract(name: str | None, completion: str) -> str | None:
         return extract_answer(completion)
     if name == "text":
         return extract_text_answer(completion)
+    if name == "contains":
+        return completion if isinstance(completion, str) else None
     if name == "choice":
         return extract_choice(completion)
     if name.startswith("regex:"):

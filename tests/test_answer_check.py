@@ -176,7 +176,7 @@ def test_user_check_that_raises_scores_zero_and_is_counted(user_module, caplog):
 
 
 @pytest.mark.parametrize("name, message", [
-    ("txt", "unknown answer_check 'txt'; choose one of numeric, text, choice"),
+    ("txt", "unknown answer_check 'txt'; choose one of numeric, text, contains, choice"),
     ("no_such_module_xyz:f", "cannot import module 'no_such_module_xyz'"),
     ("mychecks:missing", "has no function 'missing'"),
     ("mychecks:not_callable", "has no function 'not_callable'"),
@@ -367,3 +367,63 @@ def test_choice_agreement_with_hand_labels_does_not_fall(name, letter_floor, ver
     letters = sum(ac.extract_choice(r["completion"]) == r["label"] for r in rows) / len(rows)
     verdicts = sum(ac.get("choice")(r["completion"], r["gold"]) == (r["label"] == r["gold"]) for r in rows) / len(rows)
     assert letters >= letter_floor and verdicts >= verdict_floor
+
+
+# -- contains ("cover EM"): the gold inside a sentence answer --------------------------------------------------
+@pytest.mark.parametrize("completion, gold, verdict", [
+    ("The NFC team at Super Bowl 50 was the Carolina Panthers.", "Carolina Panthers", True),
+    ("the CAROLINA panthers!", "The Carolina Panthers", True),           # case, punctuation, articles
+    ("He lived among Denverites.", "Denver", False),                     # whole words only
+    ("It was founded in 1950.", "50", False),
+    ("It was founded in 1950.", ["50", "1950"], True),                   # a list of golds: any
+    ("Carolina and the Panthers", "Carolina Panthers", False),           # a sequence, not a bag of words
+    ("Panthers", "Carolina Panthers", False),                            # the whole gold, not part of it
+    ("anything at all", "the", False),                                   # a gold empty after normalisation
+    ("", "Denver", False),
+    (None, "Denver", False),
+    ("Saint Bernadette Soubirous, in 1858.", ["Saint Bernadette Soubirous"], True),
+    ("The answer is 3.5 million", "3.5 million", True),                  # "3.5" → "35" on both sides
+])
+def test_contains_check(completion, gold, verdict):
+    assert ac.contains(completion, gold) is verdict
+    assert ac.is_correct(completion, gold, "contains") is verdict
+
+
+def test_contains_is_gamed_by_lists_and_f1_shows_it():
+    listed = "Denver Broncos, Carolina Panthers, New England Patriots or Seattle Seahawks"
+    assert ac.contains(listed, "Carolina Panthers") and not ac.text(listed, "Carolina Panthers")
+    assert ac.contains_f1(listed, "Carolina Panthers") < 0.4 < ac.contains_f1("Carolina Panthers.", "Carolina Panthers")
+
+
+def test_contains_agrees_with_a_direct_reading_of_the_definition():
+    """A second, independent implementation: token lists and a sliding window instead of padded strings."""
+    def direct(completion, golds):
+        words = ac.normalize_text(completion).split()
+        for g in golds:
+            want = ac.normalize_text(g).split()
+            if want and any(words[i:i + len(want)] == want for i in range(len(words) - len(want) + 1)):
+                return True
+        return False
+
+    cases = [("The Broncos beat the Panthers 24-10.", ["24–10", "24-10"]), ("in 1858 at Lourdes", ["1858"]),
+             ("Levi's Stadium in Santa Clara", ["Santa Clara, California", "Santa Clara"]), ("x y", ["y x"])]
+    for completion, golds in cases:
+        assert ac.contains(completion, golds) == direct(completion, golds)
+
+
+# -- verbs of choosing: natural phrasings of a choice, and an article or an option's text not deciding ---------
+@pytest.mark.parametrize("completion, letter", [
+    ("A careful reading of the options points to B.", "B"),
+    ("I'd go with D, Christianity and Buddhism.", "D"),
+    ("I'll pick C, the largest one.", "C"),
+    ("Going with B.", "B"),
+    ("My pick is D.", "D"),
+    ("I lean towards A, since the others are wrong.", "A"),
+    ("A quick look at the passage suggests C.", "C"),
+    ("This points to a new idea.", None),                  # an article after the verb
+    ("I'd go with a different approach.", None),
+    ("It suggests that A is wrong.", None),
+    ("The evidence suggests A lot of things.", None),
+])
+def test_extract_choice_verbs_of_choosing(completion, letter):
+    assert ac.extract_choice(completion) == letter

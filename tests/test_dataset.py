@@ -193,7 +193,7 @@ def test_self_check_writes_choice_indices_as_letters():
 
 
 def test_unknown_answer_check_lists_them():
-    with pytest.raises(ValueError, match="unknown answer_check 'exact'; choose one of numeric, text, choice"):
+    with pytest.raises(ValueError, match="unknown answer_check 'exact'; choose one of numeric, text, contains, choice"):
         load(spec(CAPITALS, answer_check="exact"), seed=0)
 
 

@@ -58,7 +58,8 @@ class ScriptArguments:
     answer_check: str = field(
         default="numeric",
         metadata={"help": "How a completion is scored against the gold answer (rewards/answer_check.py): numeric, text "
-                  "(SQuAD-normalised; F1 reported too), choice (option letter), regex:<pattern>, or module:function."})
+                  "(SQuAD-normalised; F1 reported too), contains (the gold inside a sentence answer; strict EM and F1 "
+                  "reported too), choice (option letter), regex:<pattern>, or module:function."})
     skip_bad_rows: bool = field(
         default=False, metadata={"help": "Drop rows with an empty or missing prompt or answer (and log how many) instead of stopping."})
     data_path: str | None = field(

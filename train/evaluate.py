@@ -86,8 +86,7 @@ def evaluate(model, tokenizer, rows: list[dict], max_new_tokens: int, desc="eval
                                              temperature=temperature, num_beams=num_beams)
     correct = [is_right(t, r) for t, r in zip(texts, rows, strict=True)]
     result = _summarise(rows, correct, lengths, truncated)
-    if any(r.get("answer_check") == "text" for r in rows):  # SQuAD's token F1 beside EM
-        result["f1"] = statistics.fmean(answer_check.text_f1(t, r["answer"]) for t, r in zip(texts, rows, strict=True))
+    result.update(text_figures(texts, rows))
     groups = defaultdict(list)
     for i, row in enumerate(rows):
         groups[row.get("difficulty")].append(i)
@@ -100,6 +99,20 @@ def evaluate(model, tokenizer, rows: list[dict], max_new_tokens: int, desc="eval
     result["completions"] = texts
     result["per_example"] = {"correct": correct, "tokens": lengths}  # for paired comparisons (train/ab_test.py)
     return result
+
+
+def text_figures(texts: list[str], rows: list[dict]) -> dict:
+    """SQuAD's figures beside EM for text answers: token F1 for `text` rows; for `contains` rows strict EM
+    (the `text` check) and the whole reply's token F1 too, so a policy that games `contains` by listing
+    candidates or padding shows it (its F1 falls while its EM holds)."""
+    checks = {r.get("answer_check") for r in rows}
+    if "contains" in checks:
+        pairs = list(zip(texts, rows, strict=True))
+        return {"strict_em": statistics.fmean(answer_check.text(t, r["answer"]) for t, r in pairs),
+                "f1": statistics.fmean(answer_check.contains_f1(t, r["answer"]) for t, r in pairs)}
+    if "text" in checks:
+        return {"f1": statistics.fmean(answer_check.text_f1(t, r["answer"]) for t, r in zip(texts, rows, strict=True))}
+    return {}
 
 
 def is_right(text: str, row: dict) -> bool:
@@ -245,7 +258,7 @@ def preflight_report(result: dict, rows: list[dict], examples: list[dict], max_n
     lengths = sorted(result["per_example"]["tokens"])
     return {
         "n": result["n"], "answer_check": rows[0].get("answer_check", "numeric") if rows else "numeric",
-        "em": result["em"], **({"f1": result["f1"]} if "f1" in result else {}),
+        "em": result["em"], **{k: result[k] for k in ("strict_em", "f1") if k in result},
         "mean_tokens": result["mean_tokens"], "p50_tokens": percentile(lengths, 0.5),
         "p90_tokens": percentile(lengths, 0.9), "p99_tokens": percentile(lengths, 0.99),
         "max_tokens": float(lengths[-1]), "truncated": result["truncated"], "max_new_tokens": max_new_tokens,
@@ -278,6 +291,8 @@ def write_preflight_rows(path, examples: list[dict]) -> None:
 
 def print_preflight(report: dict) -> None:
     f1 = f", F1 {report['f1']:.3f}" if "f1" in report else ""
+    if "strict_em" in report:
+        f1 = f", strict EM {report['strict_em']:.3f}" + f1
     lines = ["", f"=== Preflight: the untrained model on {report['n']} val rows (answer_check {report['answer_check']}) ===",
              f"EM {report['em']:.3f}{f1}",
              f"tokens mean {report['mean_tokens']:.1f}, p50 {report['p50_tokens']:.0f}, p90 {report['p90_tokens']:.0f}, "

@@ -3,6 +3,9 @@
     # text vs the official SQuAD v1.1 evaluation, on real SQuAD dev questions
     python -m launch.research.check_answer_checks squad --data expmrc-squad-dev.json --official evaluate-v1.1.py \\
         [--predictions squad_predictions.json]
+    # contains vs a direct reading of its definition, on real model completions of SQuAD questions
+    python -m launch.research.check_answer_checks contains --completions RUN/eval_test_rows.jsonl ... \
+        [--official evaluate-v1.1.py]
     # choice vs hand labels on real multiple-choice completions
     python -m launch.research.check_answer_checks choice --labels tests/fixtures/choice_labels.jsonl
 
@@ -14,6 +17,11 @@ prediction where one is given). The reference verdict is the official script's
 official scorer takes spans, not sentences); ours is `answer_check.get("text")(completion, golds)`.
 The official script and the data are read from the paths given (fetch them; they are not shipped).
 Prints the agreement and every disagreement; exits 1 below `--min_agreement`.
+
+`contains`: on JSONL rows with `completion` and `gold` (what `train.evaluate` writes per row), our verdict
+against the definition read directly: the official script's `normalize_answer` (or a re-implementation from its
+text when not given) on both sides, the normalised words of the completion searched for the gold's words as a
+contiguous run by a sliding window. Reports agreement and the check's rate of right answers.
 """
 
 from __future__ import annotations
@@ -107,6 +115,32 @@ def check_squad(args) -> int:
     return 0 if agree >= args.min_agreement else 1
 
 
+def _sliding_contains(normalize, completion: str, golds) -> bool:
+    words = normalize(completion).split()
+    for gold in golds if isinstance(golds, list) else [golds]:
+        want = normalize(str(gold)).split()
+        if want and any(words[i:i + len(want)] == want for i in range(len(words) - len(want) + 1)):
+            return True
+    return False
+
+
+def check_contains(args) -> int:
+    normalize = load_official(args.official).normalize_answer if args.official else ac.normalize_text
+    rows = []
+    for path in args.completions:
+        rows += [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    ours = [ac.contains(r["completion"], r["gold"]) for r in rows]
+    direct = [_sliding_contains(normalize, r["completion"], r["gold"]) for r in rows]
+    agree = sum(a == b for a, b in zip(ours, direct)) / len(rows)
+    print(f"contains: {len(rows)} completions from {len(args.completions)} files; agrees with the direct reading "
+          f"({'official normalize_answer' if args.official else 'normalize_text'}, sliding window) on {agree:.2%}; "
+          f"right by ours {sum(ours) / len(rows):.3f}, by the direct reading {sum(direct) / len(rows):.3f}")
+    for r, a, b in zip(rows, ours, direct):
+        if a != b:
+            print(f"  disagree: {r['completion'][:160]!r} gold {r['gold']} ours {a} direct {b}")
+    return 0 if agree >= args.min_agreement else 1
+
+
 def check_choice(args) -> int:
     rows = [json.loads(line) for line in Path(args.labels).read_text(encoding="utf-8").splitlines() if line.strip()]
     disagree = [r for r in rows if ac.extract_choice(r["completion"]) != r["label"]]
@@ -130,11 +164,15 @@ def main(argv=None) -> int:
     squad.add_argument("--predictions", help="a system's predictions {id: answer} on the same questions")
     squad.add_argument("--seed", type=int, default=0)
     squad.add_argument("--min_agreement", type=float, default=0.995)
+    contains = sub.add_parser("contains")
+    contains.add_argument("--completions", nargs="+", required=True, help="JSONL rows with completion and gold")
+    contains.add_argument("--official", help="the official evaluate-v1.1.py (its normalize_answer)")
+    contains.add_argument("--min_agreement", type=float, default=0.995)
     choice = sub.add_parser("choice")
     choice.add_argument("--labels", required=True)
     choice.add_argument("--min_agreement", type=float, default=0.99)
     args = parser.parse_args(argv)
-    return check_squad(args) if args.what == "squad" else check_choice(args)
+    return {"squad": check_squad, "contains": check_contains, "choice": check_choice}[args.what](args)
 
 
 if __name__ == "__main__":
