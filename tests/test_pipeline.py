@@ -296,3 +296,22 @@ def test_evaluate_cli_one_fold_is_an_error(capsys):
         cli(["base", "--model", "x", "--folds", "1"])
     assert exit_info.value.code == 2
     assert "--folds must be 0 (off) or at least 2" in capsys.readouterr().err
+
+
+def test_smollm2_squad_recipe_runs_two_steps_on_a_fixture(tiny_base, tmp_path):
+    """configs/smollm2_squad.yaml as written (contains check, dual budget, the prompt template), on 24 real SQuAD
+    rows with the tiny model in float32: the preflight reports strict EM and F1 beside contains-EM."""
+    import json
+
+    _, model_dir = tiny_base
+    out = tmp_path / "squad"
+    summary = main([
+        "--config", str(ROOT / "configs" / "smollm2_squad.yaml"), "--model_name_or_path", str(model_dir),
+        "--dataset_name", str(ROOT / "tests" / "fixtures" / "squad"), "--dtype", "float32", "--bf16", "false",
+        "--max_steps", "2", "--per_device_train_batch_size", "8", "--max_completion_length", "8",
+        "--report_to", "none", "--save_strategy", "no", "--output_dir", str(out), "--torch_threads", "2",
+    ])
+    assert summary["steps"] == 2
+    preflight = json.loads((out / "preflight.json").read_text())
+    assert preflight["answer_check"] == "contains" and preflight["n"] == 6
+    assert {"strict_em", "f1"} <= set(preflight)

@@ -45,3 +45,44 @@ def write_json_atomic(path: str, obj) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+BASE_EVAL_DIR = os.environ.get("TERSE_BASE_EVAL_CACHE", os.path.join(".cache", "terse", "base_eval"))
+
+
+class JsonCache:
+    """One JSON result on disk under a key: `read()` gives it or None, `write(obj)` stores it atomically."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def read(self):
+        try:
+            with open(self.path) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def write(self, obj) -> None:
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        write_json_atomic(self.path, obj)
+
+
+def base_eval_key(model_path: str, dtype, rows: list[dict], max_new_tokens: int) -> str:
+    """What the untrained model's greedy val figures depend on: its weights (files' names, sizes and times),
+    the dtype, every val row (prompt, gold, check) and the cap. Greedy decoding is deterministic, so runs that
+    share these (the seeds and methods of a contest) evaluate the base model once, not once each."""
+    import hashlib
+
+    files = []
+    if os.path.isdir(str(model_path)):
+        for name in sorted(os.listdir(model_path)):
+            stat = os.stat(os.path.join(model_path, name))
+            files.append((name, stat.st_size, int(stat.st_mtime)))
+    payload = [os.path.abspath(str(model_path)) if files else str(model_path), files, str(dtype), max_new_tokens,
+               [[r.get("prompt"), r.get("answer"), r.get("answer_check")] for r in rows]]
+    return hashlib.sha256(json.dumps(payload, default=str).encode()).hexdigest()[:16]
+
+
+def base_eval_cache(model_path: str, dtype, rows: list[dict], max_new_tokens: int) -> JsonCache:
+    return JsonCache(os.path.join(BASE_EVAL_DIR, base_eval_key(model_path, dtype, rows, max_new_tokens) + ".json"))

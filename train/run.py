@@ -206,33 +206,35 @@ def continued_base_model(script_args, training_args, task, train_rows):
     from dataclasses import replace
 
     from train import tasks
-    from train.base_model import cached_base_model
+    from train.base_model import cached_base_model, continued_settings
 
     first = replace(warm_start_settings(script_args, training_args, None), task=task.base_task)
     base_path = cached_base_model(script_args.cache_dir, first, tasks.get(task.base_task).sft_rows(train_rows))
-    settings = replace(first, task=script_args.task, pretrained=str(base_path), sft_steps=max(1, round(script_args.warm_start_steps * task.continue_share)),
-                       sft_learning_rate=task.continue_learning_rate)
+    settings = continued_settings(first, task, script_args.warm_start_steps, str(base_path))
     return cached_base_model(script_args.cache_dir, settings, task.sft_rows(train_rows))
 
 
 def warm_start_settings(script_args, training_args, pretrained: str | None):
-    """The warm start's settings: the built-in tiny model's, or a pretrained model's fine-tuning (a smaller
-    learning rate and batch by default, and room in the SFT sequence for the recipe's completion length)."""
+    """The warm start's settings (`WarmStartSettings.from_args`: one owner of the defaults)."""
     from train.base_model import WarmStartSettings
 
-    defaults = WarmStartSettings()
-    lr = script_args.warm_start_learning_rate or (5e-5 if pretrained else defaults.sft_learning_rate)
-    batch = script_args.warm_start_batch_size or (16 if pretrained else defaults.sft_batch_size)
-    max_length = max(defaults.max_length, 64 + training_args.max_completion_length) if pretrained else defaults.max_length
-    return WarmStartSettings(seed=training_args.seed, sft_steps=script_args.warm_start_steps, task=script_args.task,
-                             sft_learning_rate=lr, sft_batch_size=batch, pretrained=pretrained, max_length=max_length)
+    return WarmStartSettings.from_args(script_args, training_args, pretrained)
 
 
 def measure_baseline(ctx: RunContext) -> dict:
     """The base model's greedy val EM and mean tokens: they fix the token target T (or the EM floor F)."""
     from train.evaluate import evaluate
 
-    base = evaluate(ctx.model, ctx.tokenizer, ctx.val_rows, ctx.max_new, desc="base eval")
+    from train.files import base_eval_cache
+
+    cache = base_eval_cache(ctx.model_path, ctx.model.dtype, ctx.val_rows, ctx.max_new)
+    base = cache.read()
+    if base is None:
+        base = evaluate(ctx.model, ctx.tokenizer, ctx.val_rows, ctx.max_new, desc="base eval")
+        if ctx.state.is_main_process:
+            cache.write(base)
+    else:
+        logger.info("base model: val figures from %s (same weights, rows and cap)", cache.path)
     logger.info("base model: val EM %.3f, mean tokens %.1f", base["em"], base["mean_tokens"])
     return base
 
