@@ -290,3 +290,12 @@ def test_warm_start_repro_orders_its_settings_and_refuses_an_unknown_kernel_set(
     assert KERNELS["avx2"] == {**KERNELS["aten-avx2"], **KERNELS["mkl-avx2"]}  # both libraries held to AVX2
     with pytest.raises(SystemExit, match="avx512"):
         settings_to_run("1", "native,avx512")
+
+
+def test_a_budget_conditioned_run_is_keyed_by_the_ratio_it_is_served_at():
+    """The conditioned run has no controller (--constraint none) but its final figures are served through its
+    allocator at --budget_ratio: the contest at 0.4 must not report the run served at 0.45."""
+    conditioned = ["--task", "chain_budget", "--constraint", "none", "--seed", "0"]
+    assert settings_key(conditioned + ["--budget_ratio", "0.4"]) != settings_key(conditioned + ["--budget_ratio", "0.45"])
+    em_only = ["--task", "chain_easy", "--constraint", "none", "--seed", "0"]
+    assert settings_key(em_only + ["--budget_ratio", "0.4"]) == settings_key(em_only + ["--budget_ratio", "0.45"])

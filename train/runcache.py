@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-ROOT = REPO / "runs" / "cache"
+ROOT = Path(os.environ.get("TERSE_RUN_CACHE", REPO / "runs" / "cache"))  # long CPU runs: keep them outside the work tree
 
 
 # Where a run logs to and how many threads it uses do not change what it learns (threads can change the
@@ -88,6 +88,16 @@ def task_of(args: list[str]) -> str:
     return "arith"
 
 
+def served_at_ratio(task: str) -> bool:
+    """Whether a run on `task` ends served through an allocator at `--budget_ratio` (a budget-conditioned task)."""
+    from train import tasks
+
+    try:
+        return hasattr(tasks.get(task), "budget_prompt")
+    except (KeyError, ValueError):
+        return False
+
+
 def settings_key(args: list[str]) -> str:
     pairs, i = [], 0
     while i < len(args):
@@ -99,8 +109,10 @@ def settings_key(args: list[str]) -> str:
             i += 1
     pairs = [p for p in pairs if p[0] not in UNKEYED]
     # Without a token budget (no controller, or one holding an accuracy floor) the token target changes
-    # nothing the run learns: one run serves every budget's contest.
-    if ("--constraint", "none") in pairs or ("--constraint", "em_floor") in pairs:
+    # nothing the run learns: one run serves every budget's contest. Not so a budget-conditioned run: its
+    # final figures are served through its allocator at the ratio, so each ratio is its own run's result.
+    if (("--constraint", "none") in pairs or ("--constraint", "em_floor") in pairs) \
+            and not served_at_ratio(task_of(args)):
         pairs = [p for p in pairs if p[0] not in ("--budget_ratio", "--budget_tokens")]
     return hashlib.sha256(json.dumps([sorted(pairs), base_model_digest(task_of(args))]).encode()).hexdigest()[:12]
 
