@@ -23,8 +23,10 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 BUILTIN_MODEL = "builtin:arith-tiny"  # the `model_name_or_path` that asks for this module's model
 BUILTIN_PREFIX = "builtin:"  # `builtin:<anything>`: this module's model, warm-started on the recipe's task
+BUILTIN_DIR_NAME = re.compile(r"^[a-z0-9_]+-tiny-[0-9a-f]{12}$")  # a built-in model's cache directory name
 WARM_START_VERSION = 1  # bump when the code below changes in a way the settings and data don't capture
 
 
@@ -51,6 +54,17 @@ class WarmStartSettings:
     pretrained: str | None = None  # a model path / hub id to fine-tune instead of building the tiny Llama
     max_length: int = 256  # SFT sequence cap (prompt + completion tokens)
 
+    @classmethod
+    def from_args(cls, script_args, training_args, pretrained: str | None) -> WarmStartSettings:
+        """The warm start a run asks for: the built-in tiny model's, or a pretrained model's fine-tuning (a smaller
+        learning rate and batch by default, and room in the SFT sequence for the recipe's completion length)."""
+        defaults = cls()
+        lr = script_args.warm_start_learning_rate or (5e-5 if pretrained else defaults.sft_learning_rate)
+        batch = script_args.warm_start_batch_size or (16 if pretrained else defaults.sft_batch_size)
+        max_length = max(defaults.max_length, 64 + training_args.max_completion_length) if pretrained else defaults.max_length
+        return cls(seed=training_args.seed, sft_steps=script_args.warm_start_steps, task=script_args.task,
+                   sft_learning_rate=lr, sft_batch_size=batch, pretrained=pretrained, max_length=max_length)
+
     def key(self, train_rows: list[dict]) -> str:
         """Hash of these settings and of the warm-start data itself (so a change to the task's generator or
         trace format invalidates the cache without anyone remembering to bump a version). A pretrained
@@ -60,6 +74,10 @@ class WarmStartSettings:
         if self.pretrained is None:
             fields.pop("pretrained")
             fields.pop("max_length")
+        elif BUILTIN_DIR_NAME.match(Path(self.pretrained.rstrip("/")).name):
+            # a built-in model continued (chain_budget on chain_easy): its name already hashes its settings and
+            # data, and where it lies (the cache or the shipped folder) must not change the key
+            fields["pretrained"] = Path(self.pretrained.rstrip("/")).name
         else:
             config = Path(self.pretrained).expanduser() / "config.json"
             fields["pretrained_config"] = config.read_text() if config.exists() else None
@@ -259,6 +277,12 @@ def warm_start_in_own_process(out_dir: Path, settings: WarmStartSettings, train_
 def cached_base_model(cache_dir: str | os.PathLike, settings: WarmStartSettings, train_rows: list[dict]) -> Path:
     """Path of the warm-started model for `settings`, training it first if no complete copy is cached."""
     final = Path(cache_dir) / f"{cache_name(settings)}-{settings.key(train_rows)}"
+    from train.shipped_models import shipped_model
+
+    shipped = shipped_model(final.name)
+    if shipped is not None:
+        logger.info("warm start: using the shipped base model %s", shipped)
+        return shipped
     if (final / "config.json").exists() and (final / "warm_start.json").exists():
         logger.info("warm start: using cached base model %s", final)
         return final
@@ -276,3 +300,115 @@ def cached_base_model(cache_dir: str | os.PathLike, settings: WarmStartSettings,
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+# -- the shipped built-in base models: what today's code asks for, and rebuilding one -------------------------
+REPO = Path(__file__).resolve().parent.parent
+
+
+def continued_settings(first: WarmStartSettings, task, warm_start_steps: int, pretrained: str) -> WarmStartSettings:
+    """The warm start of a task that continues another's base model (`task.base_task`, at `pretrained`):
+    `task.continue_share` × warm_start_steps more SFT steps at the task's own learning rate."""
+    from dataclasses import replace
+
+    return replace(first, task=task.name, pretrained=pretrained, sft_learning_rate=task.continue_learning_rate,
+                   sft_steps=max(1, round(warm_start_steps * task.continue_share)))
+
+
+def expected(name: str) -> tuple[str, object, list[dict], list[dict], int]:
+    """(the cache directory name the recipe's seed-0 run asks for, its settings, its warm-start rows, the val rows,
+    the completion cap) as the code computes them today."""
+    from dataclasses import replace
+
+    from trl import GRPOConfig, ModelConfig, TrlParser
+
+    from train import tasks
+    from train.config import ScriptArguments
+    from train.shipped_models import SHIPPED
+
+    parser = TrlParser((ScriptArguments, GRPOConfig, ModelConfig))
+    script_args, training_args, _ = parser.parse_args_and_config(["--config", str(REPO / SHIPPED[name])])
+    task = tasks.get(script_args.task)
+    train_rows, val_rows = task.load(training_args.seed, script_args.val_size, script_args.data_path)
+    settings = WarmStartSettings.from_args(script_args, training_args, None)
+    if getattr(task, "base_task", None):  # continued from another shipped model (chain_budget on chain_easy)
+        first = replace(settings, task=task.base_task)
+        first_name = f"{cache_name(first)}-{first.key(tasks.get(task.base_task).sft_rows(train_rows))}"
+        settings = continued_settings(first, task, script_args.warm_start_steps, first_name)
+    rows = task.sft_rows(train_rows)
+    return f"{cache_name(settings)}-{settings.key(rows)}", settings, rows, val_rows, training_args.max_completion_length
+
+
+def measure(model_dir: Path, val_rows: list[dict], max_new: int) -> dict:
+    """Greedy val EM and mean tokens of a base model (the figures its manifest carries)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from train.evaluate import evaluate
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    result = evaluate(model, tokenizer, val_rows, max_new, desc=f"val {model_dir.name}")
+    return {"n": result["n"], "em": round(result["em"], 4), "mean_tokens": round(result["mean_tokens"], 2)}
+
+
+def rebuild(name: str) -> Path:
+    """Build `name` from scratch with today's code into SHIPPED_DIR (replacing any older copy of it) and write its
+    manifest. A continued model (chain_budget) needs its starting model shipped first."""
+    from dataclasses import asdict, replace
+
+    from train.shipped_models import SHIPPED_DIR, verify, write_manifest
+
+    dir_name, settings, rows, val_rows, max_new = expected(name)
+    if settings.pretrained:
+        start = SHIPPED_DIR / settings.pretrained
+        if verify(start):
+            raise SystemExit(f"{name} continues {settings.pretrained}: rebuild that one first")
+        build_settings = replace(settings, pretrained=str(start))
+    else:
+        build_settings = settings
+    SHIPPED_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=dir_name + ".tmp-", dir=SHIPPED_DIR))
+    try:
+        started = time.time()
+        warm_start(tmp, build_settings, rows)
+        record = json.loads((tmp / "warm_start.json").read_text())
+        record["pretrained"] = settings.pretrained  # the shipped name, not this machine's path
+        (tmp / "warm_start.json").write_text(json.dumps(record, indent=2))
+        figures = {**measure(tmp, val_rows, max_new), "build_seconds": round(time.time() - started)}
+        for old in SHIPPED_DIR.glob(f"{settings.task}-*"):
+            if old.is_dir() and old != tmp:
+                shutil.rmtree(old)
+        final = SHIPPED_DIR / dir_name
+        os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    write_manifest(final, {**asdict(settings), "name": name}, dir_name.rsplit("-", 1)[1], figures)
+    print(f"{final}: val EM {figures['em']:.3f}, {figures['mean_tokens']:.1f} tokens, built in {figures['build_seconds']} s")
+    return final
+
+
+def main(argv=None) -> int:
+    """`python -m train.base_model --list | --rebuild NAME...`: the shipped built-in base models
+    (train/shipped_models.py says why they are shipped and when to rebuild)."""
+    import argparse
+
+    from train.shipped_models import SHIPPED, SHIPPED_DIR, verify
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--rebuild", nargs="+", choices=sorted(SHIPPED), help="rebuild these shipped models")
+    parser.add_argument("--list", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    for name in args.rebuild or []:
+        rebuild(name)
+    if args.list or not args.rebuild:
+        for name in SHIPPED:
+            dir_name = expected(name)[0]
+            problem = verify(SHIPPED_DIR / dir_name) if (SHIPPED_DIR / dir_name).is_dir() else "not shipped for today's code"
+            print(f"{name:14s} {dir_name}  {'ok' if problem is None else problem}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
