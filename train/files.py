@@ -47,9 +47,6 @@ def write_json_atomic(path: str, obj) -> None:
     os.replace(tmp, path)
 
 
-BASE_EVAL_DIR = os.environ.get("TERSE_BASE_EVAL_CACHE", os.path.join(".cache", "terse", "base_eval"))
-
-
 class JsonCache:
     """One JSON result on disk under a key: `read()` gives it or None, `write(obj)` stores it atomically."""
 
@@ -84,5 +81,6 @@ def base_eval_key(model_path: str, dtype, rows: list[dict], max_new_tokens: int)
     return hashlib.sha256(json.dumps(payload, default=str).encode()).hexdigest()[:16]
 
 
-def base_eval_cache(model_path: str, dtype, rows: list[dict], max_new_tokens: int) -> JsonCache:
-    return JsonCache(os.path.join(BASE_EVAL_DIR, base_eval_key(model_path, dtype, rows, max_new_tokens) + ".json"))
+def base_eval_cache(cache_dir: str, model_path: str, dtype, rows: list[dict], max_new_tokens: int) -> JsonCache:
+    """`cache_dir/base_eval/<key>.json` (the run's `cache_dir`, where its base models are cached too)."""
+    return JsonCache(os.path.join(cache_dir, "base_eval", base_eval_key(model_path, dtype, rows, max_new_tokens) + ".json"))

@@ -224,10 +224,9 @@ def warm_start_settings(script_args, training_args, pretrained: str | None):
 def measure_baseline(ctx: RunContext) -> dict:
     """The base model's greedy val EM and mean tokens: they fix the token target T (or the EM floor F)."""
     from train.evaluate import evaluate
-
     from train.files import base_eval_cache
 
-    cache = base_eval_cache(ctx.model_path, ctx.model.dtype, ctx.val_rows, ctx.max_new)
+    cache = base_eval_cache(ctx.script_args.cache_dir, ctx.model_path, ctx.model.dtype, ctx.val_rows, ctx.max_new)
     base = cache.read()
     if base is None:
         base = evaluate(ctx.model, ctx.tokenizer, ctx.val_rows, ctx.max_new, desc="base eval")
