@@ -517,8 +517,13 @@ def main() -> None:
     for f in reliability_futures.values():  # base models first: runs of a seed share its warm start
         f.result()
 
-    def target_of() -> float:  # T as the runs compute it: budget_ratio × the base model's val tokens
-        return contest.run("terse", METHODS["terse"][1], seeds[0]).result()["constraint"]["target"]
+    # T as the runs compute it: budget_ratio × the base model's val tokens, read from the first method that needs
+    # no T itself (so `--only em_only,truncation` does not train `terse` first)
+    measuring = next((n for n in names if "--task" not in METHODS[n][1]
+                      and not any(PLACEHOLDER.search(a) for a in METHODS[n][1])), "terse")
+
+    def target_of() -> float:
+        return t_from_base(contest.run(measuring, METHODS[measuring][1], seeds[0]).result(), args.budget_ratio)
 
     with ThreadPoolExecutor(max_workers=len(names)) as methods:
         done = {name: methods.submit(run_method, contest, name, seeds, target_of) for name in names}

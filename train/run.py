@@ -543,7 +543,7 @@ def write_outputs(ctx: RunContext, trainer, run, final, selected, budget_model, 
         if isinstance(model, PeftModel):  # the serving export: checked, atomic, with its model card
             summary["export"] = str(export(out, out / "export", overwrite=True))
             write_json_atomic(str(out / "summary.json"), summary)
-        (out / "val_completions.json").write_text(json.dumps(final["completions"][:50], indent=1))
+        (out / "val_completions.json").write_text(json.dumps(final["completions"], indent=1))  # every val row, in order
         # Per val prompt, for paired comparisons of two runs (launch/compare.py, train/ab_test.py).
         write_json_atomic(str(out / "val_per_example.json"), {
             "prompts": [r["prompt"] for r in val_rows], "difficulty": [r.get("difficulty") for r in val_rows],

@@ -84,6 +84,9 @@ def main(argv=None) -> int:
     script_args, training_args, model_args = parse_args(["--config", args.config])
     spec = DataSpec.from_args(script_args)
     test_rows = load_test(spec)
+    from train.tasks.dataset import read_split, to_rows
+
+    val_rows = to_rows(read_split(spec, spec.dataset_val_split), spec, "val")
     runs: dict[str, dict[int, Path]] = {}
     for item in args.run:
         label, _, path = item.partition("=")
@@ -99,7 +102,7 @@ def main(argv=None) -> int:
               "val_n": None, "test_n": len(test_rows), "base": {"val": base_val, "test": figures(base_test)},
               "methods": {}, "bootstrap": {}}
     per_prompt: dict[str, dict[str, list]] = {}
-    completions = [{"method": "base", "seed": None, "completion": c, "gold": r["answer"]}
+    completions = [{"method": "base", "seed": None, "split": "test", "completion": c, "gold": r["answer"]}
                    for c, r in zip(base_test["completions"], test_rows)]
     for method, seeds in runs.items():
         entry = {"seeds": {}}
@@ -116,8 +119,11 @@ def main(argv=None) -> int:
             keep["val_tokens"].append(val_pe["tokens"])
             keep["test_correct"].append([float(c) for c in test["per_example"]["correct"]])
             keep["test_tokens"].append(test["per_example"]["tokens"])
-            completions += [{"method": method, "seed": seed, "completion": c, "gold": r["answer"]}
+            completions += [{"method": method, "seed": seed, "split": "test", "completion": c, "gold": r["answer"]}
                             for c, r in zip(test["completions"], test_rows)]
+            val_texts = json.loads((run_dir / "val_completions.json").read_text())  # every val row, or the first 50
+            completions += [{"method": method, "seed": seed, "split": "val", "completion": c, "gold": r["answer"]}
+                            for c, r in zip(val_texts, val_rows)]
         for split in ("val", "test"):
             entry[split] = {k: spread([s[split][k] for s in entry["seeds"].values() if k in s[split]])
                             for k in FIGURES if all(k in s[split] for s in entry["seeds"].values())}
