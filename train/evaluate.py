@@ -68,7 +68,7 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_si
 
 
 def evaluate(model, tokenizer, rows: list[dict], max_new_tokens: int, desc="eval", temperature=None,
-             num_beams: int = 1, samples: int = 1) -> dict:
+             num_beams: int = 1, samples: int = 1, batch_size: int = 128) -> dict:
     """EM, mean tokens, tokens ÷ oracle and truncation rate, overall and per difficulty: greedy, beam search
     (`num_beams` > 1), one sample at `temperature`, or with `samples` > 1 a majority vote over that many
     samples per prompt (its tokens are all the samples' tokens together: what the vote costs to serve)."""
@@ -83,7 +83,7 @@ def evaluate(model, tokenizer, rows: list[dict], max_new_tokens: int, desc="eval
         truncated = [any(d[2][i] for d in drawn) for i in range(len(rows))]
     else:
         texts, lengths, truncated = generate(model, tokenizer, prompts, max_new_tokens, desc=desc,
-                                             temperature=temperature, num_beams=num_beams)
+                                             temperature=temperature, num_beams=num_beams, batch_size=batch_size)
     correct = [is_right(t, r) for t, r in zip(texts, rows, strict=True)]
     result = _summarise(rows, correct, lengths, truncated)
     result.update(text_figures(texts, rows))

@@ -47,7 +47,8 @@ def test_eval(run_dir: Path | None, model_path: str, rows: list[dict], max_new: 
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype))
     if run_dir is not None:
         model = PeftModel.from_pretrained(model, str(run_dir / "adapter"))
-    result = evaluate(model, tokenizer, prompts_for(tokenizer, rows), max_new, desc=f"test {run_dir or 'base'}")
+    result = evaluate(model, tokenizer, prompts_for(tokenizer, rows), max_new, desc=f"test {run_dir or 'base'}",
+                      batch_size=32)  # beside a training run: a smaller batch keeps the peak memory low
     cache.write_text(json.dumps(result))
     return result
 
