@@ -131,7 +131,8 @@ def main(argv=None) -> int:
         report["methods"][method] = entry
         per_prompt[method] = keep
     targets = [s["target_tokens"] for m in report["methods"].values() for s in m["seeds"].values() if s["target_tokens"]]
-    report["target_tokens"] = targets[0] if targets else None
+    # T as every run computes it (the controlled runs record it; the others share the base model's figures)
+    report["target_tokens"] = targets[0] if targets else script_args.budget_ratio * base_val["mean_tokens"]
     peers = [p for p in args.peers.split(",") if p in per_prompt]
     for other in [args.control, *peers]:
         if args.terse in per_prompt and other in per_prompt:
@@ -158,8 +159,8 @@ def table(report: dict) -> str:
         f = split_figs.get(key)
         if f is None:
             return "–"
-        text = f"{f['mean']:.{digits}f}"
-        return text + (f" ({f['min']:.{digits}f}–{f['max']:.{digits}f})" if f["n"] > 1 else "")
+        show = (lambda v: f"{v:.1%}") if key == "truncated" else (lambda v: f"{v:.{digits}f}")
+        return show(f["mean"]) + (f" ({show(f['min'])}–{show(f['max'])})" if f["n"] > 1 else "")
 
     target = report.get("target_tokens")
     lines = [f"T = {target:.1f} tokens; val n = {report['val_n']}, test n = {report['test_n']}; mean (range) over seeds",
