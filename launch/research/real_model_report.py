@@ -98,7 +98,10 @@ def main(argv=None) -> int:
     base_val = first_summary["base"] if "base" in first_summary else None
     model_path = first_summary.get("base_model") or model_args.model_name_or_path
     max_new = training_args.max_completion_length
-    base_test = test_eval(None, model_path, test_rows, max_new, args.dtype, first.parent / f"base_test_eval.{first.name}.json")
+    import hashlib
+
+    base_key = hashlib.sha256(json.dumps([model_path, args.config, max_new, args.dtype]).encode()).hexdigest()[:12]
+    base_test = test_eval(None, model_path, test_rows, max_new, args.dtype, first.parent / f"base_test_eval.{base_key}.json")
     report = {"config": args.config, "model": model_path, "dtype": args.dtype, "max_completion_length": max_new,
               "val_n": None, "test_n": len(test_rows), "base": {"val": base_val, "test": figures(base_test)},
               "methods": {}, "bootstrap": {}}
