@@ -65,6 +65,11 @@ class WarmStartSettings:
         return cls(seed=training_args.seed, sft_steps=script_args.warm_start_steps, task=script_args.task,
                    sft_learning_rate=lr, sft_batch_size=batch, pretrained=pretrained, max_length=max_length)
 
+    def dir_name(self, train_rows: list[dict]) -> str:
+        """The cache directory name of this warm start on these rows, `<cache_name>-<key>`: where it is cached,
+        and the name a shipped copy must carry to be used."""
+        return f"{cache_name(self)}-{self.key(train_rows)}"
+
     def key(self, train_rows: list[dict]) -> str:
         """Hash of these settings and of the warm-start data itself (so a change to the task's generator or
         trace format invalidates the cache without anyone remembering to bump a version). A pretrained
@@ -276,7 +281,7 @@ def warm_start_in_own_process(out_dir: Path, settings: WarmStartSettings, train_
 
 def cached_base_model(cache_dir: str | os.PathLike, settings: WarmStartSettings, train_rows: list[dict]) -> Path:
     """Path of the warm-started model for `settings`, training it first if no complete copy is cached."""
-    final = Path(cache_dir) / f"{cache_name(settings)}-{settings.key(train_rows)}"
+    final = Path(cache_dir) / settings.dir_name(train_rows)
     from train.shipped_models import shipped_model
 
     shipped = shipped_model(final.name)
@@ -333,10 +338,10 @@ def expected(name: str) -> tuple[str, object, list[dict], list[dict], int]:
     settings = WarmStartSettings.from_args(script_args, training_args, None)
     if getattr(task, "base_task", None):  # continued from another shipped model (chain_budget on chain_easy)
         first = replace(settings, task=task.base_task)
-        first_name = f"{cache_name(first)}-{first.key(tasks.get(task.base_task).sft_rows(train_rows))}"
+        first_name = first.dir_name(tasks.get(task.base_task).sft_rows(train_rows))
         settings = continued_settings(first, task, script_args.warm_start_steps, first_name)
     rows = task.sft_rows(train_rows)
-    return f"{cache_name(settings)}-{settings.key(rows)}", settings, rows, val_rows, training_args.max_completion_length
+    return settings.dir_name(rows), settings, rows, val_rows, training_args.max_completion_length
 
 
 def measure(model_dir: Path, val_rows: list[dict], max_new: int) -> dict:

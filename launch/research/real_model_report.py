@@ -76,12 +76,8 @@ def main(argv=None) -> int:
     parser.add_argument("--completions_out")
     parser.add_argument("--dtype", default="bfloat16")
     args = parser.parse_args(argv)
-    import torch
-
     from train.run import parse_args
     from train.tasks.dataset import DataSpec, load_test
-
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     script_args, training_args, model_args = parse_args(["--config", args.config])
     spec = DataSpec.from_args(script_args)
     test_rows = load_test(spec)
