@@ -97,10 +97,13 @@ def test_prompt_with_budget_states_it_as_a_tag_or_a_system_sentence():
     assert alloc.prompt_with_budget("e1 x") == "budget 4 : e1 x"
     alloc.tag_unit = 2
     assert alloc.prompt_with_budget("e1 x", budget=21) == "budget 10 : e1 x"  # units, rounded down
-    chat = alloc.prompt_with_budget([{"role": "system", "content": "Be brief."},
-                                     {"role": "user", "content": "h1 x x x x x"}], budget=20)
-    assert chat[0]["content"] == "Be brief. Answer in at most 20 tokens." and len(chat) == 2
+    chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "h1 x x x x x"}]
+    assert alloc.prompt_with_budget(chat, budget=20)[1]["content"] == "budget 10 : h1 x x x x x"  # the tag wraps
+    alloc.tag, alloc.tag_unit = "Answer in at most {budget} tokens.", 1  # a sentence: the system message
+    stated = alloc.prompt_with_budget(chat, budget=20)
+    assert stated[0]["content"] == "Be brief. Answer in at most 20 tokens." and len(stated) == 2
     assert alloc.prompt_with_budget([{"role": "user", "content": "q"}], budget=5)[0]["role"] == "system"
+    assert alloc.prompt_with_budget("q", budget=5) == "q\n\nAnswer in at most 5 tokens."
 
 
 def test_records_off_the_grid_are_refused():

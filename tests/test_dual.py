@@ -34,6 +34,25 @@ def test_em_floor_error_is_in_units_of_em_scale():
         DualSettings(mode="em_floor", target=0.8, em_scale=0.0)
 
 
+def test_adherence_mode_prices_overshoot_until_the_kept_share_reaches_its_target():
+    c = DualController(DualSettings(mode="adherence", target=0.95, lr=0.1, kp=0.0, ema=0.0, adherence_scale=0.05))
+    c.update(0.85)  # 10 points short of 95% kept: two units of error, λ rises
+    assert c.error == pytest.approx(2.0) and c.lam == pytest.approx(0.2)
+    c.update(1.0)  # every answer within its budget: one unit of slack, the price falls
+    assert c.error == pytest.approx(-1.0) and c.lam == pytest.approx(0.1)
+    c.update(0.95)  # exactly at the target: λ holds
+    assert c.lam == pytest.approx(0.1)
+    raw = DualController(DualSettings(mode="adherence", target=0.95, lr=0.1, kp=0.0, ema=0.0, adherence_scale=1.0))
+    raw.update(0.85)
+    assert raw.error == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="adherence_scale"):
+        DualSettings(mode="adherence", target=0.95, adherence_scale=0.0)
+    for bad in (0.0, 1.2):
+        with pytest.raises(ValueError, match="adherence_target"):
+            DualSettings(mode="adherence", target=bad)
+    DualSettings(mode="adherence", target=1.0)  # "every answer within budget" is a valid target
+
+
 def test_projection_at_zero_and_cap():
     c = budget(lr=1.0, ema=0.0, lambda_max=0.3)
     for _ in range(20):

@@ -254,8 +254,9 @@ class Allocator:
     tokens: list[list[float]]
     weights: list[float]
     target: float
-    tag: str = "budget {budget} : {prompt}"  # how a budget is stated (chat prompts: a system sentence)
+    tag: str = "budget {budget} : {prompt}"  # how a budget is stated: `BudgetStatement`'s template
     tag_unit: int = 1  # the tag states the budget in units of this many tokens (rounded down)
+    feature: dict = field(default_factory=lambda: {"kind": "length"})  # what groups prompts (allocator_features)
     # The least EM a token must buy. Why not 0: with room to spare, μ = 0 bought `full` answers for six-operation
     # chains that `steps` answers as well up to the fit's noise (seed 1 at T = 0.6 × base: 31.9 tokens, 1.06·T).
     mu_min: float = 1e-3
@@ -268,6 +269,11 @@ class Allocator:
     pending: list = field(default_factory=list)  # (group, predicted tokens) of decisions not yet observed, in order
 
     def __post_init__(self):
+        from train.allocator_features import load_feature
+        from train.budget_statement import BudgetStatement
+
+        self._feature = load_feature(self.feature)
+        BudgetStatement(self.tag, self.tag_unit)  # a bad template fails here, at load, not on the first request
         if isinstance(self.online, dict):
             self.online = OnlineSettings(**self.online)
         if self.effective_target is None:
@@ -277,14 +283,19 @@ class Allocator:
     @classmethod
     def fit(cls, records: list[dict], grid: list[int], target: float, prompts_weights: list | None = None,
             max_groups: int = 12, prior_strength: float = 2.0, min_adherence: float = 0.9, cv_folds: int = 0,
-            **kwargs) -> Allocator:
+            feature_of=None, **kwargs) -> Allocator:
         """From rollout records {prompt, budget, correct, tokens}; groups weighted by the records' rows (or
         by `prompts_weights`, the prompts whose mix the target is meant for). A budget that the policy kept
         (answered within it) on fewer than `min_adherence` of a group's rows is never stated to that group:
         what it buys is an answer longer than the budget it was told. `cv_folds` ≥ 2: `max_groups` and
-        `prior_strength` are chosen by that many folds of cross-validation on the records (`cross_validate`)."""
-        for r in records:
-            r.setdefault("feature", feature(r["prompt"]))
+        `prior_strength` are chosen by that many folds of cross-validation on the records (`cross_validate`).
+        `feature_of`: the fitted feature family prompts are grouped by (`train/allocator_features.py`;
+        default: prompt length in words)."""
+        from train.allocator_features import LengthFeature, record_values
+
+        feature_of = feature_of or LengthFeature()
+        for r, v in zip(records, record_values(feature_of, records), strict=True):
+            r["feature"] = v
         if cv_folds:
             chosen = cross_validate(records, grid, cv_folds)
             max_groups, prior_strength = chosen["max_groups"], chosen["prior_strength"]
@@ -296,14 +307,14 @@ class Allocator:
                 em[g] = [e if a >= min_adherence else -1.0 for e, a in zip(em[g], row, strict=True)]
         # One entry per answered row (rows may repeat a prompt: traffic does, and its mix is what T is for).
         first = min(r["budget"] for r in records)
-        mix = [feature(p) for p in prompts_weights] if prompts_weights else \
+        mix = feature_of.values(list(prompts_weights)) if prompts_weights else \
             [r["feature"] for r in records if r["budget"] == first]
         counts = [0] * len(edges)
         for v in mix:
             counts[group_of(v, edges)] += 1
         weights = [c / len(mix) for c in counts]
         return cls(grid=sorted(grid), edges=edges, em=em, tokens=tokens, weights=weights, target=float(target),
-                   **kwargs)
+                   feature=feature_of.to_dict(), **kwargs)
 
     # targets and decisions
     def set_target(self, target: float, reset: bool = True) -> None:
@@ -328,13 +339,17 @@ class Allocator:
         solution = solve(self.em, self.tokens, self.live_weights(), self.effective_target, mu_min=self.mu_min)
         self.mu, self.plan = solution["mu"], solution["plan"]
 
-    def decide(self, prompt) -> dict:
+    def group(self, prompt, row: dict | None = None) -> int:
+        """The group of a prompt (`row`: the request's columns, for the column feature)."""
+        return group_of(self._feature.values([prompt], [row or {}])[0], self.edges)
+
+    def decide(self, prompt, row: dict | None = None) -> dict:
         """{budget, confidence (the predicted P(correct)), predicted_tokens, group} for one prompt. Online
         (after a first `observe`), a budget whose predicted tokens would take the last `window` requests'
         mean over `guard`·T is cut to the largest one that fits; decisions whose answers are not observed yet
         count at their predicted tokens (a batch of requests in flight shares one bucket)."""
         text = prompt if isinstance(prompt, str) else json.dumps(prompt, sort_keys=True)
-        g = group_of(feature(prompt), self.edges)
+        g = self.group(prompt, row)
         k = pick(self.plan[g], unit_hash(text))
         if self.recent:
             w = self.online.window
@@ -348,22 +363,16 @@ class Allocator:
         self.pending.append((g, self.tokens[g][k]))
         return {"budget": self.grid[k], "confidence": self.em[g][k], "predicted_tokens": self.tokens[g][k], "group": g}
 
-    def budget(self, prompt) -> int:
-        return self.decide(prompt)["budget"]
+    def budget(self, prompt, row: dict | None = None) -> int:
+        return self.decide(prompt, row)["budget"]
 
     def prompt_with_budget(self, prompt, budget: int | None = None):
-        """The prompt with its budget stated: the tag format for text prompts; for chat messages the
-        budget sentence joins (or becomes) the system message."""
+        """The prompt with its budget stated as the adapter learned to read it (`BudgetStatement`: text prompts
+        get the template, chat prompts a system sentence or their last user message wrapped)."""
         budget = self.budget(prompt) if budget is None else budget
-        if isinstance(prompt, str):
-            return self.tag.format(budget=int(budget) // self.tag_unit, prompt=prompt)
-        sentence = f"Answer in at most {budget} tokens."
-        messages = [dict(m) for m in prompt]
-        if messages and messages[0].get("role") == "system":
-            messages[0]["content"] = f"{messages[0]['content']} {sentence}"
-        else:
-            messages.insert(0, {"role": "system", "content": sentence})
-        return messages
+        from train.budget_statement import BudgetStatement
+
+        return BudgetStatement(self.tag, self.tag_unit).state(prompt, budget)
 
     def predicted(self) -> dict:
         """The fit's expected EM and tokens at the current plan, over the fitted mix of groups."""
@@ -373,13 +382,13 @@ class Allocator:
         return {"em": em, "mean_tokens": tok, "mu": self.mu}
 
     # serving
-    def observe(self, tokens: float, correct: bool | float | None = None, prompt=None) -> None:
+    def observe(self, tokens: float, correct: bool | float | None = None, prompt=None, row: dict | None = None) -> None:
         """One served answer (to `prompt`, or to the last one `decide` saw): updates the live mix, moves the
         effective target (and so μ) toward holding T, and keeps the running figures."""
         if prompt is None and not self.pending:
             raise ValueError("observe() needs the prompt, or a decide() / budget() call before it")
         first = self.pending.pop(0) if self.pending else None
-        g = group_of(feature(prompt), self.edges) if prompt is not None else first[0]
+        g = self.group(prompt, row) if prompt is not None else first[0]
         self.recent = (self.recent + [(g, float(tokens))])[-self.online.window:]
         s = self.stats
         s["requests"] += 1
@@ -401,7 +410,7 @@ class Allocator:
     def save(self, directory) -> Path:
         path = Path(directory) / ALLOCATOR_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"version": FORMAT_VERSION, **asdict(self)}
+        data = {"version": FORMAT_VERSION, **{k: v for k, v in asdict(self).items() if not k.startswith("_")}}
         data["plan"], data["recent"], data["pending"] = [], [], []  # live state: recomputed / restarted
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=1))

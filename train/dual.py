@@ -21,6 +21,14 @@ s (`em_scale`, default 0.05 EM) puts both modes' errors in comparable units: bud
 (0.5 = 50% over budget), while EM slack is a few hundredths — unscaled, the same gains moved λ only to
 0.11 in 120 steps on arith while EM stayed 0.02 above its floor.
 
+Adherence mode — the price of overshooting a *stated* budget (a budget-conditioned run): maximise EM
+subject to "a share ≥ A of answers fits its own prompt's budget b", with the reward EM − λ·overshoot(n, b).
+The measurement is the share that fits, and λ rises while it is below A:
+    e_t = (A − ĝ_t)/s,   λ ← clip(λ + η·e_t, 0, λ_max),
+s (`adherence_scale`, default 0.05) one unit of error, as in em_floor mode. Why not a fixed price: the
+price that makes a policy keep its budgets depends on the model and the data (3.0 was set by hand on
+chain_budget); held to A it is found by the run, and a policy that already keeps its budgets pays none.
+
 Controller. Plain dual ascent is integral-only control and overshoots (Stooke, Achiam & Abbeel 2020,
 "Responsive Safety in RL by PID Lagrangian Methods"), and one batch's mean swings ±50% with prompt
 difficulty. So the measurement ĝ_t is an exponential moving average of the per-step values, and λ is a
@@ -40,13 +48,13 @@ from dataclasses import asdict, dataclass
 
 logger = logging.getLogger(__name__)
 
-MODES = ("none", "budget", "em_floor")
+MODES = ("none", "budget", "em_floor", "adherence")
 
 
 @dataclass
 class DualSettings:
     mode: str = "budget"  # none | budget | em_floor
-    target: float = 0.0  # T (tokens) in budget mode, F (EM in [0, 1]) in em_floor mode
+    target: float = 0.0  # T (tokens) in budget mode, F (EM in [0, 1]) in em_floor mode, A (share) in adherence mode
     # The defaults are the recipes' (train/config.py reads them from here: one source): the integral gain and
     # proportional gain tuned on arith and the benchmark, λ_max · cap(2) < 1 so a correct answer stays above a
     # wrong one. Plain dual ascent is kp = 0 (the LEASH peer in launch/compare.py).
@@ -57,6 +65,7 @@ class DualSettings:
     ema: float = 0.8  # smoothing of the measured constraint: ĝ ← ema·ĝ + (1 − ema)·g
     warmup_steps: int = 0
     em_scale: float = 0.05  # em_floor mode: the EM slack that counts as one unit of error
+    adherence_scale: float = 0.05  # adherence mode: the shortfall of the kept share that counts as one unit
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -65,8 +74,12 @@ class DualSettings:
             raise ValueError(f"the token budget must be > 0, got {self.target}")
         if self.mode == "em_floor" and not 0.0 <= self.target <= 1.0:
             raise ValueError(f"em_floor must lie in [0, 1], got {self.target}")
+        if self.mode == "adherence" and not 0.0 < self.target <= 1.0:
+            raise ValueError(f"adherence_target must lie in (0, 1], got {self.target}")
         if not self.em_scale > 0:
             raise ValueError(f"em_scale must be > 0, got {self.em_scale}")
+        if not self.adherence_scale > 0:
+            raise ValueError(f"adherence_scale must be > 0, got {self.adherence_scale}")
         if not 0.0 <= self.ema < 1.0:
             raise ValueError(f"dual_ema must lie in [0, 1), got {self.ema}")
         if not 0.0 <= self.lambda_init <= self.lambda_max:
@@ -93,10 +106,13 @@ class DualController:
             return smoothed / s.target - 1.0
         if s.mode == "em_floor":
             return (smoothed - s.target) / s.em_scale
+        if s.mode == "adherence":
+            return (s.target - smoothed) / s.adherence_scale
         return 0.0
 
     def update(self, measured: float | None) -> float:
-        """One optimizer step's measurement (mean tokens, or EM in em_floor mode) → the new λ."""
+        """One optimizer step's measurement (mean tokens; EM in em_floor mode; the share of answers within
+        their budgets in adherence mode) → the new λ."""
         s = self.settings
         if s.mode == "none":
             return self.lam
