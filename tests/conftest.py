@@ -44,3 +44,29 @@ def smoke_run(tiny_base, tmp_path_factory):
     out = tmp_path_factory.mktemp("smoke") / "run"
     summary = main(SMOKE + ["--cache_dir", str(cache), "--output_dir", str(out), "--eval_every", "2"])
     return out, summary
+
+
+@pytest.fixture(scope="session")
+def byte_lm(tmp_path_factory):
+    """A randomly initialised tiny Llama whose byte-level tokenizer reads any text (no chat template), saved as
+    safetensors: own data in any language reaches it, and a step takes well under a second."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    specials = ["<pad>", "<s>", "</s>"]
+    vocab = {t: i for i, t in enumerate(specials + alphabet)}
+    core = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", bos_token="<s>", eos_token="</s>")
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
+                         pad_token_id=0, bos_token_id=1, eos_token_id=2, tie_word_embeddings=True)
+    model = LlamaForCausalLM(config)
+    path = tmp_path_factory.mktemp("byte_lm")
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path

@@ -299,3 +299,5 @@ def test_a_budget_conditioned_run_is_keyed_by_the_ratio_it_is_served_at():
     assert settings_key(conditioned + ["--budget_ratio", "0.4"]) != settings_key(conditioned + ["--budget_ratio", "0.45"])
     em_only = ["--task", "chain_easy", "--constraint", "none", "--seed", "0"]
     assert settings_key(em_only + ["--budget_ratio", "0.4"]) == settings_key(em_only + ["--budget_ratio", "0.45"])
+    general = em_only + ["--budget_conditioned", "true"]  # any task with the option: served at the ratio too
+    assert settings_key(general + ["--budget_ratio", "0.4"]) != settings_key(general + ["--budget_ratio", "0.45"])

@@ -114,7 +114,7 @@ class FakeTrainer:
                                                       lambda_max=1.0, lambda_init=0.3))
         self.reward_weights = [1.0, 0.0]
         self.dual_index, self.measure = 1, measure
-        self._dual_window = torch.zeros(3, dtype=torch.float64)
+        self._dual_window = torch.zeros(4, dtype=torch.float64)
         self._tokens_ema = None
         self._metrics = {"train": defaultdict(list)}
         self._greedy = greedy
@@ -131,23 +131,23 @@ class FakeTrainer:
 def test_the_controlled_reward_is_weighted_minus_lambda():
     t = FakeTrainer()
     assert t.reward_weights == [1.0, -0.3]
-    t._dual_window += torch.tensor([200.0, 6.0, 10.0])  # mean 20 tokens, EM 0.6
+    t._dual_window += torch.tensor([200.0, 6.0, 10.0, 10.0])  # mean 20 tokens, EM 0.6
     t._dual_step()
     assert t.controller.lam == pytest.approx(0.5 * 1.0 + 0.3 + 0.1)
     assert t.reward_weights == pytest.approx([1.0, -0.9])
-    assert t._dual_window.tolist() == [0.0, 0.0, 0.0]  # the window restarts every optimizer step
+    assert t._dual_window.tolist() == [0.0, 0.0, 0.0, 0.0]  # the window restarts every optimizer step
     m = t._metrics["train"]
     assert m["dual/batch_tokens"] == [20.0] and m["dual/batch_em"] == [0.6] and m["dual/lambda"] == pytest.approx([0.9])
 
 
 def test_em_floor_dual_step_measures_em_and_its_budget_level_follows_tokens():
     t = FakeTrainer(mode="em_floor", target=0.5)
-    t._dual_window += torch.tensor([200.0, 6.0, 10.0])
+    t._dual_window += torch.tensor([200.0, 6.0, 10.0, 10.0])
     t._dual_step()
     assert t.controller.smoothed == pytest.approx(0.6)  # EM, not tokens
     assert t.controller.error == pytest.approx((0.6 - 0.5) / 0.05)
     assert t._budget_level() == pytest.approx(FLOOR_LEVEL * 20.0)
-    t._dual_window += torch.tensor([100.0, 5.0, 10.0])
+    t._dual_window += torch.tensor([100.0, 5.0, 10.0, 10.0])
     t._dual_step()
     assert t._tokens_ema == pytest.approx(0.5 * 20.0 + 0.5 * 10.0)
     assert FakeTrainer(mode="em_floor", target=0.5)._budget_level() == pytest.approx(FLOOR_LEVEL * 40.0)
@@ -155,11 +155,11 @@ def test_em_floor_dual_step_measures_em_and_its_budget_level_follows_tokens():
 
 def test_sampled_and_greedy_measures():
     sampled = FakeTrainer(measure="sampled", greedy=99.0)
-    sampled._dual_window += torch.tensor([150.0, 5.0, 10.0])
+    sampled._dual_window += torch.tensor([150.0, 5.0, 10.0, 10.0])
     sampled._dual_step()
     assert sampled.controller.smoothed == pytest.approx(15.0)  # the sampled mean; greedy is not asked
     greedy = FakeTrainer(measure="greedy", greedy=12.0)
-    greedy._dual_window += torch.tensor([150.0, 5.0, 10.0])
+    greedy._dual_window += torch.tensor([150.0, 5.0, 10.0, 10.0])
     greedy._dual_step()
     assert greedy.controller.smoothed == pytest.approx(12.0) and greedy._metrics["train"]["dual/greedy_tokens"] == [12.0]
     assert FakeTrainer()._budget_level() == 10.0  # budget mode: the learned budgets share T

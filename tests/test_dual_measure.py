@@ -32,7 +32,7 @@ def test_greedy_measure_decodes_each_prompt_once_and_averages_its_lengths(tiny_b
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     fake = SimpleNamespace(
-        measure="greedy", model=model, processing_class=tokenizer, _step_prompts=[], _dual_window=torch.zeros(3),
+        measure="greedy", model=model, processing_class=tokenizer, _step_prompts=[], _dual_window=torch.zeros(4),
         budget_model=None, em_index=0, args=SimpleNamespace(max_completion_length=24),
         accelerator=SimpleNamespace(gather=lambda t: t, unwrap_model=lambda m: m, num_processes=1),
     )
@@ -58,3 +58,23 @@ def test_a_greedy_measured_run_feeds_the_controller_the_greedy_length(tiny_base,
     for h in steps:  # with no smoothing the controller's measurement is exactly the greedy length
         assert h["dual/constraint"] == pytest.approx(h["dual/greedy_tokens"])
         assert 1 <= h["dual/greedy_tokens"] <= 40
+
+
+def test_the_adherence_measurement_counts_answers_within_their_rows_budget():
+    """Adherence mode's measurement: answers within their own row's `token_budget`, over every answer."""
+    import torch
+
+    from train.dual import DualController, DualSettings
+
+    fake = SimpleNamespace(measure="sampled", model=SimpleNamespace(training=True), _dual_window=torch.zeros(4),
+                           budget_model=None, em_index=0, accelerator=SimpleNamespace(gather=lambda t: t))
+    ids = [[1] * 3, [1] * 5, [1] * 8, [1] * 8]
+    DualControlMixin._record_batch(fake, torch.ones(4, 1), ["p"] * 4, ids, ["p"] * 4, [4.0, 4.0, 8.0, 16.0])
+    assert fake._dual_window.tolist() == [24.0, 4.0, 4.0, 3.0]  # 3, 8 and 8 fit 4, 8 and 16; 5 overshoots 4
+    fake.controller = DualController(DualSettings(mode="adherence", target=0.95, ema=0.0, warmup_steps=0))
+    fake._tokens_ema, fake._metrics = None, {"train": __import__("collections").defaultdict(list)}
+    fake._apply_lambda = fake._trace_rank_state = lambda: None
+    fake._greedy_tokens = lambda: None
+    DualControlMixin._dual_step(fake)
+    assert fake.controller.smoothed == 0.75 and fake._metrics["train"]["dual/batch_adherence"] == [0.75]
+    assert fake.controller.lam > 0  # 75% kept against 95%: overshoot gets a price

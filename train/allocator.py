@@ -167,6 +167,58 @@ def cross_validate(records: list[dict], grid: list[int], folds: int = 5, seed: i
     return {"prior_strength": float(strength), "max_groups": int(groups), "folds": folds, "scores": scores}
 
 
+def cross_validate_features(records: list[dict], grid: list[int], families=None, column: str | None = None,
+                            folds: int = 5, seed: int = 0, prior_strengths=None, max_groups=None) -> dict:
+    """Each feature family's held-out Brier score and AUC (see the module docstring), with the shrinkage and
+    number of groups chosen for it; `best` is the family with the lowest Brier score (ties: the first of
+    `families`, the cheaper one). Families that cannot be fitted (no column given, scikit-learn missing) are
+    reported with their reason instead of a score.
+
+    Returns {"best", "families": {kind: {"brier", "auc", "prior_strength", "max_groups"} or {"skipped"}}}."""
+    from train.allocator_features import FAMILIES, auc, fit_feature, record_values
+
+    families = tuple(families or FAMILIES)
+    if folds < 2:
+        raise ValueError(f"cross-validation needs folds >= 2, got {folds}")
+    grid = sorted(grid)
+    index = {b: k for k, b in enumerate(grid)}
+    split = [fold_of(r["prompt"], folds, seed) for r in records]
+    if len(set(split)) < folds:
+        raise ValueError(f"too few distinct prompts ({len({str(r['prompt']) for r in records})}) for {folds} folds")
+    parts = [([r for r, f in zip(records, split) if f != k], [r for r, f in zip(records, split) if f == k])
+             for k in range(folds)]
+    report: dict = {}
+    for kind in families:
+        try:
+            fitted = [fit_feature(kind, train, grid, column) for train, _ in parts]
+        except (ValueError, ImportError) as err:
+            report[kind] = {"skipped": str(err)}
+            continue
+        values = [(record_values(f, train), record_values(f, held)) for f, (train, held) in zip(fitted, parts)]
+        best = None
+        for groups in max_groups or MAX_GROUPS:
+            edges = [group_edges(train_values, groups) for train_values, _ in values]
+            for strength in prior_strengths or PRIOR_STRENGTHS:
+                predicted, labels = [], []
+                for (train, held), (train_values, held_values), fold_edges in zip(parts, values, edges):
+                    fit_records = [{**r, "feature": v} for r, v in zip(train, train_values, strict=True)]
+                    em, _ = fit_tables(fit_records, grid, fold_edges, strength)
+                    for r, v in zip(held, held_values, strict=True):
+                        predicted.append(em[group_of(v, fold_edges)][index[r["budget"]]])
+                        labels.append(float(r["correct"]))
+                brier = sum((p - y) ** 2 for p, y in zip(predicted, labels)) / len(labels)
+                key = (round(brier, 12), -strength, groups)
+                if best is None or key < best[0]:
+                    best = (key, {"brier": brier, "auc": auc(predicted, labels), "prior_strength": strength,
+                                  "max_groups": groups})
+        report[kind] = best[1]
+    scored = [k for k in families if "brier" in report.get(k, {})]
+    if not scored:
+        raise ValueError(f"no allocator feature could be fitted: {report}")
+    return {"best": min(scored, key=lambda k: (round(report[k]["brier"], 12), families.index(k))),
+            "families": report, "folds": folds}
+
+
 def adherence_table(records: list[dict], grid: list[int], edges: list[float]) -> list[list[float]]:
     """Per group and budget, the share of answers within the budget (1.0 where there is no record)."""
     index = {b: k for k, b in enumerate(grid)}

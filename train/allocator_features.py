@@ -13,7 +13,7 @@ right and the tokens spent. Which number is the question here:
   never predicts a worse answer). The prompt's feature is its score w·x: how likely it is to be answered
   right at any budget. Prompts are grouped by that score's quantiles, as by length.
 
-`cross_validate_features` scores each family by K-fold cross-validation on the calibration records (every
+`train.allocator.cross_validate_features` scores each family by K-fold cross-validation on the calibration records (every
 record of a prompt in one fold; a text model fitted on the other folds only): the held-out Brier score of
 the fitted tables' P(correct) and its AUC. The allocator keeps the family with the lowest Brier score.
 
@@ -64,12 +64,6 @@ def text_vectors(texts: list[str], n_features: int = TEXT_FEATURES):
     return hstack([words.transform(texts), chars.transform(texts)]).tocsr()
 
 
-def _isotonic(values: list[float]) -> list[float]:
-    from train.allocator import isotonic
-
-    return isotonic(values, [1.0] * len(values))
-
-
 class TextModel:
     """P(correct | prompt, budget) = σ(w·x(prompt) + c_b), c non-decreasing in b; `score` is w·x."""
 
@@ -98,7 +92,10 @@ class TextModel:
         coef = model.coef_[0]
         width = 2 * n_features
         weights = {int(i): float(coef[i]) for i in range(width) if coef[i] != 0.0}
-        return cls(weights, _isotonic([float(v) for v in coef[width:]]), grid, n_features)
+        from sklearn.isotonic import IsotonicRegression
+
+        offsets = IsotonicRegression().fit_transform(range(len(grid)), coef[width:])  # non-decreasing in the budget
+        return cls(weights, [float(v) for v in offsets], grid, n_features)
 
     def scores(self, prompts: list) -> list[float]:
         """w·x per prompt: higher means likelier to be answered right at any budget."""
@@ -246,54 +243,3 @@ def auc(scores: list[float], labels: list[float]) -> float | None:
         i = j
     rank_sum = sum(ranks[s] for s in pos)
     return (rank_sum - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
-
-
-def cross_validate_features(records: list[dict], grid: list[int], families=FAMILIES, column: str | None = None,
-                            folds: int = 5, seed: int = 0, prior_strengths=None, max_groups=None) -> dict:
-    """Each feature family's held-out Brier score and AUC (see the module docstring), with the shrinkage and
-    number of groups chosen for it; `best` is the family with the lowest Brier score (ties: the first of
-    `families`, the cheaper one). Families that cannot be fitted (no column given, scikit-learn missing) are
-    reported with their reason instead of a score.
-
-    Returns {"best", "families": {kind: {"brier", "auc", "prior_strength", "max_groups"} or {"skipped"}}}."""
-    from train.allocator import MAX_GROUPS, PRIOR_STRENGTHS, fit_tables, fold_of, group_edges, group_of
-
-    if folds < 2:
-        raise ValueError(f"cross-validation needs folds >= 2, got {folds}")
-    grid = sorted(grid)
-    index = {b: k for k, b in enumerate(grid)}
-    split = [fold_of(r["prompt"], folds, seed) for r in records]
-    if len(set(split)) < folds:
-        raise ValueError(f"too few distinct prompts ({len({str(r['prompt']) for r in records})}) for {folds} folds")
-    parts = [([r for r, f in zip(records, split) if f != k], [r for r, f in zip(records, split) if f == k])
-             for k in range(folds)]
-    report: dict = {}
-    for kind in families:
-        try:
-            fitted = [fit_feature(kind, train, grid, column) for train, _ in parts]
-        except (ValueError, ImportError) as err:
-            report[kind] = {"skipped": str(err)}
-            continue
-        values = [(record_values(f, train), record_values(f, held)) for f, (train, held) in zip(fitted, parts)]
-        best = None
-        for groups in max_groups or MAX_GROUPS:
-            edges = [group_edges(train_values, groups) for train_values, _ in values]
-            for strength in prior_strengths or PRIOR_STRENGTHS:
-                predicted, labels = [], []
-                for (train, held), (train_values, held_values), fold_edges in zip(parts, values, edges):
-                    fit_records = [{**r, "feature": v} for r, v in zip(train, train_values, strict=True)]
-                    em, _ = fit_tables(fit_records, grid, fold_edges, strength)
-                    for r, v in zip(held, held_values, strict=True):
-                        predicted.append(em[group_of(v, fold_edges)][index[r["budget"]]])
-                        labels.append(float(r["correct"]))
-                brier = sum((p - y) ** 2 for p, y in zip(predicted, labels)) / len(labels)
-                key = (round(brier, 12), -strength, groups)
-                if best is None or key < best[0]:
-                    best = (key, {"brier": brier, "auc": auc(predicted, labels), "prior_strength": strength,
-                                  "max_groups": groups})
-        report[kind] = best[1]
-    scored = [k for k in families if "brier" in report.get(k, {})]
-    if not scored:
-        raise ValueError(f"no allocator feature could be fitted: {report}")
-    return {"best": min(scored, key=lambda k: (round(report[k]["brier"], 12), families.index(k))),
-            "families": report, "folds": folds}

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 
 from rewards.budgets import ALLOCATIONS  # how learned budgets share the target
+from train.budget_statement import DEFAULT_TEMPLATE
 from train.dual import MODES, DualSettings
 
 DUAL = DualSettings(mode="none")  # the controller's defaults: one source for the dual_* / lambda_* fields
@@ -132,6 +133,52 @@ class ScriptArguments:
     budget_schedule_start: float = field(default=0.6, metadata={"help": "auto: the first stage's ratio."})
     budget_schedule_factor: float = field(default=0.75, metadata={"help": "auto: each next ratio = this × the last."})
     budget_schedule_stages: int = field(default=6, metadata={"help": "auto: at most this many stages."})
+    # -- one adapter for any budget: budget conditioning on any task and model (train/conditioning.py) -----
+    budget_conditioned: bool = field(
+        default=False,
+        metadata={"help": "Train one adapter that answers within a token budget stated in its prompt (warm start by "
+                  "self-distillation, RL over sampled budgets), served through an allocator that holds T = "
+                  "budget_ratio × base tokens; the same adapter serves any other T."},
+    )
+    budget_prompt_template: str = field(
+        default=DEFAULT_TEMPLATE,
+        metadata={"help": "How a budget is stated: {budget} is the budget in units; a system message for chat "
+                  "prompts, appended to text prompts, or placed by {prompt} if the template names it."},
+    )
+    budget_unit: int = field(default=1, metadata={"help": "The statement counts units of this many tokens."})
+    budget_grid: str | None = field(
+        default=None,
+        metadata={"help": "Budgets (tokens) the adapter learns and the allocator may state, e.g. 8,16,32,64 "
+                  "(default: derived, geometric from the base model's shortest right answers to the cap)."},
+    )
+    budget_grid_points: int = field(default=8, metadata={"help": "Budgets in a derived grid."})
+    adherence_target: float = field(
+        default=0.95,
+        metadata={"help": "RL prices overshoot of the stated budget by a λ the dual controller holds so that this "
+                  "share of answers fits their budget."},
+    )
+    overshoot_price: float | None = field(
+        default=None,
+        metadata={"help": "A fixed price of overshoot instead of the dual-held one (chain_budget's recipe: 3.0)."},
+    )
+    distill_rows: int = field(default=256, metadata={"help": "Train prompts the base model answers for the warm start."})
+    distill_samples: int = field(default=2, metadata={"help": "Sampled answers per prompt and instruction."})
+    distill_temperature: float = field(default=1.0, metadata={"help": "Sampling temperature of those answers."})
+    distill_instructions: str = field(
+        default="Answer in as few words as possible.|Explain your answer step by step.",
+        metadata={"help": "Length-eliciting instructions, separated by |, each sampled beside the plain prompt."},
+    )
+    distill_steps: int = field(default=200, metadata={"help": "SFT steps of the warm start (TRL SFTTrainer, LoRA)."})
+    distill_learning_rate: float = field(default=2e-4, metadata={"help": "SFT learning rate of the warm start."})
+    conditioning_report_rows: int = field(
+        default=64, metadata={"help": "Val rows answered at every grid budget to report adherence before RL."})
+    allocator_feature: str = field(
+        default="auto",
+        metadata={"help": "What the allocator groups prompts by: length, column, text (a hashed n-gram model), or "
+                  "auto (the lowest cross-validated Brier score; needs allocator_cv_folds >= 2)."},
+    )
+    allocator_feature_column: str | None = field(
+        default=None, metadata={"help": "The data column the column feature reads (a category, a source)."})
     # -- budget-conditioned policy and its allocator (train/allocator.py; tasks with a budget tag) ------
     allocator_fit_rows: int = field(
         default=600,
@@ -265,6 +312,28 @@ class ScriptArguments:
             raise ValueError(f"lora_plus_ratio must be > 0 (1 is off), got {self.lora_plus_ratio}")
         if not 0 < self.layer_lr_decay <= 1:
             raise ValueError(f"layer_lr_decay must lie in (0, 1] (1 is off), got {self.layer_lr_decay}")
+        if self.budget_conditioned:
+            from train.budget_statement import BudgetStatement, parse_grid
+
+            BudgetStatement(self.budget_prompt_template, self.budget_unit)  # a bad template fails here
+            if self.budget_grid is not None:
+                if not isinstance(self.budget_grid, str):  # a YAML list
+                    self.budget_grid = ",".join(str(x) for x in self.budget_grid)
+                parse_grid(self.budget_grid)
+            if not 0 < self.adherence_target <= 1:
+                raise ValueError(f"adherence_target must lie in (0, 1], got {self.adherence_target}")
+            if self.overshoot_price is not None and self.overshoot_price < 0:
+                raise ValueError(f"overshoot_price must be >= 0 (or unset: held by the dual controller), got "
+                                 f"{self.overshoot_price}")
+            if min(self.distill_rows, self.distill_samples, self.distill_steps, self.budget_grid_points - 1) < 1:
+                raise ValueError("distill_rows, distill_samples and distill_steps must be >= 1, budget_grid_points >= 2")
+            if self.learned_budget or self.budget_schedule is not None:
+                raise ValueError("budget_conditioned states each prompt's budget itself: turn off learned_budget and "
+                                 "budget_schedule")
+        if self.allocator_feature not in ("auto", "length", "column", "text"):
+            raise ValueError(f"allocator_feature must be auto, length, column or text, got {self.allocator_feature!r}")
+        if self.allocator_feature == "column" and not self.allocator_feature_column:
+            raise ValueError("allocator_feature column needs allocator_feature_column (the data column to read)")
         if self.allocator_cv_folds < 0 or self.allocator_cv_folds == 1:
             raise ValueError(f"allocator_cv_folds must be 0 (off) or >= 2, got {self.allocator_cv_folds}")
         if self.early_stopping_max_patience < 0:
@@ -321,7 +390,12 @@ GROUPS: dict[str, tuple[str, ...]] = {
                                       "lambda_init", "lambda_max", "dual_em_scale"),
     "Advanced: learned per-prompt budgets": ("learned_budget", "budget_allocation", "budget_kind_split",
                                              "budget_quantile", "budget_reliable_accuracy"),
-    "Advanced: budget-conditioned policy and allocator": ("allocator_fit_rows", "allocator_cv_folds", "allocator_grid"),
+    "One adapter for any budget": ("budget_conditioned", "budget_prompt_template", "budget_unit", "budget_grid",
+                                   "budget_grid_points", "adherence_target", "overshoot_price", "distill_rows",
+                                   "distill_samples", "distill_temperature", "distill_instructions", "distill_steps",
+                                   "distill_learning_rate", "conditioning_report_rows"),
+    "Advanced: budget-conditioned policy and allocator": ("allocator_fit_rows", "allocator_cv_folds", "allocator_grid",
+                                                          "allocator_feature", "allocator_feature_column"),
 }
 MARKERS = ("<!-- arguments: generated by `python -m train.config --markdown`; edit train/config.py -->",
            "<!-- end of generated arguments -->")

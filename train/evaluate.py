@@ -131,13 +131,13 @@ def evaluate_allocated(model, tokenizer, rows: list[dict], allocator, max_new_to
     step = chunk if stream else len(rows)
     for start in range(0, len(rows), max(1, step)):
         part = rows[start:start + step]
-        decisions = [allocator.decide(r["prompt"]) for r in part]
+        decisions = [allocator.decide(r["prompt"], r) for r in part]
         prompts = [allocator.prompt_with_budget(r["prompt"], d["budget"]) for r, d in zip(part, decisions)]
         out = generate(model, tokenizer, prompts, max_new_tokens, desc=desc)
         right = [float(is_right(text, r)) for r, text in zip(part, out[0], strict=True)]
         if stream:
             for r, n, c in zip(part, out[1], right, strict=True):
-                allocator.observe(n, c, prompt=r["prompt"])
+                allocator.observe(n, c, prompt=r["prompt"], row=r)
         budgets += [d["budget"] for d in decisions]
         confidence += [d["confidence"] for d in decisions]
         texts += out[0]

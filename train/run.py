@@ -80,6 +80,7 @@ class RunContext:
     base: dict = field(default_factory=dict)  # the base model's greedy val evaluation
     schedule: Any = None  # train.schedule.BudgetSchedule, or None for one fixed target
     targets: Targets | None = None
+    conditioning: dict | None = None  # the budget warm start's report (budget_conditioned runs)
 
     @property
     def out(self) -> Path:
@@ -109,6 +110,8 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
     write_preflight(ctx)
     ctx.schedule = plan_schedule(ctx)
     ctx.targets = compute_targets(ctx)
+    if ctx.script_args.budget_conditioned:  # teach the model to keep a stated budget before RL
+        ctx.model, ctx.task, ctx.conditioning = condition_on_budgets(ctx)
     controller = build_controller(ctx)
     rewards, budget_model = build_rewards(ctx)
     trainer, periodic, rule = build_trainer(ctx, controller, rewards, budget_model)
@@ -153,6 +156,14 @@ def load_task(ctx: RunContext):
     else:
         task = tasks.get(script_args.task)
     train_rows, val_rows = task.load(training_args.seed, script_args.val_size, script_args.data_path)
+    if script_args.budget_conditioned:  # any task, its prompts stating a budget (train/conditioning.py)
+        from train.budget_statement import BudgetStatement
+        from train.conditioning import ConditionedTask
+
+        if hasattr(task, "budget_prompt"):
+            raise ValueError(f"task {task.name} already states budgets in its prompts: drop budget_conditioned")
+        task = ConditionedTask(task, BudgetStatement(script_args.budget_prompt_template, script_args.budget_unit),
+                               seed=training_args.seed)
     return task, train_rows, val_rows
 
 
@@ -293,11 +304,32 @@ def compute_targets(ctx: RunContext) -> Targets:
                    budget_tokens=controller_target(script_args, base, "budget"), sampled_em=sampled_em)
 
 
+def condition_on_budgets(ctx: RunContext):
+    """The budget warm start (self-distillation, cached): the model with its trained adapter, the task with its
+    grid, and the warm start's report (adherence and EM per budget on val before RL)."""
+    from train.conditioning import distill_warm_start
+
+    model, grid, report = distill_warm_start(ctx, ctx.task)
+    if ctx.state.is_main_process:
+        from train.files import write_json_atomic
+
+        ctx.out.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(str(ctx.out / "conditioning.json"), report)
+    return model, ctx.task.with_grid(grid), report
+
+
 def build_controller(ctx: RunContext):
-    """The dual controller that sets λ, holding `ctx.targets.controller`."""
+    """The dual controller that sets λ, holding `ctx.targets.controller` — or, for a budget-conditioned run,
+    the price of overshooting the stated budget, held to `adherence_target` (fixed `overshoot_price`: none)."""
     from train.dual import DualController, DualSettings
 
     script_args = ctx.script_args
+    if script_args.budget_conditioned:
+        mode = "none" if script_args.overshoot_price is not None else "adherence"
+        return DualController(DualSettings(
+            mode=mode, target=script_args.adherence_target, lr=script_args.dual_lr, kp=script_args.dual_kp,
+            lambda_init=script_args.lambda_init, lambda_max=script_args.lambda_max, ema=script_args.dual_ema,
+            warmup_steps=script_args.dual_warmup_steps))
     return DualController(DualSettings(
         mode=script_args.constraint, target=ctx.targets.controller, lr=script_args.dual_lr, kp=script_args.dual_kp,
         lambda_init=script_args.lambda_init, lambda_max=script_args.lambda_max, ema=script_args.dual_ema,
@@ -313,6 +345,11 @@ def build_rewards(ctx: RunContext):
 
     script_args, base = ctx.script_args, ctx.base
     reward_spec = dict(script_args.rewards)
+    if script_args.budget_conditioned:  # EM − price · overshoot of the row's stated budget, every answer charged
+        price = "dual" if script_args.overshoot_price is None else -script_args.overshoot_price
+        reward_spec = {"exact_match": reward_spec.get("exact_match") or {},
+                       "budget_penalty": {"weight": price, "correct_only": False, "cap": 1.0}}
+        return from_registry(reward_spec, runtime={"budget_tokens": base["mean_tokens"]}), None
     if script_args.constraint == "none":  # EM only: the controlled penalty is dropped
         reward_spec = {k: v for k, v in reward_spec.items() if (v or {}).get("weight") != "dual"}
     budget = ctx.targets.controller if script_args.constraint == "budget" else base["mean_tokens"]  # the penalty's unit
@@ -356,7 +393,7 @@ def build_trainer(ctx: RunContext, controller, rewards, budget_model):
         args=training_args,
         train_dataset=ctx.task.rl_dataset(ctx.train_rows),
         processing_class=tokenizer,
-        peft_config=get_peft_config(model_args),
+        peft_config=None if is_peft(ctx.model) else get_peft_config(model_args),  # a warm start's adapter: continued
         controller=controller,
         dual_index=next((i for i, r in enumerate(rewards) if r.dual), None),
         em_index=names.index("exact_match"),
@@ -395,6 +432,12 @@ def build_trainer(ctx: RunContext, controller, rewards, budget_model):
     if schedule is not None:
         trainer.add_callback(StageCallback(trainer, schedule, base["mean_tokens"], tokenizer, val_rows, max_new))
     return trainer, periodic, rule
+
+
+def is_peft(model) -> bool:
+    from peft import PeftModel
+
+    return isinstance(model, PeftModel)
 
 
 def train(ctx: RunContext, trainer) -> dict:
@@ -467,15 +510,48 @@ def fit_allocator(ctx: RunContext, model, untagged):
     records = budget_records(model, tokenizer, rows, grid, task.budget_prompt, ctx.max_new)
     ctx.out.mkdir(parents=True, exist_ok=True)  # the fit's data: a re-fit needs no model
     write_json_atomic(str(ctx.out / "allocator_records.json"), records)
-    allocator = Allocator.fit(records, grid, target, cv_folds=script_args.allocator_cv_folds, **task.budget_tag())
+    feature_of, features = choose_allocator_feature(script_args, records, rows, grid)
+    allocator = Allocator.fit(records, grid, target, cv_folds=script_args.allocator_cv_folds, feature_of=feature_of,
+                              **task.budget_tag())
     served = evaluate_allocated(model, tokenizer, ctx.val_rows, allocator, ctx.max_new)
     served["untagged"] = strip(untagged)
     served["allocator"] = {"target": target, "mu": allocator.mu, "grid": grid, "fit_rows": len(rows),
-                           "predicted": allocator.predicted()}
+                           "predicted": allocator.predicted(), "feature": allocator.feature["kind"], "features": features}
     logger.info("served through the allocator at T=%.1f: val EM %.3f, %.1f tokens, adherence %.3f (untagged: EM "
                 "%.3f, %.1f tokens)", target, served["em"], served["mean_tokens"], served["adherence"],
                 untagged["em"], untagged["mean_tokens"])
     return served, allocator
+
+
+def choose_allocator_feature(script_args, records: list[dict], rows: list[dict], grid: list[int]):
+    """The feature family the allocator groups prompts by (`train/allocator_features.py`): the one named, or
+    with `allocator_feature auto` and `allocator_cv_folds` >= 2 the one with the lowest held-out Brier score
+    (auto without folds: prompt length). Returns (the fitted feature, the cross-validation report or None)."""
+    import json
+
+    from train.allocator import cross_validate_features
+    from train.allocator_features import fit_feature
+
+    column = script_args.allocator_feature_column
+    if column:  # the records carry the column the feature reads (serving passes each request's row)
+        by_prompt = {json.dumps(r["prompt"], sort_keys=True): r for r in rows}
+        missing = [r for r in rows if column not in r]
+        if missing:
+            raise ValueError(f"allocator_feature_column {column!r}: not a column of the data (row: {sorted(missing[0])})")
+        for rec in records:
+            rec["columns"] = {column: by_prompt[json.dumps(rec["prompt"], sort_keys=True)][column]}
+    kind, report = script_args.allocator_feature, None
+    if kind == "auto":
+        if script_args.allocator_cv_folds < 2:
+            kind = "length"
+        else:
+            families = ("length", "column", "text") if column else ("length", "text")
+            report = cross_validate_features(records, grid, families, column, folds=script_args.allocator_cv_folds)
+            kind = report["best"]
+            logger.info("allocator feature: %s (held-out Brier / AUC: %s)", kind, {
+                k: (round(v["brier"], 4), v["auc"] and round(v["auc"], 3)) if "brier" in v else v["skipped"]
+                for k, v in report["families"].items()})
+    return fit_feature(kind, records, grid, column), report
 
 
 def write_outputs(ctx: RunContext, trainer, run, final, selected, budget_model, allocator=None) -> dict:
@@ -501,6 +577,9 @@ def write_outputs(ctx: RunContext, trainer, run, final, selected, budget_model, 
                            trainer.controller.settings.target if schedule else targets.constraint),
                        "controller_target": targets.controller},
         "lambda": trainer.controller.lam,
+        "conditioning": ctx.conditioning and {**ctx.conditioning, "adherence_target": script_args.adherence_target,
+                                              "overshoot_price": script_args.overshoot_price,
+                                              "template": script_args.budget_prompt_template},
         "steps": trainer.state.global_step,
         "selected_step": selected["step"],
         "stopped_early_at": selected["stopped_early_at"],

@@ -88,6 +88,18 @@ def task_of(args: list[str]) -> str:
     return "arith"
 
 
+def conditioned_args(args: list[str]) -> bool:
+    """Whether a run's arguments (or its recipe) turn on `budget_conditioned`."""
+    import yaml
+
+    if "--budget_conditioned" in args[:-1]:
+        return args[args.index("--budget_conditioned") + 1].lower() == "true"
+    if "--config" in args[:-1]:
+        recipe = yaml.safe_load((REPO / args[args.index("--config") + 1]).read_text()) or {}
+        return bool(recipe.get("budget_conditioned", False))
+    return False
+
+
 def served_at_ratio(task: str) -> bool:
     """Whether a run on `task` ends served through an allocator at `--budget_ratio` (a budget-conditioned task)."""
     from train import tasks
@@ -111,8 +123,8 @@ def settings_key(args: list[str]) -> str:
     # Without a token budget (no controller, or one holding an accuracy floor) the token target changes
     # nothing the run learns: one run serves every budget's contest. Not so a budget-conditioned run: its
     # final figures are served through its allocator at the ratio, so each ratio is its own run's result.
-    if (("--constraint", "none") in pairs or ("--constraint", "em_floor") in pairs) \
-            and not served_at_ratio(task_of(args)):
+    conditioned = served_at_ratio(task_of(args)) or conditioned_args(args)
+    if (("--constraint", "none") in pairs or ("--constraint", "em_floor") in pairs) and not conditioned:
         pairs = [p for p in pairs if p[0] not in ("--budget_ratio", "--budget_tokens")]
     return hashlib.sha256(json.dumps([sorted(pairs), base_model_digest(task_of(args))]).encode()).hexdigest()[:12]
 

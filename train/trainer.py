@@ -68,7 +68,8 @@ class DualControlMixin:
         self.reward_states = reward_states or {}  # name -> memory of a stateful reward (e.g. LASER-D's windows)
         self.dual_index = dual_index  # which reward function's weight is −λ (None: no controlled reward)
         self.em_index = em_index  # which reward function is exact match (the accuracy measurement)
-        self._dual_window = torch.zeros(3, dtype=torch.float64)  # [sum tokens, sum EM, completions]
+        # [sum tokens, sum EM, completions, completions within their row's token_budget (adherence mode)]
+        self._dual_window = torch.zeros(4, dtype=torch.float64)
         self._tokens_ema: float | None = None  # smoothed mean completion tokens (the em_floor budget level)
         self.overhead_seconds = 0.0  # wall time spent in what Terse adds to TRL (budgets, gathers, controller)
         self._overhead_logged = 0.0
@@ -150,17 +151,23 @@ class DualControlMixin:
             rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         started = time.perf_counter()
         with self._part("terse"):
-            self._record_batch(rewards_per_func, texts, completion_ids_list, prompts)
+            self._record_batch(rewards_per_func, texts, completion_ids_list, prompts,
+                               [row.get("token_budget") for row in inputs])
         self.overhead_seconds += time.perf_counter() - started
         return rewards_per_func
 
-    def _record_batch(self, rewards_per_func, texts, completion_ids_list, prompts=()) -> None:
-        """Feed the controller's window and the budget model with the batch's lengths and EM (all ranks)."""
+    def _record_batch(self, rewards_per_func, texts, completion_ids_list, prompts=(), budgets=()) -> None:
+        """Feed the controller's window and the budget model with the batch's lengths, EM and (rows that
+        state a budget) how many answers fit it (all ranks)."""
         if self.model.training:  # evaluation must not move the controller or the budget model
+            kept_local = [float(len(ids) <= b) if b else float("nan") for ids, b in
+                          zip(completion_ids_list, list(budgets) or [None] * len(completion_ids_list), strict=True)]
             lengths = torch.tensor([len(ids) for ids in completion_ids_list], device=rewards_per_func.device)
             lengths = self.accelerator.gather(lengths).double().cpu()  # all ranks, like rewards_per_func
+            kept = self.accelerator.gather(torch.tensor(kept_local, device=rewards_per_func.device)).double().cpu()
             em = rewards_per_func[:, self.em_index].double().cpu()
-            self._dual_window += torch.stack([lengths.sum(), em.nansum(), torch.tensor(float(len(lengths)))])
+            self._dual_window += torch.stack([lengths.sum(), em.nansum(), torch.tensor(float(len(lengths))),
+                                              kept.nansum()])
             if self.measure == "greedy":
                 seen = {prompt_text(p) for p in self._step_prompts}
                 for prompt, text in zip(prompts, texts, strict=True):  # each once: GRPO repeats a prompt G times
@@ -196,14 +203,15 @@ class DualControlMixin:
         return output
 
     def _dual_step(self) -> None:
-        tokens, em, count = self._dual_window.tolist()
+        tokens, em, count, kept = self._dual_window.tolist()
         self._dual_window.zero_()
         mean_tokens = tokens / count if count else None
         mean_em = em / count if count else None
+        adherence = kept / count if count else None
         if mean_tokens is not None:
             ema = self.controller.settings.ema
             self._tokens_ema = mean_tokens if self._tokens_ema is None else ema * self._tokens_ema + (1 - ema) * mean_tokens
-        measured = mean_em if self.controller.settings.mode == "em_floor" else mean_tokens
+        measured = {"em_floor": mean_em, "adherence": adherence}.get(self.controller.settings.mode, mean_tokens)
         if self.measure == "greedy" and self.controller.settings.mode == "budget":
             greedy = self._greedy_tokens()
             if greedy is not None:
@@ -218,6 +226,8 @@ class DualControlMixin:
         if mean_tokens is not None:
             metrics["dual/batch_tokens"].append(mean_tokens)
             metrics["dual/batch_em"].append(mean_em)
+            if self.controller.settings.mode == "adherence":
+                metrics["dual/batch_adherence"].append(adherence)
 
     def _greedy_tokens(self) -> float | None:
         """Mean greedy completion length of this step's distinct prompts, over all ranks (None: no prompts).

@@ -1,0 +1,121 @@
+"""`--budget_conditioned true` on any task and model: the wrapped task, the warm start's pieces, and a 2-step
+run on own data (a CSV) with a tiny random model whose tokenizer reads any text."""
+
+import doctest
+import json
+from pathlib import Path
+
+import pytest
+
+from train import conditioning
+from train.budget_statement import BudgetStatement
+from train.conditioning import (ConditionedTask, adherence_by_budget, instructed, is_calibration,
+                                parse_instructions, sft_examples, tag_answers)
+
+ROOT = Path(__file__).resolve().parent.parent
+CAPITALS = ROOT / "tests" / "fixtures" / "own_data" / "capitals.csv"
+
+
+def test_doctests():
+    assert doctest.testmod(conditioning).failed == 0
+
+
+def test_instructions_go_to_the_text_or_the_last_user_message():
+    assert instructed("Q?", None) == "Q?"
+    assert instructed("Q?", "Be brief.") == "Q?\n\nBe brief."
+    chat = [{"role": "user", "content": "Q?"}]
+    assert instructed(chat, "Be brief.") == [{"role": "user", "content": "Q?\n\nBe brief."}] and chat[0]["content"] == "Q?"
+    assert parse_instructions("a.| b. |") == [None, "a.", "b."] and parse_instructions("") == [None]
+
+
+def test_sft_examples_state_the_tagged_budget_as_text_or_chat():
+    tagged = [{"prompt": "Q?", "completion": " Paris", "budget": 4},
+              {"prompt": [{"role": "user", "content": "Q?"}], "completion": "Paris", "budget": 8}]
+    text, chat = sft_examples(tagged, BudgetStatement())
+    assert text == {"prompt": "Q?\n\nAnswer in at most 4 tokens.", "completion": " Paris"}
+    assert chat["prompt"][0] == {"role": "system", "content": "Answer in at most 8 tokens."}
+    assert chat["completion"] == [{"role": "assistant", "content": "Paris"}]
+
+
+def test_tag_answers_keeps_right_answers_at_the_tightest_budget_they_fit():
+    samples = [{"prompt": "q", "completion": c, "tokens": n, "correct": ok}
+               for c, n, ok in [("a", 3, True), ("bb", 5, True), ("wrong", 2, False), ("long", 99, True)]]
+    assert [(t["completion"], t["budget"]) for t in tag_answers(samples, [4, 8, 16])] == [("a", 4), ("bb", 8)]
+
+
+def test_adherence_by_budget():
+    recs = [{"budget": 4, "tokens": 3, "correct": True}, {"budget": 4, "tokens": 6, "correct": False},
+            {"budget": 8, "tokens": 8, "correct": True}]
+    out = adherence_by_budget(recs)
+    assert out["4"] == {"n": 2, "em": 0.5, "adherence": 0.5, "mean_tokens": 4.5} and out["8"]["adherence"] == 1.0
+
+
+def test_conditioned_task_holds_out_calibration_rows_and_states_sampled_budgets():
+    from train import tasks
+
+    inner = tasks.get("arith")
+    train_rows, _ = inner.load(seed=0)
+    task = ConditionedTask(inner, BudgetStatement(), seed=3).with_grid([4, 8, 16, 32])
+    held = task.calibration_rows(train_rows)
+    assert 0.1 < len(held) / len(train_rows) < 0.3
+    assert not {r["prompt"] for r in held} & {r["prompt"] for r in task.learning_rows(train_rows)}
+    ds = task.rl_dataset(train_rows)
+    assert set(ds["token_budget"]) <= {4.0, 8.0, 16.0, 32.0} and len(set(ds["token_budget"])) == 4
+    for row in ds.select(range(5)):
+        assert row["prompt"].endswith(f"Answer in at most {int(row['token_budget'])} tokens.")
+        assert not is_calibration(row["prompt"].split("\n\n")[0])
+    assert task.rl_dataset(train_rows)["token_budget"] == ds["token_budget"]  # the seed fixes the budgets
+    assert task.name == "arith" and task.vocabulary() == inner.vocabulary()  # the rest is the wrapped task's
+    assert task.budget_tag() == {"tag": "Answer in at most {budget} tokens.", "tag_unit": 1}
+    with pytest.raises(ValueError, match="grid is not set"):
+        ConditionedTask(inner).budget_grid()
+
+
+def test_budget_conditioned_options_are_checked():
+    from train.run import parse_args
+
+    for argv, message in [
+        (["--budget_conditioned", "true", "--budget_prompt_template", "Be brief."], "must contain"),
+        (["--budget_conditioned", "true", "--budget_grid", "8;16"], "comma-separated"),
+        (["--budget_conditioned", "true", "--adherence_target", "0"], "adherence_target"),
+        (["--budget_conditioned", "true", "--overshoot_price", "-1"], "overshoot_price"),
+        (["--budget_conditioned", "true", "--learned_budget", "true"], "turn off learned_budget"),
+        (["--allocator_feature", "embedding"], "allocator_feature must be"),
+        (["--allocator_feature", "column"], "needs allocator_feature_column"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            parse_args(argv)
+
+
+def test_two_steps_on_own_csv_with_a_random_byte_level_model(byte_lm, tmp_path):
+    """The whole path: golds (the random model is never right) teach the warm start, RL prices overshoot by
+    the adherence-held λ, the allocator is fitted on calibration rows, val is served through it."""
+    from train.allocator import Allocator
+    from train.run import main
+
+    out = tmp_path / "run"
+    summary = main([
+        "--budget_conditioned", "true", "--model_name_or_path", str(byte_lm), "--dataset_name", str(CAPITALS),
+        "--prompt_column", "Quiz item", "--answer_column", "Expected reply", "--answer_check", "text",
+        "--val_size", "6", "--use_peft", "true", "--lora_target_modules", "all-linear", "--lora_r", "4",
+        "--distill_rows", "12", "--distill_samples", "1", "--distill_steps", "2", "--conditioning_report_rows", "3",
+        "--budget_grid", "2,4,8", "--allocator_fit_rows", "8", "--allocator_feature", "auto", "--allocator_cv_folds", "2",
+        "--max_steps", "2", "--per_device_train_batch_size", "4", "--num_generations", "2", "--max_completion_length", "8",
+        "--report_to", "none", "--save_strategy", "steps", "--save_steps", "2", "--logging_steps", "1", "--torch_threads", "2",
+        "--cache_dir", str(tmp_path / "cache"), "--output_dir", str(out), "--disable_tqdm", "true",
+    ])
+    assert summary["steps"] == 2
+    report = json.loads((out / "conditioning.json").read_text())
+    assert report["grid"] == [2, 4, 8] and set(report["before_rl"]) == {"2", "4", "8"}
+    assert report["by_instruction"]["(gold answer)"]["em"] == 1.0 and report["examples"] >= 1
+    assert summary["conditioning"]["adherence_target"] == 0.95
+    served = summary["final"]
+    assert 0.0 <= served["adherence"] <= 1.0 and served["allocator"]["grid"] == [2, 4, 8]
+    assert served["allocator"]["feature"] in ("length", "text")
+    alloc = Allocator.load(out / "adapter" / "allocator.json")
+    assert (out / "export" / "allocator.json").exists()  # served beside the exported adapter
+    assert alloc.prompt_with_budget("Q?", 8) == "Q?\n\nAnswer in at most 8 tokens."
+    history = json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())["log_history"]
+    steps = [h for h in history if "dual/target" in h]
+    assert len(steps) == 2 and all(h["dual/target"] == 0.95 and 0 <= h["dual/batch_adherence"] <= 1 for h in steps)
+    assert len(list((tmp_path / "cache" / "conditioned").iterdir())) == 1  # the warm start is cached

@@ -1,0 +1,327 @@
+"""One adapter for any budget, on any task and model: `--budget_conditioned true`.
+
+The prompt states a token budget (`train/budget_statement.py`), the adapter learns to answer as well as it can
+within it, and an allocator (`train/allocator.py`) picks each prompt's budget at serving time so that mean
+tokens hold T. Three stages, each in this file:
+
+1. **A warm start that teaches the base model to keep a stated budget** (`distill_warm_start`), with no
+   outside model: the base model answers each of `distill_rows` train prompts `distill_samples` times at
+   `distill_temperature`, once plainly and once under each of `distill_instructions` ("Answer in a few
+   words.", "Explain step by step.": length-eliciting, so one prompt gets right answers of several lengths).
+   The answers the run's answer check marks right (and each row's gold answer, where that check accepts it)
+   are kept, each tagged with the tightest grid budget it
+   fits (`fit_budget`), and the adapter is fine-tuned on (prompt + budget statement → answer) with TRL's
+   SFTTrainer. Cached in `cache_dir/conditioned/` by every setting that changes it. Why self-distillation:
+   the answers are the model's own (nothing it cannot already say), so the warm start teaches only *which*
+   of its own answers fits which budget.
+2. **RL over sampled budgets** (`ConditionedTask.rl_dataset`): each RL prompt states a budget drawn
+   log-uniformly from the grid; the reward is EM − λ·overshoot(n, b) (`budget_penalty` reading the row's
+   `token_budget`, every answer charged: adherence is the contract), λ held by the dual controller to
+   `adherence_target` (train/dual.py, adherence mode), or fixed by `overshoot_price`.
+3. **The allocator** (train/run.py `fit_allocator`): fitted on the policy's answers to calibration prompts
+   (a fifth of train, never in RL or the warm start) at every grid budget, over the feature family chosen by
+   cross-validation (`train/allocator_features.py`).
+
+The grid (`budget_grid`, else derived): geometric from the shortest right answers — the base model's plain
+and instructed samples and the accepted golds, on train prompts, not val — up to the completion cap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import shutil
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from train.budget_statement import BudgetStatement, derive_grid, fit_budget, sampling_weights
+
+logger = logging.getLogger(__name__)
+
+CALIBRATION_SHARE = 5  # one train prompt in five calibrates the allocator (never in RL or the warm start)
+
+
+def _hash_share(prompt, salt: str, share: int) -> bool:
+    text = prompt if isinstance(prompt, str) else json.dumps(prompt, sort_keys=True)
+    return int.from_bytes(hashlib.blake2b((salt + text).encode(), digest_size=4).digest(), "little") % share == 0
+
+
+def is_calibration(prompt) -> bool:
+    """Whether a train prompt is held out to calibrate the allocator (a stable hash of its text)."""
+    return _hash_share(prompt, "calibration\x00", CALIBRATION_SHARE)
+
+
+@dataclass(frozen=True)
+class ConditionedTask:
+    """Any task (built-in or your data), its prompts stating a budget: what `--budget_conditioned true` runs.
+
+    It answers what the pipeline asks of a budget-conditioned task (`budget_prompt`, `budget_grid`,
+    `budget_tag`, `calibration_rows`) and hands everything else to the task it wraps."""
+
+    inner: object
+    statement: BudgetStatement = BudgetStatement()
+    grid: tuple = ()
+    seed: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def __getattr__(self, attr):  # load, test_rows, sft_rows, ...: the wrapped task's
+        if attr.startswith("__") or attr in ("inner", "statement", "grid", "seed"):
+            raise AttributeError(attr)
+        return getattr(self.inner, attr)
+
+    def with_grid(self, grid: list[int]) -> ConditionedTask:
+        return replace(self, grid=tuple(sorted(grid)))
+
+    def budget_grid(self) -> list[int]:
+        if not self.grid:
+            raise ValueError("the budget grid is not set yet (it is derived after the warm start's samples)")
+        return list(self.grid)
+
+    def budget_prompt(self, prompt, budget: float):
+        return self.statement.state(prompt, budget)
+
+    def budget_tag(self) -> dict:
+        return {"tag": self.statement.template, "tag_unit": self.statement.unit}
+
+    def calibration_rows(self, train_rows: list[dict]) -> list[dict]:
+        return [r for r in train_rows if is_calibration(r["prompt"])]
+
+    def learning_rows(self, train_rows: list[dict]) -> list[dict]:
+        """The train rows the warm start and RL may use: all but the calibration rows."""
+        return [r for r in train_rows if not is_calibration(r["prompt"])]
+
+    def rl_dataset(self, train_rows: list[dict]):
+        """The wrapped task's RL dataset over the learning rows, each prompt stating a budget drawn
+        log-uniformly from the grid (by `seed`), which the reward reads as `token_budget`."""
+        dataset = self.inner.rl_dataset(self.learning_rows(train_rows))
+        grid, weights = self.budget_grid(), sampling_weights(self.budget_grid())
+        rng = random.Random(self.seed * 1000 + 79)
+        budgets = rng.choices(grid, weights=weights, k=len(dataset))
+
+        def stated(row, index):
+            return {"prompt": self.statement.state(row["prompt"], budgets[index]), "token_budget": float(budgets[index])}
+
+        return dataset.map(stated, with_indices=True)
+
+
+# -- the warm start: self-distillation ------------------------------------------------------------------------
+def instructed(prompt, instruction: str | None):
+    """`prompt` with a length-eliciting instruction (None: as it is) — appended to text, or to the last user
+    message of a chat prompt (the system message is the budget statement's)."""
+    if not instruction:
+        return prompt
+    if isinstance(prompt, str):
+        return f"{prompt}\n\n{instruction}"
+    messages = [dict(m) for m in prompt]
+    for m in reversed(messages):
+        if m.get("role") == "user":
+            m["content"] = f"{m.get('content', '')}\n\n{instruction}"
+            return messages
+    return messages + [{"role": "user", "content": instruction}]
+
+
+def tag_answers(samples: list[dict], grid: list[int]) -> list[dict]:
+    """The warm start's examples from sampled answers {prompt, completion, tokens, correct}: right answers
+    only, each tagged with the tightest budget of `grid` it fits (longer than the grid's largest: dropped),
+    one example per distinct (prompt, answer).
+
+    >>> s = [{"prompt": "q", "completion": " 7", "tokens": 2, "correct": True},
+    ...      {"prompt": "q", "completion": " it is 7", "tokens": 4, "correct": True},
+    ...      {"prompt": "q", "completion": " 8", "tokens": 2, "correct": False},
+    ...      {"prompt": "q", "completion": " 7", "tokens": 2, "correct": True}]
+    >>> [(t["completion"], t["budget"]) for t in tag_answers(s, [2, 3, 8])]
+    [(' 7', 2), (' it is 7', 8)]
+    """
+    seen, out = set(), []
+    for s in samples:
+        if not s["correct"]:
+            continue
+        budget = fit_budget(s["tokens"], grid)
+        key = (json.dumps(s["prompt"], sort_keys=True), s["completion"])
+        if budget is None or key in seen:
+            continue
+        seen.add(key)
+        out.append({**s, "budget": budget})
+    return out
+
+
+def sft_examples(tagged: list[dict], statement: BudgetStatement) -> list[dict]:
+    """(prompt + budget statement → answer) rows for TRL's SFTTrainer (chat prompts: an assistant message)."""
+    rows = []
+    for t in tagged:
+        prompt = statement.state(t["prompt"], t["budget"])
+        completion = t["completion"] if isinstance(prompt, str) else [{"role": "assistant", "content": t["completion"]}]
+        rows.append({"prompt": prompt, "completion": completion})
+    return rows
+
+
+def adherence_by_budget(records: list[dict]) -> dict:
+    """{budget: {n, em, adherence, mean_tokens}} from budget records {budget, correct, tokens}."""
+    out: dict = {}
+    for b in sorted({r["budget"] for r in records}):
+        at = [r for r in records if r["budget"] == b]
+        out[str(b)] = {"n": len(at), "em": sum(float(r["correct"]) for r in at) / len(at),
+                       "adherence": sum(r["tokens"] <= b for r in at) / len(at),
+                       "mean_tokens": sum(r["tokens"] for r in at) / len(at)}
+    return out
+
+
+def parse_instructions(text: str | None) -> list[str | None]:
+    """`"Answer in a few words.|Explain step by step."` → [None, ...] (None: the plain prompt, always first)."""
+    return [None] + [s.strip() for s in (text or "").split("|") if s.strip()]
+
+
+def gold_answers(tokenizer, rows: list[dict]) -> list[dict]:
+    """Each row's gold answer as a candidate answer, kept where the row's own check accepts it (a SQuAD span:
+    yes; a GSM8K number without its `####`: no). Why: the gold is the shortest right answer a row has, the
+    one a small budget should teach; sampling alone rarely finds it. Counted as the model would spend it:
+    its tokens plus the end of sequence."""
+    from train.evaluate import is_right
+
+    out = []
+    for row in rows:
+        gold = row["answer"] if isinstance(row["answer"], str) else str((row["answer"] or [""])[0])
+        text = gold if not isinstance(row["prompt"], str) else " " + gold
+        if gold.strip() and is_right(text, row):
+            n = len(tokenizer(text, add_special_tokens=False)["input_ids"]) + 1
+            out.append({"prompt": row["prompt"], "completion": text, "tokens": n, "correct": True,
+                        "instruction": "(gold answer)"})
+    return out
+
+
+def sample_answers(model, tokenizer, rows: list[dict], instructions: list, samples: int, temperature: float,
+                   max_new: int, seed: int) -> list[dict]:
+    """The base model's sampled answers: every row × instruction × sample, scored by the row's check."""
+    from train.evaluate import generate, is_right
+
+    out = []
+    for i, instruction in enumerate(instructions):
+        prompts = [instructed(r["prompt"], instruction) for r in rows]
+        for k in range(samples):
+            texts, lengths, truncated = generate(model, tokenizer, prompts, max_new, temperature=temperature,
+                                                 seed=seed * 1000 + i * 100 + k, desc=f"distill {i}.{k}")
+            for row, text, n, cut in zip(rows, texts, lengths, truncated, strict=True):
+                out.append({"prompt": row["prompt"], "completion": text, "tokens": n,
+                            "correct": (not cut) and is_right(text, row), "instruction": instruction})
+    return out
+
+
+def distill_key(model_path: str, script_args, training_args, rows: list[dict]) -> str:
+    """What changes the warm start: the model, the statement, the sampling, the SFT and the rows."""
+    fields = {k: getattr(script_args, k) for k in (
+        "budget_prompt_template", "budget_unit", "budget_grid", "budget_grid_points", "distill_rows",
+        "distill_samples", "distill_temperature", "distill_instructions", "distill_steps", "distill_learning_rate")}
+    fields |= {"model": str(model_path), "seed": training_args.seed, "cap": training_args.max_completion_length,
+               "rows": hashlib.sha256(json.dumps([r["prompt"] for r in rows], sort_keys=True).encode()).hexdigest()}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def distill_warm_start(ctx, task: ConditionedTask):
+    """Stage: sample, tag, fine-tune (cached). Returns (the model with its trained adapter, the grid, a report
+    of the samples and of adherence and EM per budget on val before RL)."""
+    import torch
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer, get_peft_config
+
+    from train.budget_statement import parse_grid
+    from train.files import write_json_atomic
+
+    script_args, training_args, model_args = ctx.script_args, ctx.training_args, ctx.model_args
+    rows = task.learning_rows(ctx.train_rows)
+    rows = random.Random(training_args.seed).sample(rows, min(len(rows), script_args.distill_rows))
+    key = distill_key(ctx.model_path, script_args, training_args, rows)
+    cache = Path(script_args.cache_dir) / "conditioned" / key
+    peft_config = get_peft_config(model_args)
+    if (cache / "distill.json").exists():
+        logger.info("budget warm start: using the cached one in %s", cache)
+        report = json.loads((cache / "distill.json").read_text())
+        return _load_adapter(ctx.model, cache, peft_config), report["grid"], report
+    if ctx.state is not None and ctx.state.num_processes > 1:
+        raise RuntimeError("the budget warm start is built in one process: run this recipe once without "
+                           "`accelerate launch` (or with --num_processes 1) to cache it, then launch again")
+    samples = sample_answers(ctx.model, ctx.tokenizer, rows, parse_instructions(script_args.distill_instructions),
+                             script_args.distill_samples, script_args.distill_temperature, ctx.max_new,
+                             training_args.seed)
+    samples += gold_answers(ctx.tokenizer, rows)
+    right = [s["tokens"] for s in samples if s["correct"]]
+    grid = parse_grid(script_args.budget_grid) if script_args.budget_grid else \
+        derive_grid(right, ctx.max_new, script_args.budget_grid_points, unit=script_args.budget_unit)
+    tagged = tag_answers(samples, grid)
+    if not tagged:
+        raise ValueError("budget warm start: none of the base model's sampled answers was right, so there is "
+                         "nothing to teach it; check the answer check and prompts with the preflight first")
+    examples = sft_examples(tagged, task.statement)
+    logger.info("budget warm start: %d samples, %d right, %d distinct right answers over the grid %s",
+                len(samples), len(right), len(examples), grid)
+    torch.manual_seed(training_args.seed)
+    model = ctx.model
+    tmp = Path(tempfile.mkdtemp(prefix=key + ".tmp-", dir=_mkdir(cache.parent)))
+    try:
+        config = SFTConfig(
+            output_dir=str(tmp / "sft"), max_steps=script_args.distill_steps,
+            per_device_train_batch_size=min(16, len(examples)), learning_rate=script_args.distill_learning_rate,
+            lr_scheduler_type="cosine", warmup_steps=max(1, script_args.distill_steps // 20), logging_steps=10,
+            save_strategy="no", report_to="none", seed=training_args.seed, data_seed=training_args.seed,
+            completion_only_loss=True, dataloader_num_workers=0, use_cpu=training_args.use_cpu,
+            bf16=training_args.bf16, gradient_checkpointing=training_args.gradient_checkpointing,
+            max_length=None)
+        trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(examples),
+                             processing_class=ctx.tokenizer, peft_config=peft_config)
+        trainer.train()
+        model = trainer.model
+        model.save_pretrained(tmp)
+        by_budget = adherence_by_budget(_val_sweep(model, ctx, task, grid))
+        report = {"grid": grid, "samples": len(samples), "right": len(right), "examples": len(examples),
+                  "by_instruction": _by_instruction(samples), "tagged_per_budget": _count(tagged, grid),
+                  "before_rl": by_budget, "steps": script_args.distill_steps}
+        write_json_atomic(str(tmp / "distill.json"), report)
+        shutil.rmtree(tmp / "sft", ignore_errors=True)
+        if cache.exists():
+            shutil.rmtree(cache)
+        tmp.replace(cache)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    for b, fig in report["before_rl"].items():
+        logger.info("budget warm start, val at budget %s: EM %.3f, adherence %.3f, %.1f tokens", b, fig["em"],
+                    fig["adherence"], fig["mean_tokens"])
+    return model, grid, report
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _load_adapter(model, cache: Path, peft_config):
+    """The cached warm start onto the base model: its LoRA adapter, trainable (RL continues it)."""
+    if peft_config is None:
+        raise ValueError("--budget_conditioned true trains a LoRA adapter: set use_peft true")
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(model, str(cache), is_trainable=True)
+
+
+def _val_sweep(model, ctx, task: ConditionedTask, grid: list[int]) -> list[dict]:
+    from train.evaluate import budget_records
+
+    rows = ctx.val_rows[: ctx.script_args.conditioning_report_rows]
+    return budget_records(model, ctx.tokenizer, rows, grid, task.budget_prompt, ctx.max_new, desc="warm-start sweep")
+
+
+def _by_instruction(samples: list[dict]) -> dict:
+    out: dict = {}
+    for instruction in dict.fromkeys(s["instruction"] for s in samples):
+        at = [s for s in samples if s["instruction"] == instruction]
+        out[instruction or "(none)"] = {"n": len(at), "em": sum(s["correct"] for s in at) / len(at),
+                                        "mean_tokens": sum(s["tokens"] for s in at) / len(at)}
+    return out
+
+
+def _count(tagged: list[dict], grid: list[int]) -> dict:
+    return {str(b): sum(t["budget"] == b for t in tagged) for b in grid}
