@@ -87,12 +87,12 @@ def test_budget_conditioned_options_are_checked():
             parse_args(argv)
 
 
-def test_two_steps_on_own_csv_with_a_random_byte_level_model(byte_lm, tmp_path):
-    """The whole path: golds (the random model is never right) teach the warm start, RL prices overshoot by
-    the adherence-held λ, the allocator is fitted on calibration rows, val is served through it."""
-    from train.allocator import Allocator
+@pytest.fixture(scope="module")
+def conditioned_run(byte_lm, tmp_path_factory):
+    """A 2-step `--budget_conditioned true` run on the capitals CSV with the random byte-level model."""
     from train.run import main
 
+    tmp_path = tmp_path_factory.mktemp("conditioned")
     out = tmp_path / "run"
     summary = main([
         "--budget_conditioned", "true", "--model_name_or_path", str(byte_lm), "--dataset_name", str(CAPITALS),
@@ -104,6 +104,15 @@ def test_two_steps_on_own_csv_with_a_random_byte_level_model(byte_lm, tmp_path):
         "--report_to", "none", "--save_strategy", "steps", "--save_steps", "2", "--logging_steps", "1", "--torch_threads", "2",
         "--cache_dir", str(tmp_path / "cache"), "--output_dir", str(out), "--disable_tqdm", "true",
     ])
+    return tmp_path, out, summary
+
+
+def test_two_steps_on_own_csv_with_a_random_byte_level_model(conditioned_run):
+    """The whole path: golds (the random model is never right) teach the warm start, RL prices overshoot by
+    the adherence-held λ, the allocator is fitted on calibration rows, val is served through it."""
+    from train.allocator import Allocator
+
+    tmp_path, out, summary = conditioned_run
     assert summary["steps"] == 2
     report = json.loads((out / "conditioning.json").read_text())
     assert report["grid"] == [2, 4, 8] and set(report["before_rl"]) == {"2", "4", "8"}
@@ -119,3 +128,37 @@ def test_two_steps_on_own_csv_with_a_random_byte_level_model(byte_lm, tmp_path):
     steps = [h for h in history if "dual/target" in h]
     assert len(steps) == 2 and all(h["dual/target"] == 0.95 and 0 <= h["dual/batch_adherence"] <= 1 for h in steps)
     assert len(list((tmp_path / "cache" / "conditioned").iterdir())) == 1  # the warm start is cached
+
+
+def test_the_front_from_one_sweep_matches_serving(conditioned_run, capsys):
+    """`python -m train.evaluate RUN --front`: a row per grid budget and per T; every served figure read from
+    the sweep equals what serving through the allocator returns (greedy), and the PNG is written."""
+    from train.evaluate import cli
+
+    tmp_path, out, summary = conditioned_run
+    report_file = tmp_path / "front.json"
+    assert cli([str(out), "--front", "--out", str(report_file)]) == 0
+    front = json.loads(report_file.read_text())["models"][str(out)]["front"]
+    assert list(front["per_budget"]) == ["2", "4", "8"] and [s["ratio"] for s in front["served"]] == [0.3, 0.4, 0.5, 0.6, 0.7]
+    assert (tmp_path / "front.png").stat().st_size > 1000
+    assert "best single budget within T" in capsys.readouterr().out
+
+
+def test_front_served_figures_are_the_sweeps_answers_at_the_allocators_budgets():
+    from train.allocator import Allocator
+    from train.allocator_features import fit_feature
+    from train.front import best_uniform, front, per_budget
+
+    rows = [{"prompt": f"{'hard' if i % 2 else 'easy'} q{i}"} for i in range(20)]
+    records = [{"prompt": r["prompt"], "budget": b, "tokens": min(b, 9 if "hard" in r["prompt"] else 3),
+                "correct": b >= (9 if "hard" in r["prompt"] else 3)} for r in rows for b in (4, 8, 16)]
+    table = per_budget(records)
+    assert table[4] == {"em": 0.5, "mean_tokens": 3.5, "adherence": 1.0, "n": 20}
+    assert best_uniform(table, 6.0)["budget"] == 16 and best_uniform(table, 5.9)["budget"] == 4  # ties: fewer tokens
+    assert best_uniform(table, 3.0) is None
+    alloc = Allocator.fit([dict(r) for r in records], [4, 8, 16], target=6.0, prior_strength=0.0,
+                          feature_of=fit_feature("text", records, [4, 8, 16]))
+    report = front(records, rows, alloc, {"em": 0.5, "mean_tokens": 20.0}, ratios=(0.3, 0.6))
+    at_6, at_12 = report["served"]
+    assert at_12["em"] == 1.0 and at_12["mean_tokens"] == 6.0  # every prompt at its own need: hard 16, easy 4
+    assert at_6["mean_tokens"] <= 6.0 + 1e-9 and at_6["em"] >= at_6["uniform"]["em"]

@@ -445,6 +445,9 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, help="a budget-conditioned run: also serve it through its allocator "
                         "at this mean-token target T (any T, same adapter)")
     parser.add_argument("--budget_ratio", type=float, help="as --budget, T = this × the run's base tokens")
+    parser.add_argument("--front", action="store_true", help="a budget-conditioned run: EM, tokens and adherence at "
+                        "every budget of its grid, and served through its allocator at T = 0.3 … 0.7 × base beside "
+                        "the best single budget (a table and a PNG beside --out; train/front.py)")
     parser.add_argument("--stream", action="store_true", help="with --budget: the allocator's online control on, "
                         "rows in order, observe() after every 10 (reports per-100-request windows)")
     parser.add_argument("--folds", type=int, default=0, help="also report EM and tokens on K disjoint folds of "
@@ -512,6 +515,11 @@ def _run_cli(args) -> int:
         entry = {"base_model": base_path, "adapter": adapter, "greedy": evaluate(model, tokenizer, rows, max_new, desc=spec)}
         if adapter and (args.budget or args.budget_ratio):
             entry["served"] = _serve(model, tokenizer, rows, adapter, resolved[spec][2], args, max_new)
+        if adapter and args.front:
+            from train.front import run_front
+
+            png = Path(args.out).with_suffix(".png") if args.out else Path(spec) / f"front_{args.split}.png"
+            entry["front"] = run_front(model, tokenizer, rows, adapter, resolved[spec][2], max_new, png)
         if args.num_beams > 1:
             entry[f"beam{args.num_beams}"] = evaluate(model, tokenizer, rows, max_new, desc=spec, num_beams=args.num_beams)
         if args.temperature is not None:
@@ -601,6 +609,8 @@ def _print_report(report: dict) -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for name, modes in report["models"].items():
         for mode, r in modes.items():
+            if "em" not in r:  # the front has its own tables (printed by train/front.py)
+                continue
             ratio = f"{r['tokens_over_oracle']:.2f}" if "tokens_over_oracle" in r else "–"
             f1 = f"{r['f1']:.3f}" if "f1" in r else "–"
             print(f"| {name} | {mode} | {r['em']:.3f} | {f1} | {r['mean_tokens']:.1f} | {r['median_tokens']:.0f} | "
