@@ -162,3 +162,16 @@ def test_front_served_figures_are_the_sweeps_answers_at_the_allocators_budgets()
     at_6, at_12 = report["served"]
     assert at_12["em"] == 1.0 and at_12["mean_tokens"] == 6.0  # every prompt at its own need: hard 16, easy 4
     assert at_6["mean_tokens"] <= 6.0 + 1e-9 and at_6["em"] >= at_6["uniform"]["em"]
+
+
+def test_chain_easy_supplies_its_traces_as_right_answers_of_every_length():
+    from train import tasks
+    from train.evaluate import is_right
+
+    task = tasks.get("chain_easy")
+    rows = [r for r in task.load(seed=0)[0] if r["difficulty"] == 3][:5]
+    answers = task.budget_answers(rows)
+    assert len({a["tokens"] for a in answers if a["prompt"] == rows[0]["prompt"]}) >= 3  # several lengths
+    for a in answers:
+        row = next(r for r in rows if r["prompt"] == a["prompt"])
+        assert is_right(a["completion"], row) and a["tokens"] == len(a["completion"].split()) + 1  # words + EOS

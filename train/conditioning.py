@@ -9,7 +9,8 @@ tokens hold T. Three stages, each in this file:
    `distill_temperature`, once plainly and once under each of `distill_instructions` ("Answer in a few
    words.", "Explain step by step.": length-eliciting, so one prompt gets right answers of several lengths).
    The answers the run's answer check marks right (and each row's gold answer, where that check accepts it)
-   are kept, each tagged with the tightest grid budget it
+   are kept — a task with its own right answers of several lengths (`budget_answers`: chain_easy's traces in
+   every mode) gives those instead of samples — each tagged with the tightest grid budget it
    fits (`fit_budget`), and the adapter is fine-tuned on (prompt + budget statement → answer) with TRL's
    SFTTrainer. Cached in `cache_dir/conditioned/` by every setting that changes it. Why self-distillation:
    the answers are the model's own (nothing it cannot already say), so the warm start teaches only *which*
@@ -245,10 +246,13 @@ def distill_warm_start(ctx, task: ConditionedTask):
     if ctx.state is not None and ctx.state.num_processes > 1:
         raise RuntimeError("the budget warm start is built in one process: run this recipe once without "
                            "`accelerate launch` (or with --num_processes 1) to cache it, then launch again")
-    samples = sample_answers(ctx.model, ctx.tokenizer, rows, parse_instructions(script_args.distill_instructions),
-                             script_args.distill_samples, script_args.distill_temperature, ctx.max_new,
-                             training_args.seed)
-    samples += gold_answers(ctx.tokenizer, rows)
+    if hasattr(task.inner, "budget_answers"):  # a task with its own right answers of several lengths
+        samples = task.inner.budget_answers(rows)
+    else:
+        samples = sample_answers(ctx.model, ctx.tokenizer, rows, parse_instructions(script_args.distill_instructions),
+                                 script_args.distill_samples, script_args.distill_temperature, ctx.max_new,
+                                 training_args.seed)
+        samples += gold_answers(ctx.tokenizer, rows)
     right = [s["tokens"] for s in samples if s["correct"]]
     grid = parse_grid(script_args.budget_grid) if script_args.budget_grid else \
         derive_grid(right, ctx.max_new, script_args.budget_grid_points, unit=script_args.budget_unit)

@@ -360,7 +360,8 @@ class ScriptArguments:
         build_rewards(self.rewards, runtime={"budget_tokens": 1.0})  # unknown names/parameters fail here, early
         for name, params in self.rewards.items():
             params = params or {}
-            if params.get("weight") == "dual" and params.get("correct_only", True):
+            if params.get("weight") == "dual" and params.get("correct_only", True) and not self.budget_conditioned:
+                # (a budget-conditioned run replaces the penalty by the overshoot of each row's stated budget)
                 cap = params.get("cap", 2.0)
                 if self.lambda_max * cap >= 1.0:
                     raise ValueError(

@@ -415,7 +415,8 @@ def build_trainer(ctx: RunContext, controller, rewards, budget_model):
     # Selection: highest EM within T (budget), fewest tokens at EM >= F (em_floor), highest EM (none). A schedule
     # ships its own stage instead.
     rule = None
-    if script_args.select_checkpoint and schedule is None:
+    if script_args.select_checkpoint and schedule is None and not script_args.budget_conditioned:
+        # (a budget-conditioned run ships its last step: untagged val answers say nothing of budget keeping)
         rule = SelectionRule(script_args.constraint, ctx.targets.constraint, script_args.selection_tolerance)
     max_new = ctx.max_new
     periodic = PeriodicEval(trainer, tokenizer, val_rows, max_new, script_args.eval_every, rule,

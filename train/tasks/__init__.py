@@ -102,6 +102,21 @@ class ChainEasy(Arith):
 
     name: str = "chain_easy"
 
+    def budget_answers(self, rows: list[dict]) -> list[dict]:
+        """Right answers of several lengths for each row: its trace in every distinct mode, with its exact
+        token count — what a budget-conditioned warm start (train/conditioning.py) uses instead of
+        sampling the base model, as `chain_budget`'s tagged traces did."""
+        from train.tasks import chain, chain_budget
+
+        out = []
+        for row in rows:
+            problem = chain_budget._problem(row)
+            for mode in chain_budget.distinct_modes(row["difficulty"]):
+                out.append({"prompt": row["prompt"], "completion": " " + chain.trace_text(problem, mode),
+                            "tokens": chain.mode_tokens(row["difficulty"], mode), "correct": True,
+                            "instruction": f"(trace: {mode})"})
+        return out
+
 
 @dataclass(frozen=True)
 class ChainBudget(Arith):
