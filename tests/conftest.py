@@ -48,7 +48,7 @@ def smoke_run(tiny_base, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def byte_lm(tmp_path_factory):
-    """A randomly initialised tiny Llama whose byte-level tokenizer reads any text (no chat template), saved as
+    """A randomly initialised tiny Llama whose byte-level tokenizer reads any text (a plain chat template), saved as
     safetensors: own data in any language reaches it, and a step takes well under a second."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
@@ -61,6 +61,7 @@ def byte_lm(tmp_path_factory):
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     core.decoder = decoders.ByteLevel()
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", bos_token="<s>", eos_token="</s>")
+    tokenizer.chat_template = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}assistant:"
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                          num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,

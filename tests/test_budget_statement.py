@@ -1,11 +1,11 @@
-"""The budget statement (chat and plain), the tag-fitting rule, the derived grid (milliseconds)."""
+"""The budget statement (chat and plain), the derived grid, the grid parser (milliseconds)."""
 
 import doctest
 
 import pytest
 
 from train import budget_statement
-from train.budget_statement import BudgetStatement, derive_grid, fit_budget, parse_grid, sampling_weights
+from train.budget_statement import BudgetStatement, derive_grid, parse_grid, sampling_weights
 
 
 def test_doctests():
@@ -47,12 +47,6 @@ def test_bad_templates_and_budgets_are_named():
         BudgetStatement("budget {budget} : {prompt}", unit=5).state("x", 4)
     with pytest.raises(ValueError, match="unit"):
         BudgetStatement(unit=0)
-
-
-def test_fit_budget_is_the_smallest_budget_the_answer_fits():
-    grid = [4, 8, 16, 32]
-    assert [fit_budget(n, grid) for n in (1, 4, 5, 8, 9, 32, 33)] == [4, 4, 8, 8, 16, 32, None]
-    assert fit_budget(3, [16, 4, 8]) == 4  # order of the grid does not matter
 
 
 def test_derived_grid_spans_the_short_right_answers_to_the_cap():

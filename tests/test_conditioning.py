@@ -37,10 +37,23 @@ def test_sft_examples_state_the_tagged_budget_as_text_or_chat():
     assert chat["completion"] == [{"role": "assistant", "content": "Paris"}]
 
 
-def test_tag_answers_keeps_right_answers_at_the_tightest_budget_they_fit():
+def test_tag_answers_tags_each_right_answer_where_it_is_the_longest_that_fits():
     samples = [{"prompt": "q", "completion": c, "tokens": n, "correct": ok}
-               for c, n, ok in [("a", 3, True), ("bb", 5, True), ("wrong", 2, False), ("long", 99, True)]]
-    assert [(t["completion"], t["budget"]) for t in tag_answers(samples, [4, 8, 16])] == [("a", 4), ("bb", 8)]
+               for c, n, ok in [("a", 3, True), ("bb", 5, True), ("wrong", 2, False), ("long", 99, True), ("a2", 3, True)]]
+    tags = {(t["completion"], t["budget"]) for seed in range(20) for t in tag_answers(samples, [4, 8, 16], seed)}
+    assert tags == {("a", 4), ("bb", 8), ("bb", 16)}  # one answer per length; 99 fits no budget; wrong dropped
+    other = [{"prompt": "p", "completion": "x", "tokens": 9, "correct": True}]
+    assert [t["budget"] for t in tag_answers(samples + other, [4, 8, 16])][-1] == 16  # prompts are tagged apart
+
+
+def test_budget_ranges_cover_every_budget_from_the_shortest_right_answer_up():
+    from train.conditioning import budget_ranges
+
+    assert budget_ranges([4, 10, 40], [5, 10, 15, 20, 40, 80]) == [[5], [10, 15, 20], [40, 80]]
+    assert budget_ranges([6, 7], [5, 10]) == [[], [10]]  # the longer answer fits the same budgets: it is preferred
+    grid = list(range(5, 101, 5))
+    covered = sorted(b for r in budget_ranges([4, 12, 31, 77], grid) for b in r)
+    assert covered == grid  # no budget of the grid left unstated
 
 
 def test_adherence_by_budget():

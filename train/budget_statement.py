@@ -1,4 +1,4 @@
-"""How a prompt states its token budget, which budgets a run offers, and which budget an answer fits.
+"""How a prompt states its token budget, and which budgets a run offers.
 
 Why one owner: the warm start tags its answers with a budget, RL states a sampled budget in every rollout's
 prompt, the allocator states the budget it chose at serving time, and the serving client (`train.export`'s
@@ -82,20 +82,6 @@ class BudgetStatement:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def fit_budget(tokens: int, grid: list[int]) -> int | None:
-    """The smallest budget of `grid` that an answer of `tokens` tokens fits in (None: it fits in none).
-
-    Why the smallest: a warm-start answer tagged with budget b teaches "given b, answer like this"; tagged
-    with the tightest budget it fits, every tag is matched by the longest answers that keep it, so a
-    larger budget is read as room for more, not as a licence to ramble.
-
-    >>> fit_budget(9, [4, 8, 16, 32]), fit_budget(8, [4, 8, 16, 32]), fit_budget(40, [4, 8, 16, 32])
-    (16, 8, None)
-    """
-    fitting = [b for b in grid if tokens <= b]
-    return min(fitting) if fitting else None
 
 
 def derive_grid(right_lengths: list[int], cap: int, points: int = 8, unit: int = 1, quantile: float = 0.05) -> list[int]:

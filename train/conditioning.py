@@ -10,8 +10,8 @@ tokens hold T. Three stages, each in this file:
    words.", "Explain step by step.": length-eliciting, so one prompt gets right answers of several lengths).
    The answers the run's answer check marks right (and each row's gold answer, where that check accepts it)
    are kept — a task with its own right answers of several lengths (`budget_answers`: chain_easy's traces in
-   every mode) gives those instead of samples — each tagged with the tightest grid budget it
-   fits (`fit_budget`), and the adapter is fine-tuned on (prompt + budget statement → answer) with TRL's
+   every mode) gives those instead of samples — each tagged with a grid budget for which it is the longest
+   right answer that fits (`tag_answers`), and the adapter is fine-tuned on (prompt + budget statement → answer) with TRL's
    SFTTrainer. Cached in `cache_dir/conditioned/` by every setting that changes it. Why self-distillation:
    the answers are the model's own (nothing it cannot already say), so the warm start teaches only *which*
    of its own answers fits which budget.
@@ -38,7 +38,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from train.budget_statement import BudgetStatement, derive_grid, fit_budget, sampling_weights
+from train.budget_statement import BudgetStatement, derive_grid, sampling_weights
 
 logger = logging.getLogger(__name__)
 
@@ -127,28 +127,52 @@ def instructed(prompt, instruction: str | None):
     return messages + [{"role": "user", "content": instruction}]
 
 
-def tag_answers(samples: list[dict], grid: list[int]) -> list[dict]:
-    """The warm start's examples from sampled answers {prompt, completion, tokens, correct}: right answers
-    only, each tagged with the tightest budget of `grid` it fits (longer than the grid's largest: dropped),
-    one example per distinct (prompt, answer).
+def budget_ranges(lengths: list[int], grid: list[int]) -> list[list[int]]:
+    """For one prompt's right answers of `lengths` tokens (sorted, distinct), the grid budgets for which each
+    is the longest right answer that fits: answer i gets [its length, the next one's length − 1], the longest
+    answer every budget from its length up. An answer whose range holds no grid budget gets none (the next,
+    longer answer fits the same budgets and is preferred there).
 
-    >>> s = [{"prompt": "q", "completion": " 7", "tokens": 2, "correct": True},
-    ...      {"prompt": "q", "completion": " it is 7", "tokens": 4, "correct": True},
-    ...      {"prompt": "q", "completion": " 8", "tokens": 2, "correct": False},
-    ...      {"prompt": "q", "completion": " 7", "tokens": 2, "correct": True}]
-    >>> [(t["completion"], t["budget"]) for t in tag_answers(s, [2, 3, 8])]
-    [(' 7', 2), (' it is 7', 8)]
+    >>> budget_ranges([4, 10, 40], [5, 10, 15, 20, 40, 80])
+    [[5], [10, 15, 20], [40, 80]]
     """
-    seen, out = set(), []
+    out = []
+    for i, n in enumerate(lengths):
+        hi = lengths[i + 1] - 1 if i + 1 < len(lengths) else max(grid)
+        out.append([b for b in grid if n <= b <= hi])
+    return out
+
+
+def tag_answers(samples: list[dict], grid: list[int], seed: int = 0) -> list[dict]:
+    """The warm start's examples from candidate answers {prompt, completion, tokens, correct}: per prompt, its
+    right answers (one per length, the first seen), each tagged with a budget drawn from the grid budgets for
+    which it is the longest right answer that fits (`budget_ranges`). Longer than the grid's largest: dropped.
+
+    Why a range and not the tightest budget each answer fits: tagged with the tightest budget only, the
+    budgets between answer lengths are never stated in training. Measured on chain_easy (seed 0, grid 5–100,
+    300 LoRA steps): the budgets no example stated were kept on 17% (15 tokens) to 63% (35) of val answers,
+    against 100% at 5 and 90% at 50 — a model told 15 wrote its 27-token answer. With every grid budget
+    stated, "budget b" reads as "the longest answer you know to be right within b" at every b, as
+    `chain_budget`'s tagged traces taught it.
+
+    >>> s = [{"prompt": "q", "completion": c, "tokens": n, "correct": ok}
+    ...      for c, n, ok in [(" 7", 2, True), (" it is 7", 4, True), (" 8", 2, False), (" so 7", 4, True)]]
+    >>> [(t["completion"], t["budget"]) for t in tag_answers(s, [2, 3, 8])]
+    [(' 7', 3), (' it is 7', 8)]
+    """
+    import random
+
+    rng = random.Random(seed * 1000 + 80)
+    by_prompt: dict[str, dict[int, dict]] = {}
     for s in samples:
-        if not s["correct"]:
-            continue
-        budget = fit_budget(s["tokens"], grid)
-        key = (json.dumps(s["prompt"], sort_keys=True), s["completion"])
-        if budget is None or key in seen:
-            continue
-        seen.add(key)
-        out.append({**s, "budget": budget})
+        if s["correct"] and s["tokens"] <= max(grid):
+            by_prompt.setdefault(json.dumps(s["prompt"], sort_keys=True), {}).setdefault(s["tokens"], s)
+    out = []
+    for answers in by_prompt.values():
+        lengths = sorted(answers)
+        for n, budgets in zip(lengths, budget_ranges(lengths, sorted(grid)), strict=True):
+            if budgets:
+                out.append({**answers[n], "budget": rng.choice(budgets)})
     return out
 
 
@@ -219,6 +243,7 @@ def distill_key(model_path: str, script_args, training_args, rows: list[dict]) -
         "budget_prompt_template", "budget_unit", "budget_grid", "budget_grid_points", "distill_rows",
         "distill_samples", "distill_temperature", "distill_instructions", "distill_steps", "distill_learning_rate")}
     fields |= {"model": str(model_path), "seed": training_args.seed, "cap": training_args.max_completion_length,
+               "tagging": "longest-fitting range",  # tag_answers' rule (the first one tagged the tightest budget)
                "rows": hashlib.sha256(json.dumps([r["prompt"] for r in rows], sort_keys=True).encode()).hexdigest()}
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -256,7 +281,7 @@ def distill_warm_start(ctx, task: ConditionedTask):
     right = [s["tokens"] for s in samples if s["correct"]]
     grid = parse_grid(script_args.budget_grid) if script_args.budget_grid else \
         derive_grid(right, ctx.max_new, script_args.budget_grid_points, unit=script_args.budget_unit)
-    tagged = tag_answers(samples, grid)
+    tagged = tag_answers(samples, grid, training_args.seed)
     if not tagged:
         raise ValueError("budget warm start: none of the base model's sampled answers was right, so there is "
                          "nothing to teach it; check the answer check and prompts with the preflight first")
