@@ -218,3 +218,12 @@ def test_the_litellm_hook_states_the_budget_and_observes(tmp_path):
     a = hook.core.arms["main"].allocator
     assert a.stats["requests"] == 1 and a.stats["tokens"] == 2 and a.pending == [] and hook.core.open == {}
     assert summary_from_metrics(hook.metrics.text())["main"]["failures"] == 1
+
+
+def test_serve_load_windows_are_consecutive_answers_against_T():
+    sys.path.insert(0, str(ROOT / "launch"))
+    from serve_load import windows
+
+    answers = [{"tokens": 10 if i < 100 else 30, "correct": i % 2 == 0} for i in range(250)]
+    w = windows(answers, target=20.0)
+    assert [x["from"] for x in w] == [0, 100] and [x["over_T"] for x in w] == [0.5, 1.5] and w[0]["em"] == 0.5
