@@ -44,9 +44,9 @@ FORMAT_VERSION = 1
 # -- pure pieces -------------------------------------------------------------------------------------------
 def feature(prompt) -> int:
     """The allocator's feature of a prompt: its length in words (chat messages: all contents together)."""
-    if not isinstance(prompt, str):
-        prompt = " ".join(m.get("content", "") for m in prompt)
-    return len(prompt.split())
+    from train.tasks import prompt_text
+
+    return len(prompt_text(prompt).split())
 
 
 def group_edges(values: list[int], max_groups: int = 12) -> list[float]:

@@ -27,15 +27,10 @@ import json
 import math
 from collections import Counter
 
+from train.tasks import prompt_text
+
 FAMILIES = ("length", "column", "text")
 TEXT_FEATURES = 2 ** 14  # hashed dimensions per analyzer: ~16k buckets, collisions are rare at calibration sizes
-
-
-def prompt_text(prompt) -> str:
-    """A prompt as one text (chat messages: their contents joined)."""
-    if isinstance(prompt, str):
-        return prompt
-    return " ".join(str(m.get("content", "")) for m in prompt)
 
 
 def _sklearn():

@@ -519,7 +519,7 @@ def _run_cli(args) -> int:
             from train.front import run_front
 
             png = Path(args.out).with_suffix(".png") if args.out else Path(spec) / f"front_{args.split}.png"
-            entry["front"] = run_front(model, tokenizer, rows, adapter, resolved[spec][2], max_new, png)
+            entry["front"] = run_front(model, tokenizer, rows, adapter, resolved[spec][2], max_new, png, budget_records)
         if args.num_beams > 1:
             entry[f"beam{args.num_beams}"] = evaluate(model, tokenizer, rows, max_new, desc=spec, num_beams=args.num_beams)
         if args.temperature is not None:

@@ -37,6 +37,7 @@ from rewards import rebind
 from rewards.budgets import BUDGET_MODEL_FILE, BudgetModel, read_state
 from train.dual import DualController
 from train.files import COMPLETE_MARKER, write_json_atomic
+from train.tasks import prompt_text
 
 DUAL_STATE_FILE = "dual_state.json"
 REWARD_STATE_FILE = "reward_state_{}.json"  # a stateful reward's memory (rewards.STATEFUL)
@@ -292,13 +293,6 @@ class DualControlMixin:
                 if os.path.exists(path):
                     with open(path) as f:
                         reward_state.load_state_dict(json.load(f))
-
-
-def prompt_text(prompt) -> str:
-    """A prompt as text: plain strings as they are, chat prompts as their messages' contents."""
-    if isinstance(prompt, str):
-        return prompt
-    return "\n".join(str(m.get("content", "")) for m in prompt if isinstance(m, dict))
 
 
 class TerseGRPOTrainer(DualControlMixin, GRPOTrainer):

@@ -218,6 +218,18 @@ class WordProblems:
         return _dataset(train_rows, ("prompt", "answer", "difficulty"))
 
 
+def prompt_text(prompt) -> str:
+    """A prompt as one text: a string as it is, chat messages as their contents, one per line. The one
+    flattener (the allocator's features, the learned budgets' keys and the trainer read prompts through it).
+
+    >>> prompt_text([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "7 + 5 ?"}])
+    'Be brief.\n7 + 5 ?'
+    """
+    if isinstance(prompt, str):
+        return prompt
+    return "\n".join(str(m.get("content", "")) for m in prompt if isinstance(m, dict))
+
+
 def _dataset(rows: list[dict], columns: tuple[str, ...]):
     """The RL dataset TRL trains on: the given columns of each row (every column reaches the rewards)."""
     from datasets import Dataset
