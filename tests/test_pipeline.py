@@ -289,6 +289,15 @@ def test_majority_answer_takes_the_most_common_extracted_answer():
     assert majority_answer(["no answer", "none either"]) == "no answer"
 
 
+def test_majority_answer_votes_with_the_rows_check():
+    from train.evaluate import majority_answer
+
+    choice = ["The answer is B.", "I'd go with (C).", "Answer: C", "C, because ..."]
+    assert majority_answer(choice, "choice") == "I'd go with (C)."  # numeric would find no answer in any
+    text = ["Paris", "paris.", "Lyon", "the Paris"]
+    assert majority_answer(text, "text") == "Paris"  # "Paris", "paris." and "the Paris" normalise alike
+
+
 def test_evaluate_cli_one_fold_is_an_error(capsys):
     from train.evaluate import cli
 

@@ -78,7 +78,7 @@ def evaluate(model, tokenizer, rows: list[dict], max_new_tokens: int, desc="eval
             raise ValueError("a majority vote over samples needs a sampling temperature")
         drawn = [generate(model, tokenizer, prompts, max_new_tokens, desc=f"{desc} sample {k + 1}/{samples}",
                           temperature=temperature, seed=k) for k in range(samples)]
-        texts = [majority_answer([d[0][i] for d in drawn]) for i in range(len(rows))]
+        texts = [majority_answer([d[0][i] for d in drawn], rows[i].get("answer_check")) for i in range(len(rows))]
         lengths = [sum(d[1][i] for d in drawn) for i in range(len(rows))]
         truncated = [any(d[2][i] for d in drawn) for i in range(len(rows))]
     else:
@@ -183,18 +183,26 @@ def budget_records(model, tokenizer, rows: list[dict], grid: list[int], tag_prom
     return records
 
 
-def majority_answer(completions: list[str]) -> str:
-    """The completion whose extracted answer most of `completions` agree on (ties: the answer seen first;
-    completions without an answer do not vote). Returned as a completion, so the shared check scores it."""
+def majority_answer(completions: list[str], check: str | None = None) -> str:
+    """The completion whose answer most of `completions` agree on, the answer read by the row's own `check`
+    (numeric: the number; text, choice, regex: what the check extracts, normalised; contains and your own
+    checks: the whole normalised reply). Ties: the answer seen first; completions without an answer do not
+    vote. Returned as a completion, so the shared check scores it."""
+    from rewards.answer_check import extract, normalize_text
+
     counts: dict = {}
     first: dict = {}
     for text in completions:
-        value = extract_answer(text)
-        number = normalize_number(value) if value is not None else None
-        if number is None:
+        if (check or "numeric") == "numeric":
+            value = extract_answer(text)
+            key = normalize_number(value) if value is not None else None
+        else:
+            value = extract(check, text)
+            key = normalize_text(value if value is not None else text) or None
+        if key is None:
             continue
-        counts[number] = counts.get(number, 0) + 1
-        first.setdefault(number, text)
+        counts[key] = counts.get(key, 0) + 1
+        first.setdefault(key, text)
     if not counts:
         return completions[0] if completions else ""
     best = max(counts, key=lambda k: (counts[k], -list(first).index(k)))
