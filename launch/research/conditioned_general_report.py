@@ -1,0 +1,70 @@
+"""The figures of "One adapter for any budget" through the general path, gathered into one JSON the docs' tables
+are made from (docs/results/conditioned_general.json).
+
+    python -m train.evaluate RUNDIR --front --out RUNDIR/front_val.json          # once per run (a greedy sweep)
+    python -m launch.research.conditioned_general_report \\
+        --run chain_easy:dual:0=RUNDIR --run chain_easy:fixed:0=RUNDIR ... --out docs/results/conditioned_general.json
+
+Per data set, price (dual-held or fixed) and seed: the run's served figures at its own T (summary.json: EM, mean
+tokens, adherence, the allocator's feature and its cross-validated Brier / AUC per family, the warm start's
+adherence before RL), and from the front: EM, tokens and adherence served at T = 0.3 … 0.7 × base beside the best
+single budget within each T.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+
+def one_run(run_dir: Path) -> dict:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    final, cond = summary["final"], summary.get("conditioning") or {}
+    entry = {
+        "run": str(run_dir), "T": final["allocator"]["target"], "base": summary["base"],
+        "served": {k: final[k] for k in ("em", "mean_tokens", "adherence")},
+        "within_1_05_T": final["mean_tokens"] <= 1.05 * final["allocator"]["target"],
+        "allocator_feature": final["allocator"].get("feature"), "feature_cv": final["allocator"].get("features"),
+        "untagged": {k: final["untagged"][k] for k in ("em", "mean_tokens")} if "untagged" in final else None,
+        "warm_start_before_rl": cond.get("before_rl"), "overshoot_price": cond.get("overshoot_price"),
+        "lambda_final": summary.get("lambda"),
+    }
+    front_file = run_dir / "front_val.json"
+    if front_file.exists():
+        models = json.loads(front_file.read_text())["models"]
+        front = next(iter(models.values()))["front"]
+        entry["front"] = [{"ratio": s["ratio"], "T": s["target"], "em": s["em"], "mean_tokens": s["mean_tokens"],
+                           "adherence": s["adherence"], "uniform": s["uniform"]} for s in front["served"]]
+        entry["per_budget"] = front["per_budget"]
+    return entry
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", action="append", required=True, help="DATASET:PRICE:SEED=RUNDIR")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    report: dict = {}
+    for spec in args.run:
+        key, run_dir = spec.split("=", 1)
+        dataset, price, seed = key.split(":")
+        report.setdefault(dataset, {}).setdefault(price, {})[seed] = one_run(Path(run_dir).expanduser())
+    for dataset, prices in report.items():
+        for price, seeds in prices.items():
+            runs = list(seeds.values())
+            em = [r["served"]["em"] for r in runs]
+            seeds["mean"] = {"em": statistics.fmean(em), "em_min": min(em), "em_max": max(em),
+                             "mean_tokens": statistics.fmean(r["served"]["mean_tokens"] for r in runs),
+                             "adherence": statistics.fmean(r["served"]["adherence"] for r in runs),
+                             "all_within_1_05_T": all(r["within_1_05_T"] for r in runs), "seeds": len(runs)}
+            print(f"{dataset} {price}: served EM {seeds['mean']['em']:.3f} ({' / '.join(f'{x:.3f}' for x in em)}), "
+                  f"{seeds['mean']['mean_tokens']:.1f} tokens, adherence {seeds['mean']['adherence']:.3f}, "
+                  f"all within 1.05·T: {seeds['mean']['all_within_1_05_T']}")
+    Path(args.out).write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
