@@ -210,6 +210,37 @@ def overhead(client_factory, direct_client, allocator, rows: list[dict], n: int,
             "allocator_budget_observe_us_p50": q(alloc_us, 0.5)}
 
 
+def litellm_load(url: str, key: str, target: float, requests: int, concurrency: int) -> dict:
+    """The load check through a running LiteLLM proxy whose callbacks include `train.litellm_hook` (the proxy
+    states budgets and observes; this side only sends plain requests and reads `usage`)."""
+    import openai
+
+    from train import tasks
+
+    val_rows = tasks.get("chain_budget").load(0)[1]
+    rows = sorted(val_rows, key=lambda r: r["difficulty"])
+    rows = [rows[int(i * len(rows) / requests)] for i in range(requests)]
+    client = openai.OpenAI(base_url=url, api_key=key, timeout=60, max_retries=0)
+    answers, lock = [], threading.Lock()
+
+    def one(i):
+        t0 = time.perf_counter()
+        out = client.completions.create(model="terse", prompt=rows[i]["prompt"], temperature=0, max_tokens=128)
+        with lock:
+            answers.append({"i": i, "id": out.id, "tokens": out.usage.completion_tokens,
+                            "correct": right(out.choices[0].text, rows[i]), "ms": (time.perf_counter() - t0) * 1e3})
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, range(len(rows))))
+    per_window = windows(answers, target)
+    ids = [a["id"] for a in answers]
+    return {"sent": len(rows), "answered": len({a["i"] for a in answers}), "duplicated": len(ids) - len(set(ids)),
+            "target": target, "windows": per_window, "worst_window_over_T": max(w["over_T"] for w in per_window),
+            "em": statistics.fmean(a["correct"] for a in answers),
+            "mean_tokens": statistics.fmean(a["tokens"] for a in answers),
+            "proxy_p50_ms": sorted(a["ms"] for a in answers)[len(answers) // 2]}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -221,7 +252,22 @@ def main(argv=None) -> int:
     parser.add_argument("--overhead_requests", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the server and the calibration")
     parser.add_argument("--out", help="also write the report here (JSON)")
+    parser.add_argument("--litellm_url", help="instead: send the load through this running LiteLLM proxy "
+                        "(callbacks: train.litellm_hook.proxy_handler_instance) and check its windows")
+    parser.add_argument("--litellm_key", default="none")
+    parser.add_argument("--target", type=float, help="with --litellm_url: the proxy's T (TERSE_TARGET or its allocator's)")
     args = parser.parse_args(argv)
+    if args.litellm_url:
+        if args.target is None:
+            parser.error("--litellm_url needs --target (the T the proxy's allocator holds)")
+        report = litellm_load(args.litellm_url, args.litellm_key, args.target, args.requests, args.concurrency)
+        for w in report["windows"]:
+            print(f"answers {w['from']:>3}–{w['from'] + 99:>3}: mean tokens {w['mean_tokens']:5.1f} "
+                  f"({w['over_T']:.3f}·T), EM {w['em']:.3f}")
+        if args.out:
+            Path(args.out).write_text(json.dumps(report, indent=1))
+        print(json.dumps({k: v for k, v in report.items() if k != "windows"}))
+        return 0 if report["worst_window_over_T"] <= 1.1 and report["duplicated"] == 0 else 1
 
     import openai
 
