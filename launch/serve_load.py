@@ -46,13 +46,23 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, model_dir: str, port: int, threads: int):
-        self.model_dir, self.port, self.threads, self.proc = model_dir, port, threads, None
+    """`python -m train.openai_server` (`kind` "own") or `transformers serve` ("transformers") on `port`."""
+
+    def __init__(self, model_dir: str, port: int, threads: int, kind: str = "own"):
+        self.model_dir, self.port, self.threads, self.kind, self.proc = model_dir, port, threads, kind, None
 
     def start(self, timeout: float = 120) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "train.openai_server", self.model_dir, "--port",
-                                      str(self.port), "--threads", str(self.threads)], cwd=REPO,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        import os
+        import shutil
+
+        if self.kind == "transformers":
+            cli = shutil.which("transformers") or "transformers"
+            cmd = [cli, "serve", self.model_dir, "--port", str(self.port), "--host", "127.0.0.1"]
+        else:
+            cmd = [sys.executable, "-m", "train.openai_server", self.model_dir, "--port", str(self.port), "--threads",
+                   str(self.threads)]
+        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads)}
+        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         deadline = time.time() + timeout
         while time.time() < deadline:
             try:
@@ -167,7 +177,8 @@ def overhead(client_factory, direct_client, allocator, rows: list[dict], n: int,
         wrapped_ms.append((time.perf_counter() - t0) * 1e3)
         stated = wrapper.core.arms["main"].allocator.prompt_with_budget(row["prompt"], out.terse["budget"])
         t0 = time.perf_counter()
-        direct_client.completions.create(model="terse", prompt=stated, max_tokens=out.terse["budget"], temperature=0)
+        direct_client.completions.create(model=wrapper.core.arms["main"].model, prompt=stated,
+                                         max_tokens=out.terse["budget"], temperature=0)
         direct_ms.append((time.perf_counter() - t0) * 1e3)
     for row in rows[:n]:  # the wrapper's own work, without the HTTP call: decide, state, observe
         t0 = time.perf_counter()
@@ -252,6 +263,9 @@ def main(argv=None) -> int:
     parser.add_argument("--overhead_requests", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the server and the calibration")
     parser.add_argument("--out", help="also write the report here (JSON)")
+    parser.add_argument("--server", choices=["own", "transformers"], default="own",
+                        help="own: python -m train.openai_server; transformers: `transformers serve` "
+                        "(pip install 'transformers[serving]')")
     parser.add_argument("--litellm_url", help="instead: send the load through this running LiteLLM proxy "
                         "(callbacks: train.litellm_hook.proxy_handler_instance) and check its windows")
     parser.add_argument("--litellm_key", default="none")
@@ -278,7 +292,8 @@ def main(argv=None) -> int:
     allocator.save(state / "export")
     rows = sorted(val_rows, key=lambda r: r["difficulty"])  # easy to hard: the mix shifts under the allocator
     rows = [rows[int(i * len(rows) / args.requests)] for i in range(args.requests)]
-    server = ServerProcess(model_dir, free_port(), args.threads)
+    server = ServerProcess(model_dir, free_port(), args.threads, args.server)
+    served_name = model_dir if args.server == "transformers" else "terse"  # transformers serve knows it by its path
     server.start()
     url = f"http://127.0.0.1:{server.port}/v1"
 
@@ -287,7 +302,7 @@ def main(argv=None) -> int:
 
         fresh = Allocator.load(state / "export")
         return BudgetedClient(openai.OpenAI(base_url=url, api_key="none", timeout=30, max_retries=0), fresh,
-                              model="terse", state_dir=state_dir, save_every=20, metrics=metrics)
+                              model=served_name, state_dir=state_dir, save_every=20, metrics=metrics)
 
     try:
         metrics = Metrics()
@@ -310,7 +325,7 @@ def main(argv=None) -> int:
             "mean_tokens": statistics.fmean(a["tokens"] for a in answers),
             "resumed_first_window_over_T": resumed_window["over_T"], "mu_before_restart": mu_before,
             "mu_after_restart": resumed.core.arms["main"].allocator.mu,
-            "live_summary": summary_from_metrics(metrics.text()),
+            "live_summary": summary_from_metrics(metrics.text()), "server": args.server,
         }
         direct = openai.OpenAI(base_url=url, api_key="none", timeout=30, max_retries=0)
         report |= overhead(make_client, direct, make_client().core.arms["main"].allocator, rows,
