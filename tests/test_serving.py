@@ -227,3 +227,24 @@ def test_serve_load_windows_are_consecutive_answers_against_T():
     answers = [{"tokens": 10 if i < 100 else 30, "correct": i % 2 == 0} for i in range(250)]
     w = windows(answers, target=20.0)
     assert [x["from"] for x in w] == [0, 100] and [x["over_T"] for x in w] == [0.5, 1.5] and w[0]["em"] == 0.5
+
+
+def test_a_restarted_litellm_hook_resumes_from_its_saved_state(tmp_path):
+    """The gateway process killed and started again: the new hook reads the state the old one wrote."""
+    from train.litellm_hook import TerseBudgetHook
+
+    allocator().save(tmp_path)
+    first = TerseBudgetHook(str(tmp_path), target=4.0, state_dir=str(tmp_path / "state"), save_every=3)
+
+    async def serve(hook, n):
+        for _ in range(n):
+            data = await hook.async_pre_call_hook(None, None, {"model": "terse", "prompt": "e f g h i"}, "completion")
+            usage = type("U", (), {"completion_tokens": 8})()
+            await hook.async_log_success_event({"metadata": data["metadata"]}, type("R", (), {"usage": usage})(), 0, 0)
+
+    asyncio.run(serve(first, 6))  # saved at the 3rd and 6th answer; then the process "dies" (no close)
+    old = first.core.arms["main"].allocator
+    second = TerseBudgetHook(str(tmp_path), target=4.0, state_dir=str(tmp_path / "state"))
+    new = second.core.arms["main"].allocator
+    assert new.stats["requests"] == 6 and new.recent == old.recent
+    assert new.effective_target == pytest.approx(old.effective_target) and new.mu == pytest.approx(old.mu)
