@@ -187,14 +187,11 @@ def sft_examples(tagged: list[dict], statement: BudgetStatement) -> list[dict]:
 
 
 def adherence_by_budget(records: list[dict]) -> dict:
-    """{budget: {n, em, adherence, mean_tokens}} from budget records {budget, correct, tokens}."""
-    out: dict = {}
-    for b in sorted({r["budget"] for r in records}):
-        at = [r for r in records if r["budget"] == b]
-        out[str(b)] = {"n": len(at), "em": sum(float(r["correct"]) for r in at) / len(at),
-                       "adherence": sum(r["tokens"] <= b for r in at) / len(at),
-                       "mean_tokens": sum(r["tokens"] for r in at) / len(at)}
-    return out
+    """{"budget": {n, em, adherence, mean_tokens}} from budget records {budget, correct, tokens}: the front's
+    per-budget table (`train.front.per_budget`), keyed for JSON."""
+    from train.front import per_budget
+
+    return {str(b): figures for b, figures in per_budget(records).items()}
 
 
 def parse_instructions(text: str | None) -> list[str | None]:

@@ -340,68 +340,87 @@ class _Endpoint:
         client = self.owner.client
         return client.chat.completions if self.chat else client.completions
 
+    def _failed(self, decision: Decision, err: Exception) -> Exception:
+        """A request the server did not answer: nothing observed; the exception the caller gets."""
+        server = _server_error(err)
+        self.owner.core.forget(decision, "server" if server else "request")
+        if server:
+            return ServerUnavailable(f"the model server did not answer ({type(err).__name__}: {err}); nothing was "
+                                     "observed for this request")
+        return err
+
+    def _finish(self, response, decision: Decision, spent: float):
+        started = time.perf_counter()
+        self.owner.core.observe(decision, _usage_tokens(response), spent + time.perf_counter() - started)
+        return _attach(response, decision)
+
+
+class _StreamCount:
+    """A stream's completion tokens: its usage chunk's, else the number of chunks that carried choices."""
+
+    def __init__(self):
+        self.usage, self.pieces = None, 0
+
+    def add(self, chunk) -> None:
+        if getattr(chunk, "usage", None) is not None and chunk.usage.completion_tokens is not None:
+            self.usage = chunk.usage.completion_tokens
+        self.pieces += bool(getattr(chunk, "choices", None))
+
+    @property
+    def tokens(self) -> int:
+        return self.usage if self.usage is not None else self.pieces
+
 
 class _SyncEndpoint(_Endpoint):
     def create(self, *, row: dict | None = None, key: str | None = None, **kwargs):
-        core = self.owner.core
         decision, sent, spent = self._prepare(kwargs, row, key)
         try:
             response = self._target().create(**sent)
         except Exception as err:
-            core.forget(decision, "server" if _server_error(err) else "request")
-            if _server_error(err):
-                raise ServerUnavailable(f"the model server did not answer ({type(err).__name__}: {err}); nothing was "
-                                        "observed for this request") from err
-            raise
+            failure = self._failed(decision, err)
+            if failure is err:
+                raise  # the server's own error (a 4xx), unchanged
+            raise failure from err
         if sent.get("stream"):
             return self._stream(response, decision, spent)
-        started = time.perf_counter()
-        core.observe(decision, _usage_tokens(response), spent + time.perf_counter() - started)
-        return _attach(response, decision)
+        return self._finish(response, decision, spent)
 
     def _stream(self, chunks, decision, spent):
-        core, tokens, pieces = self.owner.core, None, 0
+        count = _StreamCount()
         try:
             for chunk in chunks:
-                if getattr(chunk, "usage", None) is not None and chunk.usage.completion_tokens is not None:
-                    tokens = chunk.usage.completion_tokens
-                pieces += bool(getattr(chunk, "choices", None))
+                count.add(chunk)
                 yield _attach(chunk, decision)
         except Exception:
-            core.forget(decision, "stream")
+            self.owner.core.forget(decision, "stream")
             raise
-        core.observe(decision, tokens if tokens is not None else pieces, spent)
+        self.owner.core.observe(decision, count.tokens, spent)
 
 
 class _AsyncEndpoint(_Endpoint):
     async def create(self, *, row: dict | None = None, key: str | None = None, **kwargs):
-        core = self.owner.core
         decision, sent, spent = self._prepare(kwargs, row, key)
         try:
             response = await self._target().create(**sent)
         except Exception as err:
-            core.forget(decision, "server" if _server_error(err) else "request")
-            if _server_error(err):
-                raise ServerUnavailable(f"the model server did not answer ({type(err).__name__}: {err}); nothing was "
-                                        "observed for this request") from err
-            raise
+            failure = self._failed(decision, err)
+            if failure is err:
+                raise  # the server's own error (a 4xx), unchanged
+            raise failure from err
         if sent.get("stream"):
             return self._stream(response, decision, spent)
-        core.observe(decision, _usage_tokens(response), spent)
-        return _attach(response, decision)
+        return self._finish(response, decision, spent)
 
     async def _stream(self, chunks, decision, spent):
-        core, tokens, pieces = self.owner.core, None, 0
+        count = _StreamCount()
         try:
             async for chunk in chunks:
-                if getattr(chunk, "usage", None) is not None and chunk.usage.completion_tokens is not None:
-                    tokens = chunk.usage.completion_tokens
-                pieces += bool(getattr(chunk, "choices", None))
+                count.add(chunk)
                 yield _attach(chunk, decision)
         except Exception:
-            core.forget(decision, "stream")
+            self.owner.core.forget(decision, "stream")
             raise
-        core.observe(decision, tokens if tokens is not None else pieces, spent)
+        self.owner.core.observe(decision, count.tokens, spent)
 
 
 class _Namespace:
