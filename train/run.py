@@ -324,14 +324,12 @@ def build_controller(ctx: RunContext):
     from train.dual import DualController, DualSettings
 
     script_args = ctx.script_args
+    mode, target = script_args.constraint, ctx.targets.controller
     if script_args.budget_conditioned:
         mode = "none" if script_args.overshoot_price is not None else "adherence"
-        return DualController(DualSettings(
-            mode=mode, target=script_args.adherence_target, lr=script_args.dual_lr, kp=script_args.dual_kp,
-            lambda_init=script_args.lambda_init, lambda_max=script_args.lambda_max, ema=script_args.dual_ema,
-            warmup_steps=script_args.dual_warmup_steps))
+        target = script_args.adherence_target
     return DualController(DualSettings(
-        mode=script_args.constraint, target=ctx.targets.controller, lr=script_args.dual_lr, kp=script_args.dual_kp,
+        mode=mode, target=target, lr=script_args.dual_lr, kp=script_args.dual_kp,
         lambda_init=script_args.lambda_init, lambda_max=script_args.lambda_max, ema=script_args.dual_ema,
         warmup_steps=script_args.dual_warmup_steps, em_scale=script_args.dual_em_scale,
     ))

@@ -76,28 +76,26 @@ def base_model_digest(task: str = "arith") -> str:
     return digest.hexdigest()
 
 
-def task_of(args: list[str]) -> str:
-    """The task a run's arguments train on: `--task`, else its recipe's `task:`, else the default's."""
+def setting_of(args: list[str], name: str, default):
+    """A run's setting `name` as a string: its `--name` argument, else its recipe's `name:`, else `default`."""
     import yaml
 
-    if "--task" in args[:-1]:
-        return args[args.index("--task") + 1]
+    if f"--{name}" in args[:-1]:
+        return args[args.index(f"--{name}") + 1]
     if "--config" in args[:-1]:
         recipe = yaml.safe_load((REPO / args[args.index("--config") + 1]).read_text()) or {}
-        return str(recipe.get("task", "arith"))
-    return "arith"
+        return str(recipe.get(name, default))
+    return str(default)
+
+
+def task_of(args: list[str]) -> str:
+    """The task a run's arguments train on: `--task`, else its recipe's `task:`, else the default's."""
+    return setting_of(args, "task", "arith")
 
 
 def conditioned_args(args: list[str]) -> bool:
     """Whether a run's arguments (or its recipe) turn on `budget_conditioned`."""
-    import yaml
-
-    if "--budget_conditioned" in args[:-1]:
-        return args[args.index("--budget_conditioned") + 1].lower() == "true"
-    if "--config" in args[:-1]:
-        recipe = yaml.safe_load((REPO / args[args.index("--config") + 1]).read_text()) or {}
-        return bool(recipe.get("budget_conditioned", False))
-    return False
+    return setting_of(args, "budget_conditioned", False).lower() == "true"
 
 
 def served_at_ratio(task: str) -> bool:

@@ -161,11 +161,13 @@ class DualControlMixin:
         """Feed the controller's window and the budget model with the batch's lengths, EM and (rows that
         state a budget) how many answers fit it (all ranks)."""
         if self.model.training:  # evaluation must not move the controller or the budget model
-            kept_local = [float(len(ids) <= b) if b else float("nan") for ids, b in
-                          zip(completion_ids_list, list(budgets) or [None] * len(completion_ids_list), strict=True)]
             lengths = torch.tensor([len(ids) for ids in completion_ids_list], device=rewards_per_func.device)
             lengths = self.accelerator.gather(lengths).double().cpu()  # all ranks, like rewards_per_func
-            kept = self.accelerator.gather(torch.tensor(kept_local, device=rewards_per_func.device)).double().cpu()
+            kept = torch.zeros(1, dtype=torch.float64)
+            if budgets and any(b for b in budgets):  # rows that state a budget: how many answers kept it
+                kept_local = [float(len(ids) <= b) if b else float("nan")
+                              for ids, b in zip(completion_ids_list, budgets, strict=True)]
+                kept = self.accelerator.gather(torch.tensor(kept_local, device=rewards_per_func.device)).double().cpu()
             em = rewards_per_func[:, self.em_index].double().cpu()
             self._dual_window += torch.stack([lengths.sum(), em.nansum(), torch.tensor(float(len(lengths))),
                                               kept.nansum()])
