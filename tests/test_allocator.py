@@ -206,3 +206,21 @@ def test_fit_with_cv_uses_the_chosen_regularisation():
     plain = Allocator.fit([dict(r) for r in records], [5, 10, 20], 10.0)
     spread = lambda a: max(row[0] for row in a.em) - min(row[0] for row in a.em)  # noqa: E731
     assert spread(fitted) < spread(plain)  # shrunk harder: the groups' p(g, 5) closer together
+
+
+def test_a_batch_known_in_advance_is_served_for_its_own_mix():
+    """Fitted on half easy, half hard: a batch of three hard prompts to one easy served with the fitted plan
+    spends over T; the copy solved for the batch's mix holds T, and the fitted allocator is left unchanged."""
+    alloc = Allocator.fit(two_kinds(), grid=[4, 10, 20, 40], target=10.0, prior_strength=0.0)
+    batch = [f"e{i} x" for i in range(100)] + [f"h{i} x x x x x" for i in range(300)]
+
+    def spent(a):
+        return sum(min(a.budget(p), 4 if p.startswith("e") else 20) for p in batch) / len(batch)
+
+    assert spent(alloc) > 1.2 * 10.0  # the plan for half and half buys 20 tokens for 3 hard prompts in 4
+    served = alloc.for_batch(batch)
+    assert served.weights == [0.25, 0.75] and alloc.weights == [0.5, 0.5]
+    assert served.predicted()["mean_tokens"] == pytest.approx(10.0)
+    assert spent(served) == pytest.approx(10.0, rel=0.05)
+    hard_at_20 = lambda a: sum(a.budget(p) >= 20 for p in batch[100:]) / 300  # noqa: E731
+    assert hard_at_20(alloc) > 0.65 and 0.4 < hard_at_20(served) < 0.6  # 100·4 + 300·(4 + 16f) = 10·400: f = 1/2

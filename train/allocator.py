@@ -31,6 +31,7 @@ answer's confidence.
 from __future__ import annotations
 
 import bisect
+import copy
 import hashlib
 import json
 import math
@@ -375,6 +376,21 @@ class Allocator:
         if reset:
             self.effective_target = float(target)
         self._resolve()
+
+    def for_batch(self, prompts: list, rows: list[dict] | None = None) -> Allocator:
+        """A copy whose plan is solved for this batch's own mix of groups (this one is left as it is).
+
+        Why: the plan holds T on the mix it is solved for, and a batch whose prompts are all known before the
+        first is served (an offline evaluation, a batch job) need not be served for the fitted mix. On
+        chain_easy seed 1 the calibration rows had 28.7% one-operation prompts and val 22.7%: every group's
+        tokens were predicted within 0.6 of what val spent, yet the plan for the fitted mix served val at
+        1.07·T. Streamed traffic, whose prompts arrive one at a time, has `observe` and the live mix instead."""
+        rows = rows if rows is not None else [None] * len(prompts)
+        counts = [0] * len(self.edges)
+        for prompt, row in zip(prompts, rows, strict=True):
+            counts[self.group(prompt, row)] += 1
+        fields = {f: getattr(self, f) for f in self.__dataclass_fields__ if f not in ("weights", "pending", "recent")}
+        return Allocator(**{**copy.deepcopy(fields), "weights": [c / max(1, len(prompts)) for c in counts]})
 
     def live_weights(self) -> list[float]:
         """The mix of groups the allocation is solved for: the fitted mix, moved toward the groups of the

@@ -126,7 +126,11 @@ def evaluate_allocated(model, tokenizer, rows: list[dict], allocator, max_new_to
     budget stated, greedy answers. Beside `evaluate`'s figures: adherence (share of answers within their
     budget), EM and count per budget, the mean predicted confidence. `stream`: rows arrive in the given
     order, `chunk` at a time, and every answer is `observe`d before the next chunk is allocated — the
-    allocator's online control at work (per-window figures under `windows`)."""
+    allocator's online control at work (per-window figures under `windows`). Otherwise the rows are one batch
+    known in advance, served by a copy of the allocator solved for their own mix (`Allocator.for_batch`); its μ and
+    predicted figures are returned under `plan`."""
+    if not stream:
+        allocator = allocator.for_batch([r["prompt"] for r in rows], rows)
     budgets, confidence, texts, lengths, truncated, correct = [], [], [], [], [], []
     step = chunk if stream else len(rows)
     for start in range(0, len(rows), max(1, step)):
@@ -164,6 +168,7 @@ def evaluate_allocated(model, tokenizer, rows: list[dict], allocator, max_new_to
         w = allocator.online.window
         result["windows"] = [{"start": i, "mean_tokens": statistics.fmean(lengths[i:i + w]),
                               "em": statistics.fmean(correct[i:i + w])} for i in range(0, max(1, len(rows) - w + 1))]
+    result["plan"] = allocator.predicted()
     result["completions"] = texts
     result["per_example"] = {"correct": correct, "tokens": lengths, "budget": budgets, "confidence": confidence}
     return result
@@ -584,9 +589,9 @@ def _serve(model, tokenizer, rows, adapter: str, summary: dict, args, max_new: i
     target = args.budget or args.budget_ratio * summary["base"]["mean_tokens"]
     allocator.set_target(target)
     result = evaluate_allocated(model, tokenizer, rows, allocator, max_new, stream=args.stream)
-    result["target"], result["mu"] = target, allocator.mu
+    result["target"], result["mu"] = target, result["plan"]["mu"] if not args.stream else allocator.mu
     print(f"served at T = {target:.1f}: EM {result['em']:.3f}, {result['mean_tokens']:.1f} tokens, adherence "
-          f"{result['adherence']:.3f}, μ {allocator.mu:.4f}" + (
+          f"{result['adherence']:.3f}, μ {result['mu']:.4f}" + (
               f", worst 100-request window {max(w['mean_tokens'] for w in result['windows']) / target:.3f}·T"
               if args.stream else ""))
     return result

@@ -46,13 +46,13 @@ def served_from_sweep(records: list[dict], rows: list[dict], allocator, target: 
     key = lambda prompt: json.dumps(prompt, sort_keys=True)  # noqa: E731
     answer = {(key(r["prompt"]), r["budget"]): r for r in records}
     allocator.set_target(target)
+    allocator = allocator.for_batch([row["prompt"] for row in rows], rows)  # val is one batch known in advance
     chosen = []
     for row in rows:
         budget = allocator.decide(row["prompt"], row)["budget"]
         if (key(row["prompt"]), budget) not in answer:
             raise ValueError(f"the sweep has no answer at budget {budget}: sweep the allocator's grid {allocator.grid}")
         chosen.append(answer[(key(row["prompt"]), budget)])
-    allocator.pending.clear()
     return {"target": target, "em": statistics.fmean(float(r["correct"]) for r in chosen),
             "mean_tokens": statistics.fmean(r["tokens"] for r in chosen),
             "adherence": statistics.fmean(r["tokens"] <= r["budget"] for r in chosen),

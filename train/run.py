@@ -514,8 +514,8 @@ def fit_allocator(ctx: RunContext, model, untagged):
                               **task.budget_tag())
     served = evaluate_allocated(model, tokenizer, ctx.val_rows, allocator, ctx.max_new)
     served["untagged"] = strip(untagged)
-    served["allocator"] = {"target": target, "mu": allocator.mu, "grid": grid, "fit_rows": len(rows),
-                           "predicted": allocator.predicted(), "feature": allocator.feature["kind"], "features": features}
+    served["allocator"] = {"target": target, "mu": served["plan"]["mu"], "grid": grid, "fit_rows": len(rows),
+                           "predicted": served["plan"], "predicted_fitted_mix": allocator.predicted(), "feature": allocator.feature["kind"], "features": features}
     logger.info("served through the allocator at T=%.1f: val EM %.3f, %.1f tokens, adherence %.3f (untagged: EM "
                 "%.3f, %.1f tokens)", target, served["em"], served["mean_tokens"], served["adherence"],
                 untagged["em"], untagged["mean_tokens"])
