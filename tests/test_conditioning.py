@@ -155,6 +155,16 @@ def test_the_front_from_one_sweep_matches_serving(conditioned_run, capsys):
     assert list(front["per_budget"]) == ["2", "4", "8"] and [s["ratio"] for s in front["served"]] == [0.3, 0.4, 0.5, 0.6, 0.7]
     assert (tmp_path / "front.png").stat().st_size > 1000
     assert "best single budget within T" in capsys.readouterr().out
+    # The sweep is kept: the served figures at any T are recomputed from it without generating again.
+    from train.allocator import Allocator
+    from train.front import served_from_sweep
+
+    sweep = [json.loads(line) for line in (tmp_path / "front_sweep.jsonl").read_text().splitlines()]
+    prompts = list({json.dumps(r["prompt"], sort_keys=True): r["prompt"] for r in sweep}.values())
+    assert len(sweep) == 3 * len(prompts) and front["sweep"].endswith("front_sweep.jsonl")
+    again = served_from_sweep(sweep, [{"prompt": p} for p in prompts], Allocator.load(out / "adapter"),
+                              front["served"][1]["target"])
+    assert again["em"] == front["served"][1]["em"] and again["mean_tokens"] == front["served"][1]["mean_tokens"]
 
 
 def test_front_served_figures_are_the_sweeps_answers_at_the_allocators_budgets():

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from pathlib import Path
 
 RATIOS = (0.3, 0.4, 0.5, 0.6, 0.7)
 
@@ -124,6 +125,9 @@ def run_front(model, tokenizer, rows: list[dict], adapter: str, summary: dict, m
     statement = BudgetStatement(allocator.tag, allocator.tag_unit)
     records = budget_records(model, tokenizer, rows, allocator.grid, statement.state, max_new, desc="front sweep")
     report = front(records, rows, allocator, summary["base"])
+    sweep = Path(out_png).with_name(Path(out_png).stem + "_sweep.jsonl")  # served figures at any T, no generation
+    sweep.write_text("".join(json.dumps(r) + "\n" for r in records))
+    report["sweep"] = str(sweep)
     print_front(report)
     plot_front(report, out_png)
     print(f"\nwrote {out_png}")
