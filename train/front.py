@@ -41,23 +41,30 @@ def best_uniform(table: dict, target: float) -> dict | None:
     return {"budget": b, **f}
 
 
-def served_from_sweep(records: list[dict], rows: list[dict], allocator, target: float) -> dict:
-    """EM, mean tokens and adherence with the allocator choosing each row's budget at `target`, every answer
-    read from the sweep (exactly what greedy serving returns; see the module docstring)."""
+def served_choices(records: list[dict], rows: list[dict], allocator, target: float) -> tuple[list[dict], float]:
+    """The sweep's record for each row at the budget the allocator gives it at `target` (the rows are one batch
+    known in advance: `Allocator.for_batch`), and the plan's μ."""
     key = lambda prompt: json.dumps(prompt, sort_keys=True)  # noqa: E731
     answer = {(key(r["prompt"]), r["budget"]): r for r in records}
     allocator.set_target(target)
-    allocator = allocator.for_batch([row["prompt"] for row in rows], rows)  # val is one batch known in advance
+    allocator = allocator.for_batch([row["prompt"] for row in rows], rows)
     chosen = []
     for row in rows:
         budget = allocator.decide(row["prompt"], row)["budget"]
         if (key(row["prompt"]), budget) not in answer:
             raise ValueError(f"the sweep has no answer at budget {budget}: sweep the allocator's grid {allocator.grid}")
         chosen.append(answer[(key(row["prompt"]), budget)])
+    return chosen, allocator.mu
+
+
+def served_from_sweep(records: list[dict], rows: list[dict], allocator, target: float) -> dict:
+    """EM, mean tokens and adherence with the allocator choosing each row's budget at `target`, every answer
+    read from the sweep (exactly what greedy serving returns; see the module docstring)."""
+    chosen, mu = served_choices(records, rows, allocator, target)
     return {"target": target, "em": statistics.fmean(float(r["correct"]) for r in chosen),
             "mean_tokens": statistics.fmean(r["tokens"] for r in chosen),
             "adherence": statistics.fmean(r["tokens"] <= r["budget"] for r in chosen),
-            "mean_budget": statistics.fmean(r["budget"] for r in chosen), "mu": allocator.mu}
+            "mean_budget": statistics.fmean(r["budget"] for r in chosen), "mu": mu}
 
 
 def front(records: list[dict], rows: list[dict], allocator, base: dict, ratios=RATIOS) -> dict:
