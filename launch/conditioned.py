@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 from train.ab_test import paired_bootstrap
 from train.allocator import Allocator, solve
-from train.evaluate import budget_records
+from train.served_eval import budget_records
 
 
 SERVED_KEYS = ("em", "mean_tokens", "adherence", "mean_budget", "mean_confidence", "by_difficulty", "by_budget")
@@ -89,7 +89,7 @@ def references(records: list[dict], grid: list[int], target: float) -> dict:
 
 
 def serve(model, tokenizer, rows, allocator, target, max_new, stream=False) -> dict:
-    from train.evaluate import evaluate_allocated
+    from train.served_eval import evaluate_allocated
 
     allocator.set_target(target)
     allocator.recent, allocator.stats = [], {"requests": 0, "tokens": 0.0, "scored": 0, "correct": 0.0}
@@ -102,7 +102,7 @@ def measure_seed(args, seed: int) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from train import tasks
-    from train.evaluate import evaluate
+    from train.generation import evaluate
 
     torch.set_num_threads(args.threads)
     out = Path(args.out) / f"s{seed}"

@@ -92,7 +92,8 @@ def builtin_setup(calibration_rows: int, ratio: float, threads: int):
     from train import tasks
     from train.allocator import Allocator
     from train.base_model import WarmStartSettings, cached_base_model, continued_settings
-    from train.evaluate import budget_records, evaluate
+    from train.generation import evaluate
+    from train.served_eval import budget_records
 
     torch.set_num_threads(threads)
     task, easy = tasks.get("chain_budget"), tasks.get("chain_easy")
@@ -113,7 +114,7 @@ def builtin_setup(calibration_rows: int, ratio: float, threads: int):
 
 
 def right(text: str, row: dict) -> bool:
-    from train.evaluate import is_right
+    from train.generation import is_right
 
     return is_right(text, row)
 

@@ -47,7 +47,7 @@ def test_export_a_middle_point_reproduces_its_greedy_val_completions(scheduled_r
     from transformers import AutoTokenizer
 
     from train import tasks
-    from train.evaluate import generate
+    from train.generation import generate
 
     out, summary = scheduled_run
     assert export_main([str(out), "--out", str(tmp_path / "mid"), "--step", "4"]) == 0

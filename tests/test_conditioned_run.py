@@ -24,7 +24,7 @@ def test_extend_vocabulary_keeps_every_known_id_and_grows_the_embeddings():
 def test_evaluate_allocated_reports_adherence_budgets_and_stream_windows():
     from train.allocator import Allocator, OnlineSettings
     from train.base_model import WarmStartSettings, build_model, build_tokenizer
-    from train.evaluate import evaluate_allocated
+    from train.served_eval import evaluate_allocated
     from train.tasks import chain_budget
 
     tokenizer = build_tokenizer(chain_budget.vocabulary())

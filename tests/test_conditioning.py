@@ -189,7 +189,7 @@ def test_front_served_figures_are_the_sweeps_answers_at_the_allocators_budgets()
 
 def test_chain_easy_supplies_its_traces_as_right_answers_of_every_length():
     from train import tasks
-    from train.evaluate import is_right
+    from train.generation import is_right
 
     task = tasks.get("chain_easy")
     rows = [r for r in task.load(seed=0)[0] if r["difficulty"] == 3][:5]

@@ -26,7 +26,7 @@ def test_greedy_measure_decodes_each_prompt_once_and_averages_its_lengths(tiny_b
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from train.evaluate import generate
+    from train.generation import generate
 
     _, model_dir = tiny_base
     model = AutoModelForCausalLM.from_pretrained(model_dir)

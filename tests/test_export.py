@@ -17,7 +17,7 @@ import json, sys
 sys.path.insert(0, sys.argv[1])
 from peft import AutoPeftModelForCausalLM
 from transformers import AutoModelForCausalLM, AutoTokenizer
-from train.evaluate import generate
+from train.generation import generate
 from train.tasks import arith, word_count
 export_dir, kind = sys.argv[2], sys.argv[3]
 prompts = [r["prompt"] for r in arith.build_split("val", 0, word_count, size=int(sys.argv[4]))]

@@ -282,7 +282,7 @@ def test_evaluate_cli_vote_without_temperature_is_an_error(capsys):
 
 
 def test_majority_answer_takes_the_most_common_extracted_answer():
-    from train.evaluate import majority_answer
+    from train.generation import majority_answer
 
     assert majority_answer(["#### 5", "x #### 7", "#### 7.0", "nothing"]) == "x #### 7"
     assert majority_answer(["#### 5", "#### 7"]) == "#### 5"  # a tie: the answer seen first
@@ -290,7 +290,7 @@ def test_majority_answer_takes_the_most_common_extracted_answer():
 
 
 def test_majority_answer_votes_with_the_rows_check():
-    from train.evaluate import majority_answer
+    from train.generation import majority_answer
 
     choice = ["The answer is B.", "I'd go with (C).", "Answer: C", "C, because ..."]
     assert majority_answer(choice, "choice") == "I'd go with (C)."  # numeric would find no answer in any

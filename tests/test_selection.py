@@ -80,18 +80,14 @@ def test_paired_bootstrap_refuses_unpaired_input():
 
 def test_val_evaluation_runs_once_per_step(monkeypatch):
     """The periodic evaluation and a schedule stage end on the same step share one greedy evaluation."""
-    import train.evaluate as ev
+    import train.periodic_eval as pe
 
     calls = []
-    monkeypatch.setattr(ev, "evaluate", lambda model, tok, rows, n, desc="": calls.append(desc) or {"em": len(calls)})
-
-    class Trainer:
-        model = None
-
-    trainer = Trainer()
-    first = ev.val_evaluation(trainer, None, [], 8, step=40)
-    again = ev.val_evaluation(trainer, None, [], 8, step=40, desc="stage 0 eval")
-    later = ev.val_evaluation(trainer, None, [], 8, step=80)
+    monkeypatch.setattr(pe, "evaluate", lambda model, tok, rows, n, desc="": calls.append(desc) or {"em": len(calls)})
+    val = pe.ValEvaluation(None, [], 8)
+    first = val.at(None, step=40)
+    again = val.at(None, step=40, desc="stage 0 eval")
+    later = val.at(None, step=80)
     assert first is again and len(calls) == 2 and later["em"] == 2
 
 
@@ -144,7 +140,7 @@ def test_adaptive_patience_waits_longer_after_a_run_that_was_still_shortening():
 
 
 def test_fold_report_splits_rows_disjointly_and_reports_the_spread():
-    from train.evaluate import fold_report
+    from train.generation import fold_report
 
     rows = [{"prompt": f"{i} + {i} ?"} for i in range(90)]
     correct = [i < 45 for i in range(90)]

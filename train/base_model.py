@@ -349,7 +349,7 @@ def measure(model_dir: Path, val_rows: list[dict], max_new: int) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from train.evaluate import evaluate
+    from train.generation import evaluate
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)

@@ -204,7 +204,7 @@ def gold_answers(tokenizer, rows: list[dict]) -> list[dict]:
     yes; a GSM8K number without its `####`: no). Why: the gold is the shortest right answer a row has, the
     one a small budget should teach; sampling alone rarely finds it. Counted as the model would spend it:
     its tokens plus the end of sequence."""
-    from train.evaluate import is_right
+    from train.generation import is_right
 
     out = []
     for row in rows:
@@ -220,7 +220,7 @@ def gold_answers(tokenizer, rows: list[dict]) -> list[dict]:
 def sample_answers(model, tokenizer, rows: list[dict], instructions: list, samples: int, temperature: float,
                    max_new: int, seed: int) -> list[dict]:
     """The base model's sampled answers: every row × instruction × sample, scored by the row's check."""
-    from train.evaluate import generate, is_right
+    from train.generation import generate, is_right
 
     out = []
     for i, instruction in enumerate(instructions):
@@ -334,7 +334,7 @@ def _load_adapter(model, cache: Path, peft_config):
 
 
 def _val_sweep(model, ctx, task: ConditionedTask, grid: list[int]) -> list[dict]:
-    from train.evaluate import budget_records
+    from train.served_eval import budget_records
 
     rows = ctx.val_rows[: ctx.script_args.conditioning_report_rows]
     return budget_records(model, ctx.tokenizer, rows, grid, task.budget_prompt, ctx.max_new, desc="warm-start sweep")

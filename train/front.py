@@ -121,12 +121,11 @@ def plot_front(report: dict, path) -> None:
     plt.close(fig)
 
 
-def run_front(model, tokenizer, rows: list[dict], adapter: str, summary: dict, max_new: int, out_png,
-              budget_records) -> dict:
-    """The sweep (`budget_records`: train.evaluate's, passed in by its CLI), the table and the plot for one
-    run's adapter (its allocator.json beside it)."""
+def run_front(model, tokenizer, rows: list[dict], adapter: str, summary: dict, max_new: int, out_png) -> dict:
+    """The sweep (`budget_records`), the table and the plot for one run's adapter (its allocator.json beside it)."""
     from train.allocator import Allocator
     from train.budget_statement import BudgetStatement
+    from train.served_eval import budget_records
 
     allocator = Allocator.load(adapter)
     statement = BudgetStatement(allocator.tag, allocator.tag_unit)

@@ -57,10 +57,10 @@ class ModelServer:
         with self.lock, self.torch.no_grad():
             out = self.model.generate(**ids, max_new_tokens=max_tokens, pad_token_id=tok.pad_token_id,
                                       eos_token_id=tok.eos_token_id, **sampling)
-        new = out[0, ids["input_ids"].shape[1]:].tolist()
-        finish = "length"
-        if tok.eos_token_id in new:
-            new, finish = new[: new.index(tok.eos_token_id) + 1], "stop"
+        from train.generation import completion_ids
+
+        new, cut = completion_ids(out[0, ids["input_ids"].shape[1]:].tolist(), tok.eos_token_id, None)
+        finish = "length" if cut else "stop"
         return tok.decode(new, skip_special_tokens=True), ids["input_ids"].shape[1], len(new), finish
 
     def answer(self, body: dict, chat: bool) -> dict:

@@ -37,7 +37,7 @@ RATIOS = tuple(round(0.1 * i, 1) for i in range(2, 11))
 def forced_mode_results(model, tokenizer, rows: list[dict], mode: str, max_new_tokens: int) -> tuple[list, list]:
     """(correct, tokens) per row when the completion's first word is `mode` (counted as one token)."""
     from rewards.exact_match import is_correct
-    from train.evaluate import generate
+    from train.generation import generate
 
     texts, lengths, _ = generate(model, tokenizer, [f"{r['prompt']} {mode}" for r in rows], max_new_tokens - 1,
                                  desc=f"mode {mode}")
@@ -78,7 +78,7 @@ def references(curves: dict, shares: dict, base_tokens: float, ratios=RATIOS) ->
 
 def measure(model, tokenizer, rows: list[dict], modes: tuple[str, ...], max_new_tokens: int) -> dict:
     """The whole report for a model on rows: base (free greedy), curves, shares, frontier, uniform."""
-    from train.evaluate import evaluate
+    from train.generation import evaluate
 
     base = evaluate(model, tokenizer, rows, max_new_tokens, desc="base (free)")
     per_mode = {mode: forced_mode_results(model, tokenizer, rows, mode, max_new_tokens) for mode in modes}

@@ -128,7 +128,8 @@ def _report(args) -> int:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from train import tasks
-    from train.evaluate import _resolve, evaluate
+    from train.evaluate import _resolve
+    from train.generation import evaluate
 
     run = Path(args.run_dir)
     base_path, adapter, summary = _resolve(str(run), None)

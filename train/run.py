@@ -234,7 +234,7 @@ def warm_start_settings(script_args, training_args, pretrained: str | None):
 
 def measure_baseline(ctx: RunContext) -> dict:
     """The base model's greedy val EM and mean tokens: they fix the token target T (or the EM floor F)."""
-    from train.evaluate import evaluate
+    from train.generation import evaluate
     from train.files import base_eval_cache
 
     cache = base_eval_cache(ctx.script_args.cache_dir, ctx.model_path, ctx.model.dtype, ctx.val_rows, ctx.max_new)
@@ -252,7 +252,7 @@ def measure_baseline(ctx: RunContext) -> dict:
 def write_preflight(ctx: RunContext) -> None:
     """The untrained model on val, looked at before step 1 (the same report as `python -m train.evaluate`):
     EM (and F1), tokens, truncation and example rows, in output_dir/preflight.json and preflight_rows.jsonl."""
-    from train.evaluate import preflight_report, preview_rows, print_preflight, write_preflight_rows
+    from train.preflight import preflight_report, preview_rows, print_preflight, write_preflight_rows
     from train.files import write_json_atomic
 
     if not ctx.state.is_main_process:
@@ -288,7 +288,7 @@ def compute_targets(ctx: RunContext) -> Targets:
     """T or F once, for every stage that needs it. In em_floor mode the controller sees the EM of *sampled*
     training completions, which sits below greedy val EM: its target is F shifted by the base model's
     measured greedy − sampled gap, so that holding the sampled EM there holds greedy val EM at F."""
-    from train.evaluate import evaluate
+    from train.generation import evaluate
 
     script_args, base, schedule = ctx.script_args, ctx.base, ctx.schedule
     constraint = controller_target(script_args, base)
@@ -370,7 +370,7 @@ def build_trainer(ctx: RunContext, controller, rewards, budget_model):
     at 0: λ scales it) and, under a schedule, the stages' total steps."""
     from trl import get_peft_config
 
-    from train.evaluate import PeriodicEval
+    from train.periodic_eval import PeriodicEval, ValEvaluation
     from train.schedule import StageCallback
     from train.selection import SelectionRule
     from train.tracking import guard_wandb_callbacks
@@ -416,8 +416,8 @@ def build_trainer(ctx: RunContext, controller, rewards, budget_model):
     if script_args.select_checkpoint and schedule is None and not script_args.budget_conditioned:
         # (a budget-conditioned run ships its last step: untagged val answers say nothing of budget keeping)
         rule = SelectionRule(script_args.constraint, ctx.targets.constraint, script_args.selection_tolerance)
-    max_new = ctx.max_new
-    periodic = PeriodicEval(trainer, tokenizer, val_rows, max_new, script_args.eval_every, rule,
+    val = ValEvaluation(tokenizer, val_rows, ctx.max_new)  # one greedy val evaluation per step, shared
+    periodic = PeriodicEval(trainer, val, script_args.eval_every, rule,
                             script_args.early_stopping_patience, script_args.early_stopping_adaptive,
                             script_args.early_stopping_max_patience)
     if script_args.eval_every:
@@ -429,7 +429,7 @@ def build_trainer(ctx: RunContext, controller, rewards, budget_model):
         trainer.add_callback(LRGuard(trainer, periodic, base["em"], floor, script_args.lr_guard_factor,
                                      script_args.lr_guard_tolerance))
     if schedule is not None:
-        trainer.add_callback(StageCallback(trainer, schedule, base["mean_tokens"], tokenizer, val_rows, max_new))
+        trainer.add_callback(StageCallback(trainer, schedule, base["mean_tokens"], val))
     return trainer, periodic, rule
 
 
@@ -461,7 +461,7 @@ def select_and_evaluate(ctx: RunContext, trainer, periodic, rule, budget_model):
     """The final val evaluation, and which weights ship: the schedule's shipped stage, else the evaluated
     checkpoint that best satisfies the constraint (when it beats the last step), else the last step."""
     from rewards.budgets import read_state
-    from train.evaluate import evaluate
+    from train.generation import evaluate
     from train.selection import select
     from train.files import load_adapter_weights
 
@@ -497,7 +497,7 @@ def fit_allocator(ctx: RunContext, model, untagged):
     import random
 
     from train.allocator import Allocator
-    from train.evaluate import budget_records, evaluate_allocated
+    from train.served_eval import budget_records, evaluate_allocated
     from train.files import write_json_atomic
 
     script_args, training_args, task, tokenizer = ctx.script_args, ctx.training_args, ctx.task, ctx.tokenizer

@@ -191,9 +191,9 @@ class StageCallback(Callback):
     `front/step-N` so that checkpoint rotation never deletes a front point, and write `frontier.json`.
     On a resumed run (on_train_begin): read `frontier.json` back and continue the schedule from there."""
 
-    def __init__(self, trainer, schedule: BudgetSchedule, base_tokens: float, tokenizer, rows, max_new_tokens: int):
+    def __init__(self, trainer, schedule: BudgetSchedule, base_tokens: float, val):
         self.trainer, self.schedule, self.base_tokens = trainer, schedule, base_tokens
-        self.tokenizer, self.rows, self.max_new_tokens = tokenizer, rows, max_new_tokens
+        self.val = val  # train.periodic_eval.ValEvaluation, shared with the periodic evaluation
         self._pending: dict | None = None  # the stage point waiting for its checkpoint
 
     def target(self) -> float:
@@ -209,11 +209,10 @@ class StageCallback(Callback):
     def on_step_end(self, args, state, control, **kwargs):
         if not self.schedule.is_stage_end(state.global_step):
             return control
-        from train.evaluate import flat_metrics, val_evaluation
+        from train.periodic_eval import flat_metrics
 
         target = self.target()
-        result = val_evaluation(self.trainer, self.tokenizer, self.rows, self.max_new_tokens, state.global_step,
-                                desc=f"stage {self.schedule.index} eval")
+        result = self.val.at(self.trainer.model, state.global_step, desc=f"stage {self.schedule.index} eval")
         point = {"step": state.global_step, "target": round(target, 3), "em": result["em"],
                  "mean_tokens": result["mean_tokens"], "lambda": self.trainer.controller.lam,
                  "checkpoint": f"{FRONT_DIR}/step-{state.global_step}",

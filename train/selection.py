@@ -6,7 +6,7 @@ at or above the EM floor (em_floor mode), the highest EM when there is no constr
 and val metrics have stopped moving is spending compute for nothing: it can stop.
 
 Pure functions over a list of evaluation records {step, em, mean_tokens, lambda}; the trainer glue lives
-in `train/evaluate.py` (`PeriodicEval`).
+in `train/periodic_eval.py` (`PeriodicEval`).
 """
 
 from __future__ import annotations

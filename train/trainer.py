@@ -239,7 +239,7 @@ class DualControlMixin:
         of it — they keep a tail of other answer styles long after the argmax has moved. On the benchmark the
         sampled mean sat at T while greedy answers were 17% over (T = 0.4 × base) or 21% under (0.6 × base),
         so a controller holding the sampled mean never lands the served model on its budget."""
-        from train.evaluate import generate
+        from train.generation import generate
 
         prompts, self._step_prompts = self._step_prompts, []
         lengths = []

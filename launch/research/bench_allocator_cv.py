@@ -34,7 +34,7 @@ def main() -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from train import tasks
-    from train.evaluate import evaluate_allocated
+    from train.served_eval import evaluate_allocated
 
     torch.set_num_threads(args.threads)
     task = tasks.get("chain_budget")

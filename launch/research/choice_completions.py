@@ -38,7 +38,7 @@ def main() -> int:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from train.evaluate import generate
+    from train.generation import generate
 
     data = json.loads(Path(args.race).read_text(encoding="utf-8"))["data"]
     questions = [(p["id"], i, p["article"], q, p["options"][i], p["answers"][i])

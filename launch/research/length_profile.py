@@ -50,7 +50,7 @@ def main() -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from train import tasks
-    from train.evaluate import evaluate
+    from train.generation import evaluate
 
     torch.set_num_threads(args.threads)
     tokenizer = AutoTokenizer.from_pretrained(args.model)

@@ -40,7 +40,7 @@ def test_eval(run_dir: Path | None, model_path: str, rows: list[dict], max_new: 
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from train.evaluate import evaluate
+    from train.generation import evaluate
     from train.tasks.dataset import prompts_for
 
     tokenizer = AutoTokenizer.from_pretrained(model_path)

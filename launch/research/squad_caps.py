@@ -19,7 +19,7 @@ import time
 import torch
 
 from rewards import answer_check
-from train.evaluate import percentile
+from train.generation import completion_ids, percentile
 from train.tasks.dataset import DataSpec, load, prompts_for, read_split, to_rows
 
 TEMPLATE = "{context}\n\nQuestion: {question}"
@@ -38,10 +38,7 @@ def generate_ids(model, tokenizer, prompts, max_new: int, batch_size: int, tempe
         gen = model.generate(**batch, max_new_tokens=max_new, pad_token_id=tokenizer.pad_token_id,
                              eos_token_id=tokenizer.eos_token_id, **sampling)
         for ids in gen[:, batch["input_ids"].shape[1]:].tolist():
-            if tokenizer.eos_token_id in ids:
-                out.append((ids[: ids.index(tokenizer.eos_token_id) + 1], False))
-            else:
-                out.append(([i for i in ids if i != tokenizer.pad_token_id], True))
+            out.append(completion_ids(ids, tokenizer.eos_token_id, tokenizer.pad_token_id))
     return out
 
 

@@ -9,7 +9,7 @@ per dtype and on how many rows the two verdicts agree (greedy paths can part aft
 import json, statistics, torch
 torch.set_num_threads(1)
 from transformers import AutoModelForCausalLM, AutoTokenizer
-from train.evaluate import evaluate
+from train.generation import evaluate
 from train.tasks.dataset import DataSpec, prompts_for, read_split, to_rows
 spec = DataSpec(dataset_name=".cache/terse/squad", prompt_template="{context}\n\nQuestion: {question}", answer_column="answers", answer_check="contains")
 tok = AutoTokenizer.from_pretrained(".cache/terse/smollm2-135m-instruct")

@@ -23,7 +23,7 @@ def main() -> int:
 
     from train import tasks
     from train.base_model import WarmStartSettings, warm_start
-    from train.evaluate import evaluate
+    from train.generation import evaluate
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if len(sys.argv) < 2:

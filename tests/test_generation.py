@@ -1,0 +1,16 @@
+"""train/generation.py: the one rule every completion is counted by, and its doctests."""
+
+import doctest
+
+from train import generation
+
+
+def test_doctests():
+    assert doctest.testmod(generation).failed == 0
+
+
+def test_a_completion_counts_up_to_and_with_its_eos_or_all_but_padding_when_cut():
+    assert generation.completion_ids([7, 2, 7, 2], eos_token_id=2, pad_token_id=0) == ([7, 2], False)
+    assert generation.completion_ids([2], eos_token_id=2, pad_token_id=0) == ([2], False)  # an empty answer costs 1
+    assert generation.completion_ids([7, 0, 8], eos_token_id=2, pad_token_id=0) == ([7, 8], True)
+    assert generation.completion_ids([7, 8], eos_token_id=None, pad_token_id=None) == ([7, 8], True)
