@@ -6,20 +6,21 @@ import random
 import pytest
 
 from train import allocator as A
+from train import allocator_fit as F
 from train.allocator import Allocator
 
 
 def test_isotonic_pools_violators_and_keeps_monotone_input():
-    assert A.isotonic([0.1, 0.3, 0.6], [1, 1, 1]) == [0.1, 0.3, 0.6]
-    assert A.isotonic([0.2, 0.5, 0.4, 0.9], [1, 1, 1, 1]) == [0.2, 0.45, 0.45, 0.9]
-    assert A.isotonic([0.8, 0.2], [3, 1]) == [0.65, 0.65]
+    assert F.isotonic([0.1, 0.3, 0.6], [1, 1, 1]) == [0.1, 0.3, 0.6]
+    assert F.isotonic([0.2, 0.5, 0.4, 0.9], [1, 1, 1, 1]) == [0.2, 0.45, 0.45, 0.9]
+    assert F.isotonic([0.8, 0.2], [3, 1]) == [0.65, 0.65]
 
 
 def test_groups_are_distinct_values_or_quantile_bins():
-    assert A.group_edges([4, 6, 4, 8]) == [4.0, 6.0, 8.0]
-    edges = A.group_edges(list(range(100)), max_groups=4)
+    assert F.group_edges([4, 6, 4, 8]) == [4.0, 6.0, 8.0]
+    edges = F.group_edges(list(range(100)), max_groups=4)
     assert len(edges) == 4 and edges[-1] == 99.0
-    assert A.group_of(0, edges) == 0 and A.group_of(99, edges) == 3 and A.group_of(1000, edges) == 3
+    assert F.group_of(0, edges) == 0 and F.group_of(99, edges) == 3 and F.group_of(1000, edges) == 3
 
 
 def two_kinds():
@@ -61,7 +62,7 @@ def test_targets_outside_the_fit_get_the_cheapest_or_the_most_accurate():
 def test_shrinkage_pulls_sparse_cells_toward_the_pooled_share():
     records = two_kinds() + [{"prompt": "r x x x x x x x x", "budget": 4, "tokens": 4, "correct": False}]
     alloc = Allocator.fit(records, grid=[4, 10, 20, 40], target=12.0, prior_strength=2.0)
-    g = A.group_of(9, alloc.edges)
+    g = F.group_of(9, alloc.edges)
     assert 0.0 < alloc.em[g][0] < 0.5  # one wrong answer does not make the cell 0.0
 
 
@@ -108,7 +109,7 @@ def test_prompt_with_budget_states_it_as_a_tag_or_a_system_sentence():
 
 def test_records_off_the_grid_are_refused():
     with pytest.raises(ValueError, match="not on the grid"):
-        A.fit_tables([{"feature": 2, "budget": 7, "correct": True, "tokens": 3}], [4, 10], [2.0])
+        F.fit_tables([{"feature": 2, "budget": 7, "correct": True, "tokens": 3}], [4, 10], [2.0])
 
 
 def test_repeated_prompts_keep_their_share_of_traffic():
@@ -129,7 +130,7 @@ def test_budgets_the_policy_does_not_keep_are_never_stated():
         records.append({"prompt": f"h{i} x x", "budget": 4, "tokens": 4, "correct": False})
     alloc = Allocator.fit(records, grid=[4, 10, 20], target=14.0, prior_strength=0.0)
     assert alloc.em[0][1] == -1.0 and alloc.budget("h1 x x") == 20  # same answer, stated honestly
-    assert A.adherence_table([dict(r, feature=3) for r in records], [4, 10, 20], [3.0]) == [[1.0, 0.0, 1.0]]
+    assert F.adherence_table([dict(r, feature=3) for r in records], [4, 10, 20], [3.0]) == [[1.0, 0.0, 1.0]]
     loose = Allocator.fit(records, grid=[4, 10, 20], target=14.0, prior_strength=0.0, min_adherence=0.0)
     assert loose.budget("h1 x x") == 10
 
@@ -180,7 +181,7 @@ def _noisy_records(rows_per_group: int, seed: int = 0) -> list[dict]:
 
 
 def test_cross_validation_shrinks_noise_and_keeps_prompts_in_one_fold():
-    from train.allocator import cross_validate, fold_of
+    from train.allocator_fit import cross_validate, fold_of
 
     records = _noisy_records(4)
     chosen = cross_validate(records, [5, 10, 20], folds=4)
@@ -197,7 +198,8 @@ def test_cross_validation_shrinks_noise_and_keeps_prompts_in_one_fold():
 
 
 def test_fit_with_cv_uses_the_chosen_regularisation():
-    from train.allocator import Allocator, cross_validate
+    from train.allocator import Allocator
+    from train.allocator_fit import cross_validate
 
     records = _noisy_records(4)
     chosen = cross_validate([dict(r) for r in records], [5, 10, 20], folds=4)
@@ -224,3 +226,11 @@ def test_a_batch_known_in_advance_is_served_for_its_own_mix():
     assert spent(served) == pytest.approx(10.0, rel=0.05)
     hard_at_20 = lambda a: sum(a.budget(p) >= 20 for p in batch[100:]) / 300  # noqa: E731
     assert hard_at_20(alloc) > 0.65 and 0.4 < hard_at_20(served) < 0.6  # 100·4 + 300·(4 + 16f) = 10·400: f = 1/2
+
+
+def test_doctests():
+    import doctest
+
+    from train import allocator_fit
+
+    assert doctest.testmod(A).failed == 0 and doctest.testmod(allocator_fit).failed == 0

@@ -7,7 +7,7 @@ import pytest
 
 from train import allocator_features
 from train.allocator import Allocator
-from train.allocator import cross_validate_features
+from train.allocator_fit import cross_validate_features
 from train.allocator_features import (ColumnFeature, LengthFeature, TextModel, auc,
                                       fit_feature, load_feature)
 

@@ -13,7 +13,7 @@ right and the tokens spent. Which number is the question here:
   never predicts a worse answer). The prompt's feature is its score w·x: how likely it is to be answered
   right at any budget. Prompts are grouped by that score's quantiles, as by length.
 
-`train.allocator.cross_validate_features` scores each family by K-fold cross-validation on the calibration records (every
+`train.allocator_fit.cross_validate_features` scores each family by K-fold cross-validation on the calibration records (every
 record of a prompt in one fold; a text model fitted on the other folds only): the held-out Brier score of
 the fitted tables' P(correct) and its AUC. The allocator keeps the family with the lowest Brier score.
 

@@ -160,7 +160,7 @@ def fold_report(rows: list[dict], per_example: dict, folds: int, seed: int = 0) 
     >>> len(r["per_fold"]), sum(f["n"] for f in r["per_fold"]), r["tokens_range"]
     (4, 40, 0.0)
     """
-    from train.allocator import fold_of
+    from train.allocator_fit import fold_of
 
     if folds < 2:
         raise ValueError(f"--folds needs at least 2 folds, got {folds}")

@@ -528,7 +528,7 @@ def choose_allocator_feature(script_args, records: list[dict], rows: list[dict],
     (auto without folds: prompt length). Returns (the fitted feature, the cross-validation report or None)."""
     import json
 
-    from train.allocator import cross_validate_features
+    from train.allocator_fit import cross_validate_features
     from train.allocator_features import fit_feature
 
     column = script_args.allocator_feature_column

@@ -4,7 +4,7 @@
 
 For each seed's budget-conditioned run (runs/conditioned/s<seed>, trained by `python launch/conditioned.py`):
 its recorded calibration answers (`allocator_records.json`, train prompts only) are cross-validated over the
-fit's shrinkage and number of prompt groups (`train.allocator.cross_validate`, 5 folds, Brier score on
+fit's shrinkage and number of prompt groups (`train.allocator_fit.cross_validate`, 5 folds, Brier score on
 held-out prompts); the allocator is fitted with the defaults (prior 2.0, 12 groups) and with the chosen
 pair, and when they differ, val is served through both at each T with the same policy. Printed: the
 chosen pair, the held-out Brier scores, and val EM / tokens of both fits side by side.
@@ -16,7 +16,8 @@ import argparse
 import json
 from pathlib import Path
 
-from train.allocator import Allocator, cross_validate
+from train.allocator import Allocator
+from train.allocator_fit import cross_validate
 
 REPO = Path(__file__).resolve().parents[2]
 

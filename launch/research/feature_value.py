@@ -19,7 +19,8 @@ from pathlib import Path
 
 def family_allocators(records: list[dict], reference, column: str | None, folds: int = 5) -> tuple[dict, dict]:
     """{family: Allocator} fitted like the run fits its own (tag, unit and grid of `reference`), and the CV report."""
-    from train.allocator import Allocator, cross_validate_features
+    from train.allocator import Allocator
+    from train.allocator_fit import cross_validate_features
     from train.allocator_features import fit_feature
 
     families = ("length", "text") + (("column",) if column else ())
