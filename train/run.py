@@ -11,7 +11,6 @@ trainer → training → selection and final evaluation → adapter, export and 
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import os
 import sys
@@ -19,6 +18,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from train.allocator_stage import fit_allocator
+from train.outputs import write_outputs
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -489,157 +491,6 @@ def select_and_evaluate(ctx: RunContext, trainer, periodic, rule, budget_model):
     return final, selected
 
 
-def fit_allocator(ctx: RunContext, model, untagged):
-    """The allocator of a budget-conditioned policy: the trained policy answers `allocator_fit_rows` train
-    prompts that neither the warm start nor RL saw (the task's calibration rows) at every budget of the grid, the allocator is fitted on those answers and solved for T
-    (budget_ratio × the base model's tokens), and val is evaluated as served through it. Returns that
-    evaluation (the run's `final`: what the policy costs and scores when deployed) and the allocator."""
-    import random
-
-    from train.allocator import Allocator
-    from train.served_eval import budget_records, evaluate_allocated
-    from train.files import write_json_atomic
-
-    script_args, training_args, task, tokenizer = ctx.script_args, ctx.training_args, ctx.task, ctx.tokenizer
-    grid = sorted({int(b) for b in script_args.allocator_grid.split(",")}) if script_args.allocator_grid \
-        else [b for b in task.budget_grid() if b <= training_args.max_completion_length]
-    rows = task.calibration_rows(ctx.train_rows) if hasattr(task, "calibration_rows") else ctx.train_rows
-    rows = random.Random(training_args.seed).sample(rows, min(len(rows), script_args.allocator_fit_rows))
-    target = ctx.targets.budget_tokens
-    records = budget_records(model, tokenizer, rows, grid, task.budget_prompt, ctx.max_new)
-    ctx.out.mkdir(parents=True, exist_ok=True)  # the fit's data: a re-fit needs no model
-    write_json_atomic(str(ctx.out / "allocator_records.json"), records)
-    feature_of, features = choose_allocator_feature(script_args, records, rows, grid)
-    allocator = Allocator.fit(records, grid, target, cv_folds=script_args.allocator_cv_folds, feature_of=feature_of,
-                              **task.budget_tag())
-    served = evaluate_allocated(model, tokenizer, ctx.val_rows, allocator, ctx.max_new)
-    served["untagged"] = strip(untagged)
-    served["allocator"] = {"target": target, "mu": served["plan"]["mu"], "grid": grid, "fit_rows": len(rows),
-                           "predicted": served["plan"], "predicted_fitted_mix": allocator.predicted(), "feature": allocator.feature["kind"], "features": features}
-    logger.info("served through the allocator at T=%.1f: val EM %.3f, %.1f tokens, adherence %.3f (untagged: EM "
-                "%.3f, %.1f tokens)", target, served["em"], served["mean_tokens"], served["adherence"],
-                untagged["em"], untagged["mean_tokens"])
-    return served, allocator
-
-
-def choose_allocator_feature(script_args, records: list[dict], rows: list[dict], grid: list[int]):
-    """The feature family the allocator groups prompts by (`train/allocator_features.py`): the one named, or
-    with `allocator_feature auto` and `allocator_cv_folds` >= 2 the one with the lowest held-out Brier score
-    (auto without folds: prompt length). Returns (the fitted feature, the cross-validation report or None)."""
-    import json
-
-    from train.allocator_fit import cross_validate_features
-    from train.allocator_features import fit_feature
-
-    column = script_args.allocator_feature_column
-    if column:  # the records carry the column the feature reads (serving passes each request's row)
-        by_prompt = {json.dumps(r["prompt"], sort_keys=True): r for r in rows}
-        missing = [r for r in rows if column not in r]
-        if missing:
-            raise ValueError(f"allocator_feature_column {column!r}: not a column of the data (row: {sorted(missing[0])})")
-        for rec in records:
-            rec["columns"] = {column: by_prompt[json.dumps(rec["prompt"], sort_keys=True)][column]}
-    kind, report = script_args.allocator_feature, None
-    if kind == "auto":
-        if script_args.allocator_cv_folds < 2:
-            kind = "length"
-        else:
-            families = ("length", "column", "text") if column else ("length", "text")
-            report = cross_validate_features(records, grid, families, column, folds=script_args.allocator_cv_folds)
-            kind = report["best"]
-            logger.info("allocator feature: %s (held-out Brier / AUC: %s)", kind, {
-                k: (round(v["brier"], 4), v["auc"] and round(v["auc"], 3)) if "brier" in v else v["skipped"]
-                for k, v in report["families"].items()})
-    return fit_feature(kind, records, grid, column), report
-
-
-def write_outputs(ctx: RunContext, trainer, run, final, selected, budget_model, allocator=None) -> dict:
-    """Adapter, serving export, summary.json, per-example results, the front (if scheduled), W&B summary."""
-    from peft import PeftModel
-
-    from train.export import export
-    from train.schedule import plot_frontier
-    from train.step_profile import PROFILE_FILE
-    from train.tracking import finish_wandb, wandb_dir
-    from train.files import write_json_atomic
-
-    script_args, training_args, schedule, targets = ctx.script_args, ctx.training_args, ctx.schedule, ctx.targets
-    tokenizer, val_rows = ctx.tokenizer, ctx.val_rows
-    out, model = ctx.out, trainer.model
-    steps_run = max(1, run["steps_run"])
-    base = strip(ctx.base) | ({"sampled_em": targets.sampled_em} if targets.sampled_em is not None else {})
-    summary = {
-        "base": base,
-        "final": strip(final),
-        "oracle_mean_tokens": base.get("oracle_mean_tokens"),
-        "constraint": {"mode": script_args.constraint, "target": selected.get("target") or (
-                           trainer.controller.settings.target if schedule else targets.constraint),
-                       "controller_target": targets.controller},
-        "lambda": trainer.controller.lam,
-        "conditioning": ctx.conditioning and {**ctx.conditioning, "adherence_target": script_args.adherence_target,
-                                              "overshoot_price": script_args.overshoot_price,
-                                              "template": script_args.budget_prompt_template},
-        "steps": trainer.state.global_step,
-        "selected_step": selected["step"],
-        "stopped_early_at": selected["stopped_early_at"],
-        "evaluations": selected["evaluations"],
-        "train_seconds": round(run["seconds"], 1),
-        "seconds_per_step": round(run["seconds"] / steps_run, 3),
-        "train_mean_completion_tokens": run["train_tokens"],
-        "terse_overhead_seconds_per_step": round(trainer.overhead_seconds / steps_run, 4),
-        "wall_seconds": round(time.time() - ctx.started, 1),
-        "algorithm": script_args.algorithm,
-        "task": script_args.task,
-        "seed": training_args.seed,
-        "data_path": script_args.data_path,
-        "val_size": script_args.val_size,
-        "dataset_name": script_args.dataset_name,
-        "answer_check": script_args.answer_check,
-        "data_spec": data_spec(script_args),
-        "max_completion_length": training_args.max_completion_length,
-        "base_model": ctx.model_path,
-        "wandb_dir": wandb_dir(),
-        "adapter": str(out / "adapter"),
-    }
-    if trainer.profile is not None:
-        summary["step_profile"] = {"device": str(trainer.accelerator.device), **trainer.profile.summary()}
-    if schedule is not None:
-        summary["frontier"] = [{k: v for k, v in p.items() if k != "by_difficulty"} for p in schedule.points]
-    if ctx.state.is_main_process:
-        if isinstance(model, PeftModel):
-            model.save_pretrained(out / "adapter", save_embedding_layers=False)
-            tokenizer.save_pretrained(out / "adapter")
-            if budget_model is not None:
-                budget_model.save(out / "adapter")
-            if allocator is not None:
-                allocator.save(out / "adapter")
-        write_json_atomic(str(out / "summary.json"), summary)
-        if "step_profile" in summary:
-            write_json_atomic(str(out / PROFILE_FILE), summary["step_profile"])
-        if schedule is not None and schedule.points:
-            plot_frontier(schedule.points, out / "frontier.png", f"{script_args.task}: one scheduled run")
-        if isinstance(model, PeftModel):  # the serving export: checked, atomic, with its model card
-            summary["export"] = str(export(out, out / "export", overwrite=True))
-            write_json_atomic(str(out / "summary.json"), summary)
-        (out / "val_completions.json").write_text(json.dumps(final["completions"], indent=1))  # every val row, in order
-        # Per val prompt, for paired comparisons of two runs (launch/compare.py, train/ab_test.py).
-        write_json_atomic(str(out / "val_per_example.json"), {
-            "prompts": [r["prompt"] for r in val_rows], "difficulty": [r.get("difficulty") for r in val_rows],
-            **final["per_example"]})
-        finish_wandb(summary)
-        print_summary(summary)
-    return summary
-
-
-def data_spec(script_args) -> dict | None:
-    """Your data's spec as the summary records it (so `train.evaluate RUN` reads the same rows), or None."""
-    if not script_args.dataset_name:
-        return None
-    from train.tasks.dataset import DataSpec
-
-    return asdict(DataSpec.from_args(script_args))
-
-
 def controller_target(script_args, base: dict, mode: str | None = None) -> float:
     """T in tokens (budget mode), F in EM (em_floor mode), from the arguments and the base model's val figures."""
     mode = mode or script_args.constraint
@@ -678,38 +529,6 @@ def to_rloo_config(grpo_args):
     values = {k: v for k, v in asdict(grpo_args).items() if k in names}
     values.pop("generation_batch_size", None)  # derived from steps_per_generation; both may not be set
     return RLOOConfig(**values)
-
-
-def strip(result: dict) -> dict:
-    return {k: v for k, v in result.items() if k not in ("completions", "per_example")}
-
-
-def print_summary(s: dict) -> None:
-    b, f = s["base"], s["final"]
-    lines = [
-        "",
-        "=== Terse run summary ===",
-        f"val EM       {b['em']:.3f} -> {f['em']:.3f}",
-        f"mean tokens  {b['mean_tokens']:.1f} -> {f['mean_tokens']:.1f}"
-        + (f"   (oracle {s['oracle_mean_tokens']:.1f})" if s.get("oracle_mean_tokens") else ""),
-        f"constraint   {s['constraint']['mode']}, target {s['constraint']['target']:.1f}; final lambda {s['lambda']:.4f}",
-    ]
-    if "allocator" in f:  # a budget-conditioned run: `final` is val as served through its allocator
-        a = f["allocator"]
-        lines[-1] = (f"served       through the allocator at T = {a['target']:.1f} (μ {a['mu']:.4f}): adherence "
-                     f"{f['adherence']:.3f}; untagged answers EM {f['untagged']['em']:.3f}, "
-                     f"{f['untagged']['mean_tokens']:.1f} tokens")
-    lines += [
-        f"steps        {s['steps']} in {s['wall_seconds']:.0f} s",
-        f"adapter      {s['adapter']}" + (f"  (serving export: {s['export']})" if s.get("export") else ""),
-    ]
-    if s.get("step_profile", {}).get("parts"):
-        p = s["step_profile"]
-        shares = ", ".join(f"{k} {100 * v['share']:.0f}%" for k, v in p["parts"].items() if v["share"] >= 0.005)
-        lines.append(f"step profile {p['step_seconds']:.3f} s/step on {p['device']} ({p['steps']} steps): {shares}")
-    if s.get("wandb_dir"):
-        lines.append(f"W&B run      {s['wandb_dir']}  (offline? upload with: wandb sync {s['wandb_dir']})")
-    print("\n".join(lines), flush=True)
 
 
 def cli(argv: list[str] | None = None) -> int:
