@@ -463,7 +463,7 @@ def has_modes(config: str) -> bool:
     from train import tasks
 
     task = tasks.get((yaml.safe_load(Path(config).read_text()) or {}).get("task", "arith"))
-    return hasattr(task, "module") and hasattr(task.module(), "MODES")
+    return isinstance(task, tasks.Generated) and hasattr(task.module(), "MODES")
 
 
 def run_method(contest: Contest, name: str, seeds: list[int], target_of) -> tuple:

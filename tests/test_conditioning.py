@@ -198,3 +198,15 @@ def test_chain_easy_supplies_its_traces_as_right_answers_of_every_length():
     for a in answers:
         row = next(r for r in rows if r["prompt"] == a["prompt"])
         assert is_right(a["completion"], row) and a["tokens"] == len(a["completion"].split()) + 1  # words + EOS
+
+
+def test_task_capabilities_are_protocols_not_attribute_probes():
+    from train import tasks
+    from train.conditioning import ConditionedTask
+
+    chain_easy, chain_budget = tasks.get("chain_easy"), tasks.get("chain_budget")
+    wrapped = ConditionedTask(chain_easy, BudgetStatement(), seed=0)
+    assert isinstance(chain_budget, tasks.BudgetConditioned) and isinstance(wrapped, tasks.BudgetConditioned)
+    assert not isinstance(chain_easy, tasks.BudgetConditioned) and not isinstance(tasks.get("arith"), tasks.BudgetConditioned)
+    assert isinstance(chain_easy, tasks.HasBudgetAnswers) and not isinstance(tasks.get("arith"), tasks.HasBudgetAnswers)
+    assert isinstance(chain_easy, tasks.Generated) and all(isinstance(t, tasks.Task) for t in (chain_easy, wrapped))

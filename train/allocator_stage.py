@@ -26,7 +26,7 @@ def fit_allocator(ctx, model, untagged):
     script_args, training_args, task, tokenizer = ctx.script_args, ctx.training_args, ctx.task, ctx.tokenizer
     grid = sorted({int(b) for b in script_args.allocator_grid.split(",")}) if script_args.allocator_grid \
         else [b for b in task.budget_grid() if b <= training_args.max_completion_length]
-    rows = task.calibration_rows(ctx.train_rows) if hasattr(task, "calibration_rows") else ctx.train_rows
+    rows = task.calibration_rows(ctx.train_rows)
     rows = random.Random(training_args.seed).sample(rows, min(len(rows), script_args.allocator_fit_rows))
     target = ctx.targets.budget_tokens
     records = budget_records(model, tokenizer, rows, grid, task.budget_prompt, ctx.max_new)

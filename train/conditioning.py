@@ -38,6 +38,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from train import tasks
 from train.budget_statement import BudgetStatement, derive_grid, sampling_weights
 
 logger = logging.getLogger(__name__)
@@ -268,7 +269,7 @@ def distill_warm_start(ctx, task: ConditionedTask):
     if ctx.state is not None and ctx.state.num_processes > 1:
         raise RuntimeError("the budget warm start is built in one process: run this recipe once without "
                            "`accelerate launch` (or with --num_processes 1) to cache it, then launch again")
-    if hasattr(task.inner, "budget_answers"):  # a task with its own right answers of several lengths
+    if isinstance(task.inner, tasks.HasBudgetAnswers):  # a task with its own right answers of several lengths
         samples = task.inner.budget_answers(rows)
     else:
         samples = sample_answers(ctx.model, ctx.tokenizer, rows, parse_instructions(script_args.distill_instructions),

@@ -184,11 +184,12 @@ def load_base_model(config: str, extra: list[str]):
     """(tokenizer, model, val rows, max new tokens, modes) for a recipe, training its warm start if uncached."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from train import tasks
     from train.base_model import BUILTIN_PREFIX, cached_base_model
     from train.run import warm_start_settings
 
     script_args, training_args, model_args, task, train_rows, val_rows = load_recipe(config, extra)
-    modes = getattr(task.module(), "MODES", None) if hasattr(task, "module") else None
+    modes = getattr(task.module(), "MODES", None) if isinstance(task, tasks.Generated) else None
     if not modes:
         raise ValueError(f"task {script_args.task!r} has no answer modes to force (the benchmark task `chain` has)")
     path = model_args.model_name_or_path

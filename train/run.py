@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from train import tasks
 from train.allocator_stage import fit_allocator
 from train.outputs import write_outputs
 
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
     run = train(ctx, trainer)
     final, selected = select_and_evaluate(ctx, trainer, periodic, rule, budget_model)
     allocator = None
-    if hasattr(ctx.task, "budget_prompt"):  # a budget-conditioned policy: served through its allocator at T
+    if isinstance(ctx.task, tasks.BudgetConditioned):  # a budget-conditioned policy: served through its allocator at T
         final, allocator = fit_allocator(ctx, trainer.model, final)
     return write_outputs(ctx, trainer, run, final, selected, budget_model, allocator)
 
@@ -147,8 +148,6 @@ def setup_process(ctx: RunContext):
 
 def load_task(ctx: RunContext):
     """Fixed train/val splits with gold answers (and an oracle length where the task has one)."""
-    from train import tasks
-
     script_args, training_args = ctx.script_args, ctx.training_args
     if script_args.dataset_name:  # your own data, by hub id, file or folder (train/tasks/dataset.py)
         from train.tasks.dataset import DatasetTask, DataSpec
@@ -162,7 +161,7 @@ def load_task(ctx: RunContext):
         from train.budget_statement import BudgetStatement
         from train.conditioning import ConditionedTask
 
-        if hasattr(task, "budget_prompt"):
+        if isinstance(task, tasks.BudgetConditioned):
             raise ValueError(f"task {task.name} already states budgets in its prompts: drop budget_conditioned")
         task = ConditionedTask(task, BudgetStatement(script_args.budget_prompt_template, script_args.budget_unit),
                                seed=training_args.seed)
@@ -218,7 +217,6 @@ def continued_base_model(script_args, training_args, task, train_rows):
     0.49, 0.05–0.67 at three or more operations), which the plain base model learns; continuing keeps it."""
     from dataclasses import replace
 
-    from train import tasks
     from train.base_model import cached_base_model, continued_settings
 
     first = replace(warm_start_settings(script_args, training_args, None), task=task.base_task)

@@ -103,7 +103,7 @@ def served_at_ratio(task: str) -> bool:
     from train import tasks
 
     try:
-        return hasattr(tasks.get(task), "budget_prompt")
+        return isinstance(tasks.get(task), tasks.BudgetConditioned)
     except (KeyError, ValueError):
         return False
 

@@ -35,6 +35,42 @@ class Task(Protocol):
         """The `datasets.Dataset` TRL trains on (its columns reach the rewards)."""
 
 
+# Capabilities some tasks have beyond `Task`, checked with isinstance (never by probing attribute names).
+@runtime_checkable
+class BudgetConditioned(Protocol):
+    """A task whose prompts state a token budget (chain_budget, or any task under `--budget_conditioned true`):
+    its policy is served through an allocator fitted on its calibration rows."""
+
+    def budget_prompt(self, prompt, budget: float):
+        """The prompt with `budget` stated as the policy learns to read it."""
+
+    def budget_grid(self) -> list[int]:
+        """The budgets the policy is trained on and the allocator chooses among."""
+
+    def budget_tag(self) -> dict:
+        """How a budget is stated (the allocator's `tag` and `tag_unit`), saved with the allocator."""
+
+    def calibration_rows(self, train_rows: list[dict]) -> list[dict]:
+        """Train rows neither the warm start nor RL sees: the allocator is fitted on them."""
+
+
+@runtime_checkable
+class HasBudgetAnswers(Protocol):
+    """A task with its own right answers of several lengths (chain_easy's traces), used by the budget warm start
+    instead of sampling the base model."""
+
+    def budget_answers(self, rows: list[dict]) -> list[dict]:
+        """Right completions of several lengths per row: {prompt, completion, tokens}."""
+
+
+@runtime_checkable
+class Generated(Protocol):
+    """A built-in task generated from its seed by a module (its answer modes, vocabulary, builder)."""
+
+    def module(self):
+        """The generator module."""
+
+
 @dataclass(frozen=True)
 class Arith:
     """The embedded task (`train/tasks/arith.py`): needs no download."""
