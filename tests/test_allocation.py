@@ -171,3 +171,16 @@ def test_monotone_choice_edges_match_pure_choice():
         assert monotone_choice(values, costs, True, [0.5, 0.5], level, [[0, 1], [0, 1]]) == \
             pure_choice(values, costs, True, [0.5, 0.5], level)
     assert monotone_choice(values, costs, [[True, True], [False, False]], [0.5, 0.5], 100.0, 0) == [0, -1]
+
+
+def test_the_one_price_solver():
+    import doctest
+
+    from rewards.budgets import price
+
+    assert doctest.testmod(price).failed == 0
+    lo, hi = price.price_bracket(lambda mu: 10 / (1 + mu), 4.0, iterations=40)
+    assert 10 / (1 + hi) <= 4.0 < 10 / (1 + lo) and hi - lo < 1e-9 and abs(hi - 1.5) < 1e-9
+    steps = lambda mu: 8.0 if mu < 0.3 else 2.0  # noqa: E731  (a choice that jumps: the bracket straddles it)
+    lo, hi = price.price_bracket(steps, 5.0)
+    assert steps(lo) == 8.0 and steps(hi) == 2.0 and abs(hi - 0.3) < 1e-9

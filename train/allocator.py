@@ -36,6 +36,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from rewards.budgets.price import price_bracket
 from train.allocator_fit import adherence_table, cross_validate, fit_tables, group_edges, group_of
 
 ALLOCATOR_FILE = "allocator.json"
@@ -60,17 +61,7 @@ def solve(em: list[list[float]], tokens: list[list[float]], weights: list[float]
     def at(mu):
         return [choose(em[g], tokens[g], mu) for g in range(len(em))]
 
-    if mean_tokens(at(mu_min), tokens, weights) <= target:
-        return {"mu": mu_min, "plan": [[(k, 1.0)] for k in at(mu_min)]}
-    if mean_tokens(at(mu_max), tokens, weights) > target:
-        return {"mu": mu_max, "plan": [[(k, 1.0)] for k in at(mu_max)]}
-    lo, hi = mu_min, mu_max  # mean(lo) > target ≥ mean(hi)
-    for _ in range(iterations):
-        mid = (lo + hi) / 2
-        if mean_tokens(at(mid), tokens, weights) > target:
-            lo = mid
-        else:
-            hi = mid
+    lo, hi = price_bracket(lambda mu: mean_tokens(at(mu), tokens, weights), target, mu_min, mu_max, iterations)
     cheap, rich = at(hi), at(lo)
     m_cheap, m_rich = mean_tokens(cheap, tokens, weights), mean_tokens(rich, tokens, weights)
     share = 0.0 if m_rich <= m_cheap else min(1.0, max(0.0, (target - m_cheap) / (m_rich - m_cheap)))

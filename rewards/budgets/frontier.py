@@ -48,6 +48,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from rewards.budgets.allocation import monotone_choice, pure_choice
+from rewards.budgets.price import price_bracket
 from rewards.budgets.model import BudgetModel, BudgetModelSettings, features, hash_bucket
 
 
@@ -131,16 +132,7 @@ def solve_price(values: np.ndarray, costs: np.ndarray, allowed: np.ndarray, leve
         chosen = costs[np.arange(len(picked)), np.maximum(picked, 0)][picked >= 0]
         return float(np.mean(chosen)) if chosen.size else 0.0
 
-    if mean_cost(0.0) <= level:
-        return 0.0
-    hi = 1.0
-    while mean_cost(hi) > level and hi < 1e6:
-        hi *= 4
-    lo = 0.0
-    for _ in range(iterations):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if mean_cost(mid) > level else (lo, mid)
-    return hi
+    return price_bracket(mean_cost, level, iterations=iterations)[1]
 
 
 class FrontierBudgetModel(BudgetModel):
