@@ -17,8 +17,8 @@ openai = pytest.importorskip("openai")
 pytest.importorskip("prometheus_client")
 
 from train.allocator import Allocator  # noqa: E402
-from train.serving import (Arm, AsyncBudgetedClient, BudgetedClient, Metrics, ServerUnavailable, ab_report,  # noqa: E402
-                           arm_of, load_allocator, summary_from_metrics)
+from train.serving import AsyncBudgetedClient, BudgetedClient, ServerUnavailable  # noqa: E402
+from train.serving_core import Arm, Metrics, ab_report, arm_of, load_allocator, summary_from_metrics  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 GRID = [2, 4, 8]

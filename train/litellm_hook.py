@@ -1,6 +1,6 @@
 """Terse inside a LiteLLM proxy: a `CustomLogger` whose pre-call hook states each request's budget and sets
 `max_tokens`, and whose success/failure hooks observe — the same logic as `train.serving.BudgetedClient`
-(`train.serving.Core`), for a team that already runs LiteLLM in front of vLLM.
+(`train.serving_core.Core`), for a team that already runs LiteLLM in front of vLLM.
 
     # litellm config.yaml
     model_list:
@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import time
 
-from train.serving import Arm, Core, Metrics, load_allocator
+from train.serving_core import Arm, Core, Metrics, load_allocator
 
 try:  # LiteLLM's base class when it is installed (the proxy requires it); plain object otherwise
     from litellm.integrations.custom_logger import CustomLogger
