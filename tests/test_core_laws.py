@@ -113,7 +113,7 @@ class FakeTrainer:
         self.controller = DualController(DualSettings(mode=mode, target=target, lr=0.1, kp=0.5, ema=0.5,
                                                       lambda_max=1.0, lambda_init=0.3))
         self.reward_weights = [1.0, 0.0]
-        self.dual_index, self.measure = 1, measure
+        self.dual_index, self.measure, self.trace = 1, measure, True
         self._dual_window = torch.zeros(4, dtype=torch.float64)
         self._tokens_ema = None
         self._metrics = {"train": defaultdict(list)}
@@ -409,3 +409,13 @@ def test_recipe_mappings_and_full_messages():
     with pytest.raises(ValueError) as err:
         ScriptArguments(budget_ratio=0.5, lambda_max=0.5)
     assert str(err.value).endswith("or a long correct answer could score no better than a wrong one")
+
+
+def test_the_per_rank_trace_is_written_only_when_on():
+    written = []
+    for on in (True, False):
+        fake = FakeTrainer()
+        fake.trace, fake._trace_rank_state = on, (lambda on=on: written.append(on))
+        fake._dual_window = torch.tensor([40.0, 2.0, 4.0, 0.0], dtype=torch.float64)
+        fake._dual_step()
+    assert written == [True]

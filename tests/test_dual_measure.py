@@ -66,7 +66,7 @@ def test_the_adherence_measurement_counts_answers_within_their_rows_budget():
 
     from train.dual import DualController, DualSettings
 
-    fake = SimpleNamespace(measure="sampled", model=SimpleNamespace(training=True), _dual_window=torch.zeros(4),
+    fake = SimpleNamespace(measure="sampled", trace=False, model=SimpleNamespace(training=True), _dual_window=torch.zeros(4),
                            budget_model=None, em_index=0, accelerator=SimpleNamespace(gather=lambda t: t))
     ids = [[1] * 3, [1] * 5, [1] * 8, [1] * 8]
     DualControlMixin._record_batch(fake, torch.ones(4, 1), ["p"] * 4, ids, ["p"] * 4, [4.0, 4.0, 8.0, 16.0])

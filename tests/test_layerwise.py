@@ -65,7 +65,7 @@ def test_groups_cover_every_trainable_parameter_once_with_decay_and_weight_decay
 
 def test_trainer_builds_its_optimizer_from_the_groups(tmp_path):
     """The mixin's create_optimizer: with LoRA+ on, B matrices run at ratio × lr inside the real optimizer."""
-    from train.trainer import DualControlMixin
+    from train.trainer import LayerwiseOptimizerMixin
 
     class Base:  # what create_optimizer needs of transformers' Trainer
         def __init__(self, model, args):
@@ -82,7 +82,7 @@ def test_trainer_builds_its_optimizer_from_the_groups(tmp_path):
                 self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.args.learning_rate)
             return self.optimizer
 
-    class Mixed(DualControlMixin, Base):
+    class Mixed(LayerwiseOptimizerMixin, Base):
         def __init__(self, model, args, ratio, decay):
             self.lora_plus_ratio, self.layer_lr_decay = ratio, decay
             Base.__init__(self, model, args)

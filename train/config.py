@@ -93,6 +93,11 @@ class ScriptArguments:
         metadata={"help": "Budget mode: what length the controller holds at T — 'sampled' (the training "
                   "completions' mean, free) or 'greedy' (the served length: each step's prompts decoded greedily)."},
     )
+    dual_trace: bool = field(
+        default=True,
+        metadata={"help": "Write λ, the controller state and the budget model's weight digest per step and process "
+                  "to output_dir/dual_trace/rank{R}.jsonl (what shows every rank held the same λ)."},
+    )
     lambda_init: float = field(default=DUAL.lambda_init, metadata={"help": "Initial λ."})
     lambda_max: float = field(default=DUAL.lambda_max, metadata={"help": "Upper bound of λ."})
     learned_budget: bool = field(
@@ -388,7 +393,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
                                   "warm_start_batch_size", "cache_dir"),
     "Logging and runtime": ("torch_threads", "step_profile"),
     "Advanced: the dual controller": ("dual_lr", "dual_kp", "dual_ema", "dual_warmup_steps", "dual_measure",
-                                      "lambda_init", "lambda_max", "dual_em_scale"),
+                                      "lambda_init", "lambda_max", "dual_em_scale", "dual_trace"),
     "Advanced: learned per-prompt budgets": ("learned_budget", "budget_allocation", "budget_kind_split",
                                              "budget_quantile", "budget_reliable_accuracy"),
     "One adapter for any budget": ("budget_conditioned", "budget_prompt_template", "budget_unit", "budget_grid",

@@ -398,6 +398,7 @@ def build_trainer(ctx: RunContext, controller, rewards, budget_model):
         budget_model=budget_model,
         reward_states={r.name: r.state for r in rewards if r.state is not None},
         measure=script_args.dual_measure,
+        trace=script_args.dual_trace,
         lora_plus_ratio=script_args.lora_plus_ratio,
         layer_lr_decay=script_args.layer_lr_decay,
     )

@@ -44,38 +44,12 @@ REWARD_STATE_FILE = "reward_state_{}.json"  # a stateful reward's memory (reward
 FLOOR_LEVEL = 0.8  # em_floor mode: learned budgets share 0.8 × the recent mean length
 
 
-class DualControlMixin:
-    """Adds a `DualController` to a TRL online trainer (GRPO or RLOO)."""
+class LayerwiseOptimizerMixin:
+    """LoRA+ and per-layer learning rates (`train/layerwise.py`) in the trainer's optimizer, when either is on."""
 
-    def __init__(
-        self,
-        *args,
-        controller: DualController,
-        dual_index: int | None,
-        em_index: int,
-        budget_model: BudgetModel | None = None,
-        reward_states: dict | None = None,
-        measure: str = "sampled",
-        lora_plus_ratio: float = 1.0,
-        layer_lr_decay: float = 1.0,
-        **kwargs,
-    ):
+    def __init__(self, *args, lora_plus_ratio: float = 1.0, layer_lr_decay: float = 1.0, **kwargs):
         self.lora_plus_ratio, self.layer_lr_decay = lora_plus_ratio, layer_lr_decay  # read by create_optimizer
         super().__init__(*args, **kwargs)
-        self.measure = measure  # budget mode: hold the sampled or the served (greedy) length at T
-        self._step_prompts: list = []  # this optimizer step's distinct prompts (greedy measurement)
-        self.controller = controller
-        self.budget_model = budget_model
-        self.reward_states = reward_states or {}  # name -> memory of a stateful reward (e.g. LASER-D's windows)
-        self.dual_index = dual_index  # which reward function's weight is −λ (None: no controlled reward)
-        self.em_index = em_index  # which reward function is exact match (the accuracy measurement)
-        # [sum tokens, sum EM, completions, completions within their row's token_budget (adherence mode)]
-        self._dual_window = torch.zeros(4, dtype=torch.float64)
-        self._tokens_ema: float | None = None  # smoothed mean completion tokens (the em_floor budget level)
-        self.overhead_seconds = 0.0  # wall time spent in what Terse adds to TRL (budgets, gathers, controller)
-        self._overhead_logged = 0.0
-        self.profile = None  # a train.step_profile.StepProfile once enable_profile is called
-        self._apply_lambda()
 
     def create_optimizer(self, model=None):
         """The trainer's optimizer, with LoRA+ and per-layer learning rates when either is on
@@ -92,7 +66,13 @@ class DualControlMixin:
             self.optimizer = optimizer_cls([{k: v for k, v in g.items() if k != "names"} for g in groups], **kwargs)
         return super().create_optimizer(model)
 
-    # -- the step profile (`--step_profile true`): TRL's methods, each charged to a part of the step -------
+
+class StepProfileMixin:
+    """`--step_profile true`: TRL's generation, log-prob, reward and loss methods (and the accelerator's
+    backward) charged to the parts of a `train.step_profile.StepProfile`; without one they pass straight through."""
+
+    profile = None  # a train.step_profile.StepProfile once enable_profile is called
+
     def enable_profile(self, profile) -> None:
         """Charge every part of each optimizer step to `profile` (train/step_profile.py): the overrides below
         open the parts; backward is the accelerator's, wrapped here; the callback marks the step and the
@@ -127,6 +107,40 @@ class DualControlMixin:
     def compute_loss(self, *args, **kwargs):
         with self._part("loss"):
             return super().compute_loss(*args, **kwargs)
+
+
+class DualControlMixin:
+    """Adds a `DualController` to a TRL online trainer (GRPO or RLOO): λ, the measurement it needs (sampled or
+    greedy), the learned budgets it feeds, and their checkpoint state. Its reward timing uses `_part` from
+    `StepProfileMixin`, which comes after it in the trainers' bases."""
+
+    def __init__(
+        self,
+        *args,
+        controller: DualController,
+        dual_index: int | None,
+        em_index: int,
+        budget_model: BudgetModel | None = None,
+        reward_states: dict | None = None,
+        measure: str = "sampled",
+        trace: bool = True,
+        **kwargs,
+    ):
+        super().__init__(*args, **kwargs)
+        self.trace = trace  # one line per step and process in dual_trace/ (distributed runs are checked with it)
+        self.measure = measure  # budget mode: hold the sampled or the served (greedy) length at T
+        self._step_prompts: list = []  # this optimizer step's distinct prompts (greedy measurement)
+        self.controller = controller
+        self.budget_model = budget_model
+        self.reward_states = reward_states or {}  # name -> memory of a stateful reward (e.g. LASER-D's windows)
+        self.dual_index = dual_index  # which reward function's weight is −λ (None: no controlled reward)
+        self.em_index = em_index  # which reward function is exact match (the accuracy measurement)
+        # [sum tokens, sum EM, completions, completions within their row's token_budget (adherence mode)]
+        self._dual_window = torch.zeros(4, dtype=torch.float64)
+        self._tokens_ema: float | None = None  # smoothed mean completion tokens (the em_floor budget level)
+        self.overhead_seconds = 0.0  # wall time spent in what Terse adds to TRL (budgets, gathers, controller)
+        self._overhead_logged = 0.0
+        self._apply_lambda()
 
     def retarget(self, target: float) -> None:
         """Move the token target T (a budget schedule's next stage): the controller holds the new T, the
@@ -222,7 +236,8 @@ class DualControlMixin:
                 self._metrics["train"]["dual/greedy_tokens"].append(greedy)
         self.controller.update(measured)
         self._apply_lambda()
-        self._trace_rank_state()
+        if self.trace:
+            self._trace_rank_state()
         metrics = self._metrics["train"]
         for key, value in self.controller.metrics().items():
             metrics[key].append(value)
@@ -297,11 +312,11 @@ class DualControlMixin:
                         reward_state.load_state_dict(json.load(f))
 
 
-class TerseGRPOTrainer(DualControlMixin, GRPOTrainer):
+class TerseGRPOTrainer(DualControlMixin, StepProfileMixin, LayerwiseOptimizerMixin, GRPOTrainer):
     """TRL's GRPOTrainer with the dual-controlled length penalty."""
 
 
-class TerseRLOOTrainer(DualControlMixin, RLOOTrainer):
+class TerseRLOOTrainer(DualControlMixin, StepProfileMixin, LayerwiseOptimizerMixin, RLOOTrainer):
     """TRL's RLOOTrainer with the dual-controlled length penalty."""
 
 
