@@ -120,14 +120,14 @@ def test_layerwise_learning_rates_reach_the_real_optimizer(tiny_base, tmp_path, 
     from train import trainer as trainer_module
 
     seen = {}
-    original = trainer_module.DualControlMixin.create_optimizer
+    original = trainer_module.LayerwiseOptimizerMixin.create_optimizer
 
     def spy(self, model=None):
         optimizer = original(self, model)
         seen["lrs"] = sorted({round(g["lr"], 9) for g in optimizer.param_groups})
         return optimizer
 
-    monkeypatch.setattr(trainer_module.DualControlMixin, "create_optimizer", spy)
+    monkeypatch.setattr(trainer_module.LayerwiseOptimizerMixin, "create_optimizer", spy)
     cache, _ = tiny_base
     summary = main(SMOKE + ["--cache_dir", str(cache), "--output_dir", str(tmp_path / "lw"), "--max_steps", "2",
                             "--save_strategy", "no", "--lora_plus_ratio", "16", "--layer_lr_decay", "0.5"])
