@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from rewards.answer_check import scores_for
 from rewards.exact_match import completion_text
+from rewards.token_penalty import PENALTY_CAP
 
 
 def budget_penalty(
@@ -29,7 +30,7 @@ def budget_penalty(
     budget_tokens: float,
     token_budget: list[float] | None = None,
     correct_only: bool = True,
-    cap: float = 2.0,
+    cap: float = PENALTY_CAP,
     **kwargs,
 ) -> list[float]:
     """min(cap, max(0, n/b − 1)) per completion, b its prompt's budget (0 for wrong answers)."""

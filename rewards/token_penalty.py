@@ -19,13 +19,16 @@ from rewards.answer_check import scores_for
 from rewards.exact_match import completion_text
 
 
+PENALTY_CAP = 2.0  # the length penalties' default cap (in units of T, or of a prompt's budget): written once
+
+
 def token_penalty(
     completions: list,
     completion_ids: list[list[int]],
     answer: list[str],
     budget_tokens: float,
     correct_only: bool = True,
-    cap: float = 2.0,
+    cap: float = PENALTY_CAP,
     **kwargs,
 ) -> list[float]:
     """min(n/T, cap) per completion (0 for wrong answers when `correct_only`); n counts end-of-sequence."""

@@ -30,6 +30,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from train.config import WARM_START_STEPS
+
 logger = logging.getLogger(__name__)
 
 BUILTIN_MODEL = "builtin:arith-tiny"  # the `model_name_or_path` that asks for this module's model
@@ -48,7 +50,7 @@ class WarmStartSettings:
     num_layers: int = 4
     num_heads: int = 4
     intermediate_size: int = 384
-    sft_steps: int = 900
+    sft_steps: int = WARM_START_STEPS
     sft_batch_size: int = 64
     sft_learning_rate: float = 3e-3
     pretrained: str | None = None  # a model path / hub id to fine-tune instead of building the tiny Llama

@@ -11,13 +11,15 @@ import json
 from dataclasses import dataclass, field
 
 from rewards.budgets import ALLOCATIONS  # how learned budgets share the target
+from rewards.token_penalty import PENALTY_CAP
 from train.budget_statement import DEFAULT_TEMPLATE
 from train.dual import MODES, DualSettings
 
 DUAL = DualSettings(mode="none")  # the controller's defaults: one source for the dual_* / lambda_* fields
 
 DUAL_MEASURES = ("sampled", "greedy")
-DEFAULT_REWARDS = {"exact_match": {}, "budget_penalty": {"weight": "dual", "correct_only": True, "cap": 2.0}}
+WARM_START_STEPS = 900  # SFT steps of the built-in base model (train/base_model.py's default too)
+DEFAULT_REWARDS = {"exact_match": {}, "budget_penalty": {"weight": "dual", "correct_only": True, "cap": PENALTY_CAP}}
 
 
 class JSONMapping(dict):
@@ -240,7 +242,7 @@ class ScriptArguments:
     )
     lr_guard_factor: float = field(default=0.5, metadata={"help": "LR multiplier per evaluation below the reference."})
     lr_guard_tolerance: float = field(default=0.02, metadata={"help": "EM below the reference that counts as a fall."})
-    warm_start_steps: int = field(default=900, metadata={"help": "SFT steps of the built-in base model."})
+    warm_start_steps: int = field(default=WARM_START_STEPS, metadata={"help": "SFT steps of the built-in base model."})
     warm_start_pretrained: bool = field(
         default=False,
         metadata={"help": "Fine-tune model_name_or_path (a pretrained LM) on the task's warm-start traces first, "
@@ -367,7 +369,7 @@ class ScriptArguments:
             params = params or {}
             if params.get("weight") == "dual" and params.get("correct_only", True) and not self.budget_conditioned:
                 # (a budget-conditioned run replaces the penalty by the overshoot of each row's stated budget)
-                cap = params.get("cap", 2.0)
+                cap = params.get("cap", PENALTY_CAP)
                 if self.lambda_max * cap >= 1.0:
                     raise ValueError(
                         f"lambda_max * rewards.{name}.cap = {self.lambda_max * cap:.3g} must be < 1, or a long "
