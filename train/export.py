@@ -155,20 +155,32 @@ def export(run_dir: str | os.PathLike, out: str | os.PathLike, merge: bool = Fal
     if not (adapter_dir / "adapter_config.json").exists():
         raise ExportError(f"no LoRA adapter at {adapter_dir} (expected adapter_config.json): is {run_dir} a Terse run?")
 
-    peft_config = PeftConfig.from_pretrained(adapter_dir)
-    check_vllm_rules(peft_config, max_lora_rank)  # before anything is written
-    base_path = peft_config.base_model_name_or_path
+    check_vllm_rules(PeftConfig.from_pretrained(adapter_dir), max_lora_rank)  # before anything is loaded or written
     tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
-    base = AutoModelForCausalLM.from_pretrained(base_path)
+    base = AutoModelForCausalLM.from_pretrained(PeftConfig.from_pretrained(adapter_dir).base_model_name_or_path)
     model = PeftModel.from_pretrained(base, adapter_dir)
+    return export_model(model, tokenizer, summary, adapter_dir, out, merge, overwrite, max_lora_rank)
 
+
+def export_model(model, tokenizer, summary: dict, adapter_dir: Path, out: Path, merge: bool = False,
+                 overwrite: bool = False, max_lora_rank: int = 64) -> Path:
+    """The export of a PEFT model already in memory (the run's own, at its end: nothing is read back from disk);
+    `adapter_dir` holds the files saved beside its adapter (budget model, allocator). Written to a temporary
+    folder and swapped into `out` only once checked."""
+    from peft import PeftConfig
+
+    peft_config = model.peft_config["default"]
+    check_vllm_rules(peft_config, max_lora_rank)  # before anything is written
+    if out.exists() and not overwrite:
+        raise ExportError(f"{out} already exists; pass --overwrite to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         model.save_pretrained(tmp, safe_serialization=True, save_embedding_layers=False)
         tokenizer.save_pretrained(tmp)
-        if base.generation_config is not None:
-            base.generation_config.save_pretrained(tmp)
+        generation_config = getattr(model.get_base_model(), "generation_config", None)
+        if generation_config is not None:
+            generation_config.save_pretrained(tmp)
         for extra in (BUDGET_MODEL_FILE, ALLOCATOR_FILE):  # the budget hint, the allocator that serves any T
             if (adapter_dir / extra).exists():
                 shutil.copy2(adapter_dir / extra, tmp / extra)

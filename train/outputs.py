@@ -12,7 +12,7 @@ def write_outputs(ctx, trainer, run, final, selected, budget_model, allocator=No
     """Adapter, serving export, summary.json, per-example results, the front (if scheduled), W&B summary."""
     from peft import PeftModel
 
-    from train.export import export
+    from train.export import export_model
     from train.schedule import plot_frontier
     from train.step_profile import PROFILE_FILE
     from train.tracking import finish_wandb, wandb_dir
@@ -68,14 +68,14 @@ def write_outputs(ctx, trainer, run, final, selected, budget_model, allocator=No
                 budget_model.save(out / "adapter")
             if allocator is not None:
                 allocator.save(out / "adapter")
+            # the serving export, from the model in memory (nothing reread): checked, atomic, with its model card
+            summary["export"] = str(export_model(model, tokenizer, dict(summary), out / "adapter", out / "export",
+                                                 overwrite=True))
         write_json_atomic(str(out / "summary.json"), summary)
         if "step_profile" in summary:
             write_json_atomic(str(out / PROFILE_FILE), summary["step_profile"])
         if schedule is not None and schedule.points:
             plot_frontier(schedule.points, out / "frontier.png", f"{script_args.task}: one scheduled run")
-        if isinstance(model, PeftModel):  # the serving export: checked, atomic, with its model card
-            summary["export"] = str(export(out, out / "export", overwrite=True))
-            write_json_atomic(str(out / "summary.json"), summary)
         (out / "val_completions.json").write_text(json.dumps(final["completions"], indent=1))  # every val row, in order
         # Per val prompt, for paired comparisons of two runs (launch/compare.py, train/ab_test.py).
         write_json_atomic(str(out / "val_per_example.json"), {
