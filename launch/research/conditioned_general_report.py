@@ -52,6 +52,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", action="append", required=True, help="DATASET:PRICE:SEED=RUNDIR")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--markdown", action="store_true", help="also print the docs' tables")
     args = parser.parse_args(argv)
     report: dict = {}
     for spec in args.run:
@@ -70,7 +71,46 @@ def main(argv=None) -> int:
                   f"{seeds['mean']['mean_tokens']:.1f} tokens, adherence {seeds['mean']['adherence']:.3f}, "
                   f"all within 1.05·T: {seeds['mean']['all_within_1_05_T']}")
     Path(args.out).write_text(json.dumps(report, indent=1))
+    if args.markdown:
+        print(markdown(report))
     return 0
+
+
+def _cv(entry: dict) -> str:
+    cv = (entry.get("feature_cv") or {}).get("families", {})
+    parts = [f"{k} {v['brier']:.3f} / {v['auc']:.3f}" for k, v in cv.items() if "brier" in v and v.get("auc") is not None]
+    return f"{entry.get('allocator_feature')} ({'; '.join(parts)})" if parts else str(entry.get("allocator_feature"))
+
+
+def markdown(report: dict) -> str:
+    """The docs' tables from the report: per data set and price, a row per seed and the mean; then the front
+    (mean over seeds) beside the best single budget within each T."""
+    out = []
+    for dataset, prices in report.items():
+        for price, seeds in prices.items():
+            out += [f"\n**{dataset}, {price}**\n", "| seed | served EM (tokens) at T | adherence | λ at the end | "
+                    "feature (held-out Brier / AUC) |", "|---|---|---|---|---|"]
+            runs = {k: v for k, v in seeds.items() if k != "mean"}
+            for seed, r in runs.items():
+                ok = "✓" if r["within_1_05_T"] else f"✗ {r['served']['mean_tokens'] / r['T']:.2f}·T"
+                lam = f"{r['lambda_final']:.2f}" if r.get("lambda_final") is not None else "–"
+                out.append(f"| {seed} | {r['served']['em']:.3f} ({r['served']['mean_tokens']:.1f} {ok}; T {r['T']:.1f}) | "
+                           f"{r['served']['adherence']:.3f} | {lam} | {_cv(r)} |")
+            m = seeds["mean"]
+            out.append(f"| mean | **{m['em']:.3f}** ({m['em_min']:.3f}–{m['em_max']:.3f}; {m['mean_tokens']:.1f}) | "
+                       f"{m['adherence']:.3f} | | all within 1.05·T: {m['all_within_1_05_T']} |")
+            fronts = [r["front"] for r in runs.values() if "front" in r]
+            if fronts:
+                out += ["", "| T | served EM (tokens), mean over seeds | best single budget within T: EM (tokens) |",
+                        "|---|---|---|"]
+                for i, first in enumerate(fronts[0]):
+                    at = [f[i] for f in fronts]
+                    uni = [a["uniform"] for a in at if a["uniform"]]
+                    u = (f"{statistics.fmean(x['em'] for x in uni):.3f} ({statistics.fmean(x['mean_tokens'] for x in uni):.1f})"
+                         if len(uni) == len(at) else "none fits")
+                    out.append(f"| {first['ratio']:.1f} × base | {statistics.fmean(a['em'] for a in at):.3f} "
+                               f"({statistics.fmean(a['mean_tokens'] for a in at):.1f}) | {u} |")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":
