@@ -248,3 +248,33 @@ def test_a_restarted_litellm_hook_resumes_from_its_saved_state(tmp_path):
     new = second.core.arms["main"].allocator
     assert new.stats["requests"] == 6 and new.recent == old.recent
     assert new.effective_target == pytest.approx(old.effective_target) and new.mu == pytest.approx(old.mu)
+
+
+def test_feedback_finds_its_arm_in_memory_and_after_a_restart_in_the_log(tmp_path, monkeypatch):
+    """No server: the Core alone. Feedback is counted under the arm that served the request — from memory for
+    recent answers (the log is not read), from the request log for answers older than the memory."""
+    import train.serving_core as core_module
+    from train.serving_core import Core
+
+    def arms():
+        return {"A": Arm("A", allocator(4.0), "m"), "B": Arm("B", allocator(8.0), "m")}
+
+    log = tmp_path / "requests.jsonl"
+    core = Core(arms(), metrics=Metrics(), log_path=log)
+    served = {}
+    for user in ("u1", "u2", "u3", "u4", "u5", "u6"):
+        d = core.decide("a b", key=user)
+        core.observe(d, tokens=3)
+        served[d.request_id] = d.arm
+    assert set(served.values()) == {"A", "B"}  # both arms got traffic
+    monkeypatch.setattr(type(log), "read_text", lambda self: pytest.fail("the log was read"))
+    for request_id, arm in served.items():
+        assert core._arm_of_request(request_id) == arm
+    monkeypatch.undo()
+    monkeypatch.setattr(core_module, "RECENT_REQUESTS", 2)
+    small = Core(arms(), metrics=Metrics(), log_path=log)  # a restart: nothing in memory, the log has them all
+    for request_id, arm in served.items():
+        assert small._arm_of_request(request_id) == arm
+    for _ in range(5):
+        small.observe(small.decide("c d", key="u9"), tokens=2)
+    assert len(small.recent_arms) == 2  # bounded

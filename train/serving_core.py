@@ -10,12 +10,14 @@ import json
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from train.allocator import Allocator
 
 STATE_FILE = "serving_state.json"
+RECENT_REQUESTS = 100_000  # answers whose arm is kept in memory for feedback
 
 
 def load_allocator(path) -> Allocator:
@@ -139,9 +141,10 @@ class Core:
         self.log_path = Path(log_path) if log_path else None
         self.lock = threading.Lock()
         self.open: dict[str, Decision] = {}
+        # request → arm of the last RECENT_REQUESTS answers: feedback finds its arm without reading the log
+        self.recent_arms: OrderedDict[str, str] = OrderedDict()
         self.answered = 0
         self.served_since_save = 0
-        self.feedback_given: dict[str, bool] = {}
         if self.state_dir is not None:
             self._resume()
         for name, arm in arms.items():
@@ -172,6 +175,9 @@ class Core:
             arm.allocator.observe(tokens, prompt=decision.prompt, row=decision.row)
             self.answered += 1
             self.served_since_save += 1
+            self.recent_arms[decision.request_id] = arm.name
+            if len(self.recent_arms) > RECENT_REQUESTS:
+                self.recent_arms.popitem(last=False)
             window = [t for _, t in arm.allocator.recent]
             save = self.state_dir is not None and self.served_since_save >= self.save_every
         if self.metrics:
@@ -204,12 +210,18 @@ class Core:
 
     def feedback(self, request_id: str, correct: bool, arm: str | None = None) -> None:
         """Whether an answer was right, when the caller learns it: live EM per arm."""
-        self.feedback_given[request_id] = bool(correct)
         if self.metrics:
             self.metrics.feedback.labels(arm or self._arm_of_request(request_id), str(bool(correct)).lower()).inc()
         self._log({"request_id": request_id, "feedback": bool(correct)})
 
     def _arm_of_request(self, request_id: str) -> str:
+        """The arm that served a request: remembered for the last RECENT_REQUESTS answers and the ones in flight;
+        older ones (or from before a restart) are looked up in the request log."""
+        with self.lock:
+            if request_id in self.recent_arms:
+                return self.recent_arms[request_id]
+            if request_id in self.open:
+                return self.open[request_id].arm
         if self.log_path and self.log_path.exists():
             for line in self.log_path.read_text().splitlines():
                 entry = json.loads(line)
