@@ -53,6 +53,8 @@ def main(argv=None) -> int:
     parser.add_argument("--run", action="append", required=True, help="DATASET:PRICE:SEED=RUNDIR")
     parser.add_argument("--out", required=True)
     parser.add_argument("--markdown", action="store_true", help="also print the docs' tables")
+    parser.add_argument("--references", action="append", help="DATASET=docs/results/<contest>.json: the EM-only, "
+                        "global-budget and untrained figures on the same data, put beside the conditioned runs")
     args = parser.parse_args(argv)
     report: dict = {}
     for spec in args.run:
@@ -70,6 +72,16 @@ def main(argv=None) -> int:
             print(f"{dataset} {price}: served EM {seeds['mean']['em']:.3f} ({' / '.join(f'{x:.3f}' for x in em)}), "
                   f"{seeds['mean']['mean_tokens']:.1f} tokens, adherence {seeds['mean']['adherence']:.3f}, "
                   f"all within 1.05·T: {seeds['mean']['all_within_1_05_T']}")
+    for spec in args.references or []:  # DATASET=results JSON of the real-model contest (the same data and check)
+        dataset, path = spec.split("=", 1)
+        contest = json.loads(Path(path).read_text())
+        refs = {"untrained": {k: contest["base"]["val"][k] for k in ("em", "mean_tokens", "f1")}}
+        for method, entry in contest["methods"].items():
+            val = entry["val"]
+            refs[method] = {"em": val["em"]["mean"], "em_min": val["em"]["min"], "em_max": val["em"]["max"],
+                            "mean_tokens": val["mean_tokens"]["mean"], "f1": val["f1"]["mean"], "seeds": val["em"]["n"],
+                            "T": contest.get("target_tokens")}
+        report.setdefault(dataset, {})["references"] = refs
     Path(args.out).write_text(json.dumps(report, indent=1))
     if args.markdown:
         print(markdown(report))
@@ -88,6 +100,11 @@ def markdown(report: dict) -> str:
     out = []
     for dataset, prices in report.items():
         for price, seeds in prices.items():
+            if price == "references":
+                out += [f"\n**{dataset}, references (same data and check)**\n", "| method | val EM | mean tokens | F1 |",
+                        "|---|---|---|---|"] + [f"| {m} | {r['em']:.3f} | {r['mean_tokens']:.1f} | {r['f1']:.3f} |"
+                                                for m, r in seeds.items()]
+                continue
             out += [f"\n**{dataset}, {price}**\n", "| seed | served EM (tokens) at T | adherence | λ at the end | "
                     "feature (held-out Brier / AUC) |", "|---|---|---|---|---|"]
             runs = {k: v for k, v in seeds.items() if k != "mean"}
