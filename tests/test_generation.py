@@ -14,3 +14,10 @@ def test_a_completion_counts_up_to_and_with_its_eos_or_all_but_padding_when_cut(
     assert generation.completion_ids([2], eos_token_id=2, pad_token_id=0) == ([2], False)  # an empty answer costs 1
     assert generation.completion_ids([7, 0, 8], eos_token_id=2, pad_token_id=0) == ([7, 8], True)
     assert generation.completion_ids([7, 8], eos_token_id=None, pad_token_id=None) == ([7, 8], True)
+
+
+def test_answer_f1_is_the_replys_for_text_checks_and_none_otherwise():
+    padded = "Paris, London, Rome or Berlin"
+    assert generation.answer_f1("Paris", {"answer": "Paris", "answer_check": "contains"}) == 1.0
+    assert 0 < generation.answer_f1(padded, {"answer": "Paris", "answer_check": "contains"}) < 0.5  # listing costs F1
+    assert generation.answer_f1("#### 4", {"answer": "4"}) is None

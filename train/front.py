@@ -20,6 +20,11 @@ from pathlib import Path
 RATIOS = (0.3, 0.4, 0.5, 0.6, 0.7)
 
 
+def _f1(records: list[dict]) -> dict:
+    """{"f1": mean} where every record carries the reply's F1 (text answers), else {}."""
+    return {"f1": statistics.fmean(r["f1"] for r in records)} if records and all("f1" in r for r in records) else {}
+
+
 def per_budget(records: list[dict]) -> dict:
     """{budget: {em, mean_tokens, adherence, n}} from sweep records {budget, correct, tokens}."""
     out = {}
@@ -27,7 +32,7 @@ def per_budget(records: list[dict]) -> dict:
         at = [r for r in records if r["budget"] == b]
         out[b] = {"em": statistics.fmean(float(r["correct"]) for r in at),
                   "mean_tokens": statistics.fmean(r["tokens"] for r in at),
-                  "adherence": statistics.fmean(r["tokens"] <= b for r in at), "n": len(at)}
+                  "adherence": statistics.fmean(r["tokens"] <= b for r in at), "n": len(at), **_f1(at)}
     return out
 
 
@@ -64,7 +69,7 @@ def served_from_sweep(records: list[dict], rows: list[dict], allocator, target: 
     return {"target": target, "em": statistics.fmean(float(r["correct"]) for r in chosen),
             "mean_tokens": statistics.fmean(r["tokens"] for r in chosen),
             "adherence": statistics.fmean(r["tokens"] <= r["budget"] for r in chosen),
-            "mean_budget": statistics.fmean(r["budget"] for r in chosen), "mu": mu}
+            "mean_budget": statistics.fmean(r["budget"] for r in chosen), "mu": mu, **_f1(chosen)}
 
 
 def front(records: list[dict], rows: list[dict], allocator, base: dict, ratios=RATIOS) -> dict:

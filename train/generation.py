@@ -105,6 +105,17 @@ def evaluate(model, tokenizer, rows: list[dict], max_new_tokens: int, desc="eval
     return result
 
 
+def answer_f1(text: str, row: dict) -> float | None:
+    """The reply's token F1 against the gold for text answers (`contains`: the whole reply; `text`: the extracted
+    answer), None for other checks: what shows a `contains` policy gaming the check by listing candidates."""
+    check = row.get("answer_check")
+    if check == "contains":
+        return answer_check.contains_f1(text, row["answer"])
+    if check == "text":
+        return answer_check.text_f1(text, row["answer"])
+    return None
+
+
 def text_figures(texts: list[str], rows: list[dict]) -> dict:
     """SQuAD's figures beside EM for text answers: token F1 for `text` rows; for `contains` rows strict EM
     (the `text` check) and the whole reply's token F1 too, so a policy that games `contains` by listing

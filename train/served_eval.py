@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 
-from train.generation import generate, is_right, summarise
+from train.generation import answer_f1, generate, is_right, summarise, text_figures
 
 
 def evaluate_allocated(model, tokenizer, rows: list[dict], allocator, max_new_tokens: int, stream: bool = False,
@@ -37,6 +37,7 @@ def evaluate_allocated(model, tokenizer, rows: list[dict], allocator, max_new_to
         truncated += out[2]
         correct += right
     result = summarise(rows, correct, lengths, truncated)
+    result.update(text_figures(texts, rows))
     result["adherence"] = statistics.fmean(n <= b for n, b in zip(lengths, budgets, strict=True))
     result["mean_budget"] = statistics.fmean(budgets)
     result["mean_confidence"] = statistics.fmean(confidence)
@@ -71,6 +72,10 @@ def budget_records(model, tokenizer, rows: list[dict], grid: list[int], tag_prom
         texts, lengths, _ = generate(model, tokenizer, [tag_prompt(r["prompt"], b) for r in rows], max_new_tokens,
                                      desc=f"{desc} b={b}")
         for row, text, n in zip(rows, texts, lengths, strict=True):
-            records.append({"prompt": row["prompt"], "budget": b, "tokens": n, "difficulty": row.get("difficulty"),
-                            "correct": is_right(text, row)})
+            record = {"prompt": row["prompt"], "budget": b, "tokens": n, "difficulty": row.get("difficulty"),
+                      "correct": is_right(text, row)}
+            f1 = answer_f1(text, row)
+            if f1 is not None:
+                record["f1"] = f1
+            records.append(record)
     return records
