@@ -55,12 +55,15 @@ class Targets:
 
     `constraint`: T in tokens (budget mode) or F in greedy val EM (em_floor mode), as the user reads them;
     `controller`: what the dual controller holds (the schedule's first stage, or F shifted to sampled EM);
-    `budget_tokens`: T in tokens whatever the mode (the penalty's unit, the allocator's target);
+    `budget_tokens`: T in tokens whatever the mode (the allocator's target);
+    `penalty_unit`: the tokens the length penalties count in (`budget_tokens` of the rewards): the controller's T
+    in budget mode, else the base model's mean tokens (a budget-conditioned run's penalty reads each row's budget);
     `sampled_em`: the base model's sampled val EM (em_floor mode only)."""
 
     constraint: float
     controller: float
     budget_tokens: float
+    penalty_unit: float
     sampled_em: float | None = None
 
 
@@ -300,8 +303,10 @@ def compute_targets(ctx: RunContext) -> Targets:
         sampled_em = sampled["em"]
         controller = max(0.0, min(1.0, constraint - (base["em"] - sampled_em)))
         logger.info("em floor: greedy F=%.3f, sampled-EM target %.3f", constraint, controller)
+    budget_mode = script_args.constraint == "budget" and not script_args.budget_conditioned
     return Targets(constraint=constraint, controller=controller,
-                   budget_tokens=controller_target(script_args, base, "budget"), sampled_em=sampled_em)
+                   budget_tokens=controller_target(script_args, base, "budget"),
+                   penalty_unit=controller if budget_mode else base["mean_tokens"], sampled_em=sampled_em)
 
 
 def condition_on_budgets(ctx: RunContext):
@@ -341,16 +346,16 @@ def build_rewards(ctx: RunContext):
     from rewards import build_rewards as from_registry
     from rewards.budgets import BudgetModelSettings, make_budget_model
 
-    script_args, base = ctx.script_args, ctx.base
+    script_args = ctx.script_args
     reward_spec = dict(script_args.rewards)
     if script_args.budget_conditioned:  # EM − price · overshoot of the row's stated budget, every answer charged
         price = "dual" if script_args.overshoot_price is None else -script_args.overshoot_price
         reward_spec = {"exact_match": reward_spec.get("exact_match") or {},
                        "budget_penalty": {"weight": price, "correct_only": False, "cap": 1.0}}
-        return from_registry(reward_spec, runtime={"budget_tokens": base["mean_tokens"]}), None
+        return from_registry(reward_spec, runtime={"budget_tokens": ctx.targets.penalty_unit}), None
     if script_args.constraint == "none":  # EM only: the controlled penalty is dropped
         reward_spec = {k: v for k, v in reward_spec.items() if (v or {}).get("weight") != "dual"}
-    budget = ctx.targets.controller if script_args.constraint == "budget" else base["mean_tokens"]  # the penalty's unit
+    budget = ctx.targets.penalty_unit
     rewards = from_registry(reward_spec, runtime={"budget_tokens": budget})
     if "exact_match" not in [r.name for r in rewards]:
         raise ValueError("the recipe's rewards must include exact_match (the accuracy the constraint protects)")
