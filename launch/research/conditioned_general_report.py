@@ -31,6 +31,9 @@ def one_run(run_dir: Path) -> dict:
         "warm_start_before_rl": cond.get("before_rl"), "overshoot_price": cond.get("overshoot_price"),
         "lambda_final": summary.get("lambda"),
     }
+    value_file = run_dir / "feature_value.json"  # launch/research/feature_value.py: each family served from the sweep
+    if value_file.exists():
+        entry["feature_value"] = json.loads(value_file.read_text())["by_ratio"]
     front_file = run_dir / "front_val.json"
     if front_file.exists():
         models = json.loads(front_file.read_text())["models"]
@@ -88,6 +91,16 @@ def main(argv=None) -> int:
     return 0
 
 
+def _value(entry: dict) -> str:
+    """The text feature's served EM minus length's at the run's own T, with its paired-bootstrap interval."""
+    value = entry.get("feature_value") or {}
+    at = min(value.values(), key=lambda v: abs(v["T"] - entry["T"]), default=None)
+    if not at or "vs_length" not in at.get("text", {}):
+        return "–"
+    b = at["text"]["vs_length"]
+    return f"{b['em_diff']:+.3f} [{b['em_ci'][0]:+.3f}, {b['em_ci'][1]:+.3f}]"
+
+
 def _cv(entry: dict) -> str:
     cv = (entry.get("feature_cv") or {}).get("families", {})
     parts = [f"{k} {v['brier']:.3f} / {v['auc']:.3f}" for k, v in cv.items() if "brier" in v and v.get("auc") is not None]
@@ -106,16 +119,18 @@ def markdown(report: dict) -> str:
                                                 for m, r in seeds.items()]
                 continue
             out += [f"\n**{dataset}, {price}**\n", "| seed | served EM (tokens) at T | adherence | λ at the end | "
-                    "feature (held-out Brier / AUC) |", "|---|---|---|---|---|"]
+                    "feature (held-out Brier / AUC) | text − length feature, served EM at T (paired) |",
+                    "|---|---|---|---|---|---|"]
             runs = {k: v for k, v in seeds.items() if k != "mean"}
             for seed, r in runs.items():
                 ok = "✓" if r["within_1_05_T"] else f"✗ {r['served']['mean_tokens'] / r['T']:.2f}·T"
-                lam = f"{r['lambda_final']:.2f}" if r.get("lambda_final") is not None else "–"
+                lam = (f"{r['overshoot_price']:g} (fixed)" if r.get("overshoot_price") is not None else
+                       f"{r['lambda_final']:.2f}" if r.get("lambda_final") is not None else "–")
                 out.append(f"| {seed} | {r['served']['em']:.3f} ({r['served']['mean_tokens']:.1f} {ok}; T {r['T']:.1f}) | "
-                           f"{r['served']['adherence']:.3f} | {lam} | {_cv(r)} |")
+                           f"{r['served']['adherence']:.3f} | {lam} | {_cv(r)} | {_value(r)} |")
             m = seeds["mean"]
             out.append(f"| mean | **{m['em']:.3f}** ({m['em_min']:.3f}–{m['em_max']:.3f}; {m['mean_tokens']:.1f}) | "
-                       f"{m['adherence']:.3f} | | all within 1.05·T: {m['all_within_1_05_T']} |")
+                       f"{m['adherence']:.3f} | | all within 1.05·T: {m['all_within_1_05_T']} | |")
             fronts = [r["front"] for r in runs.values() if "front" in r]
             if fronts:
                 out += ["", "| T | served EM (tokens), mean over seeds | best single budget within T: EM (tokens) |",
