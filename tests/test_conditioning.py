@@ -210,3 +210,21 @@ def test_task_capabilities_are_protocols_not_attribute_probes():
     assert not isinstance(chain_easy, tasks.BudgetConditioned) and not isinstance(tasks.get("arith"), tasks.BudgetConditioned)
     assert isinstance(chain_easy, tasks.HasBudgetAnswers) and not isinstance(tasks.get("arith"), tasks.HasBudgetAnswers)
     assert isinstance(chain_easy, tasks.Generated) and all(isinstance(t, tasks.Task) for t in (chain_easy, wrapped))
+
+
+def test_the_warm_start_cache_key_covers_the_adapters_shape():
+    """A run asking for another LoRA rank (or alpha, or target modules) must not be handed a cached adapter of
+    another shape; the same settings find the same cache."""
+    from train.conditioning import distill_key
+    from train.run import parse_args
+
+    rows = [{"prompt": "q1"}, {"prompt": "q2"}]
+
+    def key(*argv):
+        script_args, training_args, model_args = parse_args(["--budget_conditioned", "true", *argv])
+        return distill_key("builtin:arith-tiny", script_args, training_args, model_args, rows)
+
+    base = key("--lora_r", "16")
+    assert key("--lora_r", "16") == base
+    assert len({base, key("--lora_r", "64"), key("--lora_r", "16", "--lora_alpha", "64"), key("--distill_steps", "7"),
+                key("--lora_r", "16", "--lora_target_modules", "q_proj")}) == 5

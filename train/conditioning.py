@@ -235,11 +235,14 @@ def sample_answers(model, tokenizer, rows: list[dict], instructions: list, sampl
     return out
 
 
-def distill_key(model_path: str, script_args, training_args, rows: list[dict]) -> str:
-    """What changes the warm start: the model, the statement, the sampling, the SFT and the rows."""
+def distill_key(model_path: str, script_args, training_args, model_args, rows: list[dict]) -> str:
+    """What changes the warm start: the model, the adapter's shape, the statement, the sampling, the SFT and the
+    rows. (Without the adapter's shape a run asking for LoRA r 64 was handed the cached r 16 adapter.)"""
     fields = {k: getattr(script_args, k) for k in (
         "budget_prompt_template", "budget_unit", "budget_grid", "budget_grid_points", "distill_rows",
         "distill_samples", "distill_temperature", "distill_instructions", "distill_steps", "distill_learning_rate")}
+    fields |= {f"peft_{k}": getattr(model_args, k, None) for k in (
+        "use_peft", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "lora_modules_to_save", "use_dora")}
     fields |= {"model": str(model_path), "seed": training_args.seed, "cap": training_args.max_completion_length,
                "tagging": "longest-fitting range",  # tag_answers' rule (the first one tagged the tightest budget)
                "rows": hashlib.sha256(json.dumps([r["prompt"] for r in rows], sort_keys=True).encode()).hexdigest()}
@@ -259,7 +262,7 @@ def distill_warm_start(ctx, task: ConditionedTask):
     script_args, training_args, model_args = ctx.script_args, ctx.training_args, ctx.model_args
     rows = task.learning_rows(ctx.train_rows)
     rows = random.Random(training_args.seed).sample(rows, min(len(rows), script_args.distill_rows))
-    key = distill_key(ctx.model_path, script_args, training_args, rows)
+    key = distill_key(ctx.model_path, script_args, training_args, model_args, rows)
     cache = Path(script_args.cache_dir) / "conditioned" / key
     peft_config = get_peft_config(model_args)
     if (cache / "distill.json").exists():
