@@ -140,7 +140,35 @@ def test_two_steps_on_own_csv_with_a_random_byte_level_model(conditioned_run):
     history = json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())["log_history"]
     steps = [h for h in history if "dual/target" in h]
     assert len(steps) == 2 and all(h["dual/target"] == 0.95 and 0 <= h["dual/batch_adherence"] <= 1 for h in steps)
-    assert len(list((tmp_path / "cache" / "conditioned").iterdir())) == 1  # the warm start is cached
+    cached = sorted(p.name for p in (tmp_path / "cache" / "conditioned").iterdir())
+    assert len(cached) == 2 and cached[1].startswith("samples-")  # the warm start and its samples are cached
+
+
+def test_the_samples_are_cached_apart_from_the_tagging_and_sft(tmp_path, monkeypatch):
+    """A new tagging rule or SFT setting reuses the base model's samples; a new sampling setting does not."""
+    from types import SimpleNamespace
+
+    from train import conditioning
+
+    calls = []
+
+    def fake_sample(model, tok, rows, instructions, samples, temperature, max_new, seed):
+        calls.append(temperature)
+        return [{"prompt": r["prompt"], "completion": " x", "tokens": 2, "correct": False, "instruction": None}
+                for r in rows]
+
+    monkeypatch.setattr(conditioning, "sample_answers", fake_sample)
+    args = SimpleNamespace(distill_instructions="Be brief.", distill_samples=1, distill_temperature=0.7,
+                           distill_every_budget=False, distill_steps=10)
+    ctx = SimpleNamespace(script_args=args, training_args=SimpleNamespace(seed=0), model_args=SimpleNamespace(),
+                          model=None, tokenizer=None, model_path="m", max_new=8)
+    rows = [{"prompt": "Q1?"}, {"prompt": "Q2?"}]
+    first = conditioning._cached_samples(ctx, rows, tmp_path)
+    args.distill_every_budget, args.distill_steps = True, 50
+    assert conditioning._cached_samples(ctx, rows, tmp_path) == first and calls == [0.7]
+    args.distill_temperature = 1.0
+    conditioning._cached_samples(ctx, rows, tmp_path)
+    assert calls == [0.7, 1.0] and len(list(tmp_path.glob("samples-*.json"))) == 2
 
 
 def test_the_front_from_one_sweep_matches_serving(conditioned_run, capsys):

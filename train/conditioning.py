@@ -144,10 +144,11 @@ def budget_ranges(lengths: list[int], grid: list[int]) -> list[list[int]]:
     return out
 
 
-def tag_answers(samples: list[dict], grid: list[int], seed: int = 0) -> list[dict]:
+def tag_answers(samples: list[dict], grid: list[int], seed: int = 0, every_budget: bool = False) -> list[dict]:
     """The warm start's examples from candidate answers {prompt, completion, tokens, correct}: per prompt, its
     right answers (one per length, the first seen), each tagged with a budget drawn from the grid budgets for
-    which it is the longest right answer that fits (`budget_ranges`). Longer than the grid's largest: dropped.
+    which it is the longest right answer that fits (`budget_ranges`) — or, `every_budget`, once with each of
+    them. Longer than the grid's largest: dropped.
 
     Why a range and not the tightest budget each answer fits: tagged with the tightest budget only, the
     budgets between answer lengths are never stated in training. Measured on chain_easy (seed 0, grid 5–100,
@@ -160,6 +161,13 @@ def tag_answers(samples: list[dict], grid: list[int], seed: int = 0) -> list[dic
     ...      for c, n, ok in [(" 7", 2, True), (" it is 7", 4, True), (" 8", 2, False), (" so 7", 4, True)]]
     >>> [(t["completion"], t["budget"]) for t in tag_answers(s, [2, 3, 8])]
     [(' 7', 3), (' it is 7', 8)]
+    >>> [(t["completion"], t["budget"]) for t in tag_answers(s, [2, 3, 8], every_budget=True)]
+    [(' 7', 2), (' 7', 3), (' it is 7', 8)]
+
+    Why every budget as an option: with few right answers per prompt (SmolLM2 on SQuAD: 255 over 8 budgets, 5 of
+    them at 2 tokens) one drawn budget per answer leaves the small budgets all but unstated and never shows the
+    same prompt at two budgets; every budget puts each prompt's short and long answers side by side, so only
+    the statement tells them apart.
     """
     import random
 
@@ -172,8 +180,8 @@ def tag_answers(samples: list[dict], grid: list[int], seed: int = 0) -> list[dic
     for answers in by_prompt.values():
         lengths = sorted(answers)
         for n, budgets in zip(lengths, budget_ranges(lengths, sorted(grid)), strict=True):
-            if budgets:
-                out.append({**answers[n], "budget": rng.choice(budgets)})
+            for budget in (budgets if every_budget else [rng.choice(budgets)] if budgets else []):
+                out.append({**answers[n], "budget": budget})
     return out
 
 
@@ -245,6 +253,7 @@ def distill_key(model_path: str, script_args, training_args, model_args, rows: l
         "use_peft", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "lora_modules_to_save", "use_dora")}
     fields |= {"model": str(model_path), "seed": training_args.seed, "cap": training_args.max_completion_length,
                "tagging": "longest-fitting range",  # tag_answers' rule (the first one tagged the tightest budget)
+               **({"every_budget": True} if script_args.distill_every_budget else {}),  # earlier keys unchanged
                "rows": hashlib.sha256(json.dumps([r["prompt"] for r in rows], sort_keys=True).encode()).hexdigest()}
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -275,14 +284,12 @@ def distill_warm_start(ctx, task: ConditionedTask):
     if isinstance(task.inner, tasks.HasBudgetAnswers):  # a task with its own right answers of several lengths
         samples = task.inner.budget_answers(rows)
     else:
-        samples = sample_answers(ctx.model, ctx.tokenizer, rows, parse_instructions(script_args.distill_instructions),
-                                 script_args.distill_samples, script_args.distill_temperature, ctx.max_new,
-                                 training_args.seed)
+        samples = _cached_samples(ctx, rows, cache.parent)
         samples += gold_answers(ctx.tokenizer, rows)
     right = [s["tokens"] for s in samples if s["correct"]]
     grid = parse_grid(script_args.budget_grid) if script_args.budget_grid else \
         derive_grid(right, ctx.max_new, script_args.budget_grid_points, unit=script_args.budget_unit)
-    tagged = tag_answers(samples, grid, training_args.seed)
+    tagged = tag_answers(samples, grid, training_args.seed, every_budget=script_args.distill_every_budget)
     if not tagged:
         raise ValueError("budget warm start: none of the base model's sampled answers was right, so there is "
                          "nothing to teach it; check the answer check and prompts with the preflight first")
@@ -321,6 +328,29 @@ def distill_warm_start(ctx, task: ConditionedTask):
         logger.info("budget warm start, val at budget %s: EM %.3f, adherence %.3f, %.1f tokens", b, fig["em"],
                     fig["adherence"], fig["mean_tokens"])
     return model, grid, report
+
+
+def _cached_samples(ctx, rows: list[dict], folder: Path) -> list[dict]:
+    """The base model's sampled answers, cached apart from the warm start (`samples-<key>.json`) by what changes
+    them only — the model, the rows, the instructions, the sampling and the cap — so that a new tagging rule or
+    SFT setting reuses them (SmolLM2 on SQuAD: 480 samples, ~8 min on one CPU thread)."""
+    from train.files import JsonCache
+
+    a, t = ctx.script_args, ctx.training_args
+    fields = {"model": str(ctx.model_path), "dtype": str(getattr(ctx.model_args, "dtype", None)), "seed": t.seed,
+              "cap": ctx.max_new, "instructions": a.distill_instructions,
+              "samples": a.distill_samples, "temperature": a.distill_temperature,
+              "rows": [r["prompt"] for r in rows], "checks": [r.get("check") for r in rows]}
+    key = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    cache = JsonCache(str(folder / f"samples-{key}.json"))
+    samples = cache.read()
+    if samples is not None:
+        logger.info("budget warm start: using the cached samples in %s", cache.path)
+        return samples
+    samples = sample_answers(ctx.model, ctx.tokenizer, rows, parse_instructions(a.distill_instructions),
+                             a.distill_samples, a.distill_temperature, ctx.max_new, t.seed)
+    cache.write(samples)
+    return samples
 
 
 def _mkdir(path: Path) -> Path:

@@ -175,6 +175,12 @@ class ScriptArguments:
         default="Answer in as few words as possible.|Explain your answer step by step.",
         metadata={"help": "Length-eliciting instructions, separated by |, each sampled beside the plain prompt."},
     )
+    distill_every_budget: bool = field(
+        default=False,
+        metadata={"help": "Tag each right answer with every grid budget for which it is the longest right answer that "
+                  "fits (one SFT example per budget, the same prompt side by side at each), instead of one budget "
+                  "drawn from them. For few prompts with few right answers each (SQuAD: 255 examples over 8 budgets)."},
+    )
     distill_steps: int = field(default=200, metadata={"help": "SFT steps of the warm start (TRL SFTTrainer, LoRA)."})
     distill_learning_rate: float = field(default=2e-4, metadata={"help": "SFT learning rate of the warm start."})
     conditioning_report_rows: int = field(
@@ -400,7 +406,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
                                              "budget_quantile", "budget_reliable_accuracy"),
     "One adapter for any budget": ("budget_conditioned", "budget_prompt_template", "budget_unit", "budget_grid",
                                    "budget_grid_points", "adherence_target", "overshoot_price", "distill_rows",
-                                   "distill_samples", "distill_temperature", "distill_instructions", "distill_steps",
+                                   "distill_samples", "distill_temperature", "distill_instructions", "distill_every_budget", "distill_steps",
                                    "distill_learning_rate", "conditioning_report_rows"),
     "Advanced: budget-conditioned policy and allocator": ("allocator_fit_rows", "allocator_cv_folds", "allocator_grid",
                                                           "allocator_feature", "allocator_feature_column"),
