@@ -81,11 +81,6 @@ def bind(func: Callable, name: str, params: dict) -> Callable:
     return bound
 
 
-def rebind(bound: functools.partial, **changes) -> functools.partial:
-    """A bound reward with some of its fixed parameters changed (e.g. a new `budget_tokens`)."""
-    return bind(bound.func, bound.__name__, {**bound.keywords, **changes})
-
-
 def parameter_names(func: Callable) -> tuple[str, ...]:
     """The named parameters of a reward (or a state's constructor), by signature: wrappers that keep
     `__wrapped__` (functools.wraps, mutation testing's trampolines) report the wrapped function's."""
@@ -93,9 +88,13 @@ def parameter_names(func: Callable) -> tuple[str, ...]:
     return tuple(p.name for p in inspect.signature(func).parameters.values() if p.kind in kinds)
 
 
-def build_rewards(spec: dict[str, dict | None], runtime: dict | None = None) -> list[Reward]:
-    """Rewards from a recipe's `rewards:` mapping. `runtime` fills parameters known only at run time
-    (e.g. `budget_tokens`) for the rewards whose signature takes them and that the recipe left unset."""
+RUN_SET = ("budget_tokens", "token_budget")  # the run's T reaches every reward as each row's token_budget
+
+
+def build_rewards(spec: dict[str, dict | None]) -> list[Reward]:
+    """Rewards from a recipe's `rewards:` mapping. T is not a reward's parameter: the trainer hands every
+    reward each row's `token_budget` (the run's T, a learned budget or the row's stated one), so that moving T
+    rebinds nothing."""
     if not isinstance(spec, dict) or not spec:
         raise ValueError("`rewards` must be a non-empty mapping of reward name -> parameters")
     rewards = []
@@ -115,12 +114,12 @@ def build_rewards(spec: dict[str, dict | None], runtime: dict | None = None) -> 
             state = factory(**{k: params.pop(k) for k in list(params) if k in own})
             accepted = (*accepted, *own)
             params["state"] = state
+        if set(params) & set(RUN_SET):
+            raise ValueError(f"rewards.{name}: {sorted(set(params) & set(RUN_SET))} is the run's token target; set it "
+                             "with --budget_tokens or --budget_ratio (each row's token_budget reaches the rewards)")
         unknown = set(params) - set(accepted)
         if unknown:
             raise ValueError(f"rewards.{name}: unknown parameter(s) {sorted(unknown)}; accepted: {accepted[1:]}")
-        for key, value in (runtime or {}).items():
-            if key in accepted and key not in params:
-                params[key] = value
         rewards.append(Reward(name=name, func=bind(func, name, params), weight=weight, params=params, state=state))
     if sum(r.dual for r in rewards) > 1:
         raise ValueError("at most one reward can have `weight: dual`")

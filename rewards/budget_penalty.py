@@ -27,7 +27,7 @@ def budget_penalty(
     completions: list,
     completion_ids: list[list[int]],
     answer: list[str],
-    budget_tokens: float,
+    budget_tokens: float | None = None,
     token_budget: list[float] | None = None,
     correct_only: bool = True,
     cap: float = PENALTY_CAP,

@@ -26,19 +26,28 @@ def token_penalty(
     completions: list,
     completion_ids: list[list[int]],
     answer: list[str],
-    budget_tokens: float,
+    budget_tokens: float | None = None,
+    token_budget: list[float] | None = None,
     correct_only: bool = True,
     cap: float = PENALTY_CAP,
     **kwargs,
 ) -> list[float]:
-    """min(n/T, cap) per completion (0 for wrong answers when `correct_only`); n counts end-of-sequence."""
-    if not budget_tokens > 0:
-        raise ValueError(f"token_penalty needs budget_tokens > 0, got {budget_tokens}")
+    """min(n/T, cap) per completion (0 for wrong answers when `correct_only`); n counts end-of-sequence.
+
+    T is each row's `token_budget` (the trainer gives every row the run's T, `train/target.py`), else
+    `budget_tokens` (one T for all: a direct call).
+
+    >>> token_penalty(["#### 4", "#### 5"], [[0] * 5, [0] * 5], ["4", "4"], token_budget=[10.0, 10.0])
+    [0.5, 0.0]
+    """
+    budgets = token_budget if token_budget is not None else [budget_tokens] * len(completions)
     correct = scores_for([completion_text(c) for c in completions], answer, kwargs) if correct_only else None
     out = []
-    for i, (completion, ids, gold) in enumerate(zip(completions, completion_ids, answer, strict=True)):
+    for i, (completion, ids, gold, t) in enumerate(zip(completions, completion_ids, answer, budgets, strict=True)):
+        if not (t or 0) > 0:
+            raise ValueError(f"token_penalty needs budget_tokens > 0, got {t}")
         if correct_only and correct[i] < 0.5:
             out.append(0.0)
         else:
-            out.append(min(len(ids) / budget_tokens, cap))
+            out.append(min(len(ids) / t, cap))
     return out

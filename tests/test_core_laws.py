@@ -13,6 +13,7 @@ from rewards.exact_match import extract_answer, is_correct
 from rewards.token_penalty import token_penalty
 from train.config import ScriptArguments
 from train.dual import DualController, DualSettings
+from train.target import TokenTarget
 from train.trainer import FLOOR_LEVEL, DualControlMixin
 
 
@@ -119,6 +120,7 @@ class FakeTrainer:
         self._metrics = {"train": defaultdict(list)}
         self._greedy = greedy
         self.budget_model = SimpleNamespace(fallback=40.0)
+        self.token_target = TokenTarget(tokens=target, base_tokens=60.0, penalties_follow=mode == "budget")
         self._apply_lambda()
 
     def _trace_rank_state(self):
@@ -162,7 +164,14 @@ def test_sampled_and_greedy_measures():
     greedy._dual_window += torch.tensor([150.0, 5.0, 10.0, 10.0])
     greedy._dual_step()
     assert greedy.controller.smoothed == pytest.approx(12.0) and greedy._metrics["train"]["dual/greedy_tokens"] == [12.0]
-    assert FakeTrainer()._budget_level() == 10.0  # budget mode: the learned budgets share T
+    t = FakeTrainer()
+    assert t._budget_level() == 10.0  # budget mode: the learned budgets share T
+    t.retarget = DualControlMixin.retarget.__get__(t)
+    t.retarget(7.0)  # a schedule's next stage: one move, read by the budgets and the controller
+    assert t._budget_level() == 7.0 and t.controller.settings.target == 7.0 and t.token_target.penalty_unit == 7.0
+    floor = FakeTrainer(mode="em_floor", target=0.5)
+    DualControlMixin.retarget(floor, 20.0)
+    assert floor.controller.settings.target == 0.5  # an EM floor is not a token target
 
 
 def test_an_empty_window_leaves_lambda():

@@ -28,7 +28,7 @@ def fit_allocator(ctx, model, untagged):
         else [b for b in task.budget_grid() if b <= training_args.max_completion_length]
     rows = task.calibration_rows(ctx.train_rows)
     rows = random.Random(training_args.seed).sample(rows, min(len(rows), script_args.allocator_fit_rows))
-    target = ctx.targets.budget_tokens
+    target = ctx.targets.tokens.tokens
     records = budget_records(model, tokenizer, rows, grid, task.budget_prompt, ctx.max_new)
     ctx.out.mkdir(parents=True, exist_ok=True)  # the fit's data: a re-fit needs no model
     write_json_atomic(str(ctx.out / "allocator_records.json"), records)

@@ -370,7 +370,7 @@ class ScriptArguments:
             raise ValueError(f"rewards must be a mapping of reward name to parameters, got {self.rewards!r}")
         from rewards import build_rewards
 
-        build_rewards(self.rewards, runtime={"budget_tokens": 1.0})  # unknown names/parameters fail here, early
+        build_rewards(self.rewards)  # unknown names/parameters fail here, early
         for name, params in self.rewards.items():
             params = params or {}
             if params.get("weight") == "dual" and params.get("correct_only", True) and not self.budget_conditioned:

@@ -28,7 +28,7 @@ def write_outputs(ctx, trainer, run, final, selected, budget_model, allocator=No
         "final": strip(final),
         "oracle_mean_tokens": base.get("oracle_mean_tokens"),
         "constraint": {"mode": script_args.constraint, "target": selected.get("target") or (
-                           trainer.controller.settings.target if schedule else targets.constraint),
+                           targets.tokens.tokens if schedule else targets.constraint),
                        "controller_target": targets.controller},
         "lambda": trainer.controller.lam,
         "conditioning": ctx.conditioning and {**ctx.conditioning, "adherence_target": script_args.adherence_target,

@@ -22,6 +22,7 @@ from typing import Any
 from train import tasks
 from train.allocator_stage import fit_allocator
 from train.outputs import write_outputs
+from train.target import Targets, compute_targets, constraint_value
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,24 +48,6 @@ def parse_args(argv: list[str] | None = None):
             argv += ["--use_cpu", "true"]
     parser = TrlParser((ScriptArguments, GRPOConfig, ModelConfig))
     return parser.parse_args_and_config(argv)
-
-
-@dataclass(frozen=True)
-class Targets:
-    """The constraint's numbers, computed once from the arguments and the base model's val figures.
-
-    `constraint`: T in tokens (budget mode) or F in greedy val EM (em_floor mode), as the user reads them;
-    `controller`: what the dual controller holds (the schedule's first stage, or F shifted to sampled EM);
-    `budget_tokens`: T in tokens whatever the mode (the allocator's target);
-    `penalty_unit`: the tokens the length penalties count in (`budget_tokens` of the rewards): the controller's T
-    in budget mode, else the base model's mean tokens (a budget-conditioned run's penalty reads each row's budget);
-    `sampled_em`: the base model's sampled val EM (em_floor mode only)."""
-
-    constraint: float
-    controller: float
-    budget_tokens: float
-    penalty_unit: float
-    sampled_em: float | None = None
 
 
 @dataclass
@@ -279,34 +262,12 @@ def plan_schedule(ctx: RunContext):
 
     auto = {}
     if script_args.budget_schedule.strip().lower() == "auto":
-        auto = {"floor": controller_target(script_args, base, "em_floor"), "start": script_args.budget_schedule_start,
+        auto = {"floor": constraint_value(script_args, base, "em_floor"), "start": script_args.budget_schedule_start,
                 "factor": script_args.budget_schedule_factor, "max_stages": script_args.budget_schedule_stages}
     schedule = BudgetSchedule.plan(script_args.budget_schedule, training_args.max_steps,
                                    script_args.budget_stage_steps, **auto)
     logger.info("budget schedule: %s, steps per stage %s", schedule.ratios or "auto", schedule.stage_steps)
     return schedule
-
-
-def compute_targets(ctx: RunContext) -> Targets:
-    """T or F once, for every stage that needs it. In em_floor mode the controller sees the EM of *sampled*
-    training completions, which sits below greedy val EM: its target is F shifted by the base model's
-    measured greedy − sampled gap, so that holding the sampled EM there holds greedy val EM at F."""
-    from train.generation import evaluate
-
-    script_args, base, schedule = ctx.script_args, ctx.base, ctx.schedule
-    constraint = controller_target(script_args, base)
-    controller = schedule.ratio(0) * base["mean_tokens"] if schedule else constraint
-    sampled_em = None
-    if script_args.constraint == "em_floor":
-        sampled = evaluate(ctx.model, ctx.tokenizer, ctx.val_rows, ctx.max_new, desc="base eval (sampled)",
-                           temperature=ctx.training_args.temperature)
-        sampled_em = sampled["em"]
-        controller = max(0.0, min(1.0, constraint - (base["em"] - sampled_em)))
-        logger.info("em floor: greedy F=%.3f, sampled-EM target %.3f", constraint, controller)
-    budget_mode = script_args.constraint == "budget" and not script_args.budget_conditioned
-    return Targets(constraint=constraint, controller=controller,
-                   budget_tokens=controller_target(script_args, base, "budget"),
-                   penalty_unit=controller if budget_mode else base["mean_tokens"], sampled_em=sampled_em)
 
 
 def condition_on_budgets(ctx: RunContext):
@@ -352,11 +313,11 @@ def build_rewards(ctx: RunContext):
         price = "dual" if script_args.overshoot_price is None else -script_args.overshoot_price
         reward_spec = {"exact_match": reward_spec.get("exact_match") or {},
                        "budget_penalty": {"weight": price, "correct_only": False, "cap": 1.0}}
-        return from_registry(reward_spec, runtime={"budget_tokens": ctx.targets.penalty_unit}), None
+        return from_registry(reward_spec), None
     if script_args.constraint == "none":  # EM only: the controlled penalty is dropped
         reward_spec = {k: v for k, v in reward_spec.items() if (v or {}).get("weight") != "dual"}
-    budget = ctx.targets.penalty_unit
-    rewards = from_registry(reward_spec, runtime={"budget_tokens": budget})
+    budget = ctx.targets.tokens.penalty_unit  # the rewards read it as each row's token_budget (the trainer's)
+    rewards = from_registry(reward_spec)
     if "exact_match" not in [r.name for r in rewards]:
         raise ValueError("the recipe's rewards must include exact_match (the accuracy the constraint protects)")
     budget_model = None
@@ -398,6 +359,7 @@ def build_trainer(ctx: RunContext, controller, rewards, budget_model):
         processing_class=tokenizer,
         peft_config=None if is_peft(ctx.model) else get_peft_config(model_args),  # a warm start's adapter: continued
         controller=controller,
+        token_target=ctx.targets.tokens,
         dual_index=next((i for i, r in enumerate(rewards) if r.dual), None),
         em_index=names.index("exact_match"),
         budget_model=budget_model,
@@ -493,18 +455,6 @@ def select_and_evaluate(ctx: RunContext, trainer, periodic, rule, budget_model):
                     final["mean_tokens"])
     selected = {**selected, "evaluations": periodic.records + [last], "stopped_early_at": periodic.stopped_early_at}
     return final, selected
-
-
-def controller_target(script_args, base: dict, mode: str | None = None) -> float:
-    """T in tokens (budget mode), F in EM (em_floor mode), from the arguments and the base model's val figures."""
-    mode = mode or script_args.constraint
-    if mode == "budget":
-        return script_args.budget_tokens or script_args.budget_ratio * base["mean_tokens"]
-    if mode == "em_floor":
-        if script_args.em_floor is not None:
-            return script_args.em_floor
-        return max(0.0, base["em"] - script_args.em_tolerance)
-    return 0.0
 
 
 def generation_cycle(training_args) -> int:

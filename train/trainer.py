@@ -22,7 +22,6 @@ straight through.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
 import os
@@ -33,9 +32,9 @@ from accelerate.utils import gather_object
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer, RLOOTrainer
 
-from rewards import rebind
 from rewards.budgets import BUDGET_MODEL_FILE, BudgetModel, read_state
 from train.dual import DualController
+from train.target import TokenTarget
 from train.files import COMPLETE_MARKER, write_json_atomic
 from train.tasks import prompt_text
 
@@ -118,6 +117,7 @@ class DualControlMixin:
         self,
         *args,
         controller: DualController,
+        token_target: TokenTarget,
         dual_index: int | None,
         em_index: int,
         budget_model: BudgetModel | None = None,
@@ -131,6 +131,7 @@ class DualControlMixin:
         self.measure = measure  # budget mode: hold the sampled or the served (greedy) length at T
         self._step_prompts: list = []  # this optimizer step's distinct prompts (greedy measurement)
         self.controller = controller
+        self.token_target = token_target  # T (train/target.py): the budget-mode controller, budgets and penalties read it
         self.budget_model = budget_model
         self.reward_states = reward_states or {}  # name -> memory of a stateful reward (e.g. LASER-D's windows)
         self.dual_index = dual_index  # which reward function's weight is −λ (None: no controlled reward)
@@ -143,12 +144,12 @@ class DualControlMixin:
         self._apply_lambda()
 
     def retarget(self, target: float) -> None:
-        """Move the token target T (a budget schedule's next stage): the controller holds the new T, the
-        learned budgets share it, and every reward whose unit is T (`budget_tokens`) is rebound to it."""
-        self.controller.settings.target = float(target)
-        for i, func in enumerate(self.reward_funcs):
-            if isinstance(func, functools.partial) and "budget_tokens" in func.keywords:
-                self.reward_funcs[i] = rebind(func, budget_tokens=float(target))
+        """Move the token target T (a budget schedule's next stage). Everything that counts in T reads the one
+        `TokenTarget`: the learned budgets' level and the length penalties (through each row's `token_budget`)
+        at the next batch; the budget-mode controller holds it from its next update."""
+        self.token_target.move(target)
+        if self.controller.settings.mode == "budget":
+            self.controller.settings.target = self.token_target.tokens
 
     def _apply_lambda(self) -> None:
         if self.dual_index is not None:
@@ -161,13 +162,16 @@ class DualControlMixin:
             if self.budget_model is not None:
                 for row, budget in zip(inputs, self.budget_model.allocate(texts, self._budget_level()), strict=True):
                     row["token_budget"] = budget
+            stated = [row.get("token_budget") for row in inputs]  # a budget model's, or the row's own
+            for row in inputs:  # every other row: the penalties' unit, T in budget mode
+                if row.get("token_budget") is None:
+                    row["token_budget"] = self.token_target.penalty_unit
         self.overhead_seconds += time.perf_counter() - started
         with self._part("rewards"):
             rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         started = time.perf_counter()
         with self._part("terse"):
-            self._record_batch(rewards_per_func, texts, completion_ids_list, prompts,
-                               [row.get("token_budget") for row in inputs])
+            self._record_batch(rewards_per_func, texts, completion_ids_list, prompts, stated)
         self.overhead_seconds += time.perf_counter() - started
         return rewards_per_func
 
@@ -204,7 +208,7 @@ class DualControlMixin:
         followed the policy down until every answer matched its budget and the pressure vanished (arith:
         stuck at 31 tokens from step 120 to 160 with λ at its cap and EM 0.02 above the floor)."""
         if self.controller.settings.mode == "budget":
-            return self.controller.settings.target
+            return self.token_target.tokens
         level = self._tokens_ema if self._tokens_ema is not None else self.budget_model.fallback
         return FLOOR_LEVEL * level
 
