@@ -124,7 +124,7 @@ def test_bench_step_variants_and_their_flags(tmp_path):
 def test_generation_cycle_counts_optimizer_steps_per_generation_call():
     from types import SimpleNamespace
 
-    from train.run import generation_cycle
+    from train.rl_setup import generation_cycle
 
     def args(spg, ga, iterations=1):
         return SimpleNamespace(steps_per_generation=spg, gradient_accumulation_steps=ga, num_iterations=iterations)

@@ -19,7 +19,7 @@ tokens hold T. Three stages, each in this file:
    log-uniformly from the grid; the reward is EM − λ·overshoot(n, b) (`budget_penalty` reading the row's
    `token_budget`, every answer charged: adherence is the contract), λ held by the dual controller to
    `adherence_target` (train/dual.py, adherence mode), or fixed by `overshoot_price`.
-3. **The allocator** (train/run.py `fit_allocator`): fitted on the policy's answers to calibration prompts
+3. **The allocator** (train/allocator_stage.py `fit_allocator`): fitted on the policy's answers to calibration prompts
    (a fifth of train, never in RL or the warm start) at every grid budget, over the feature family chosen by
    cross-validation (`train/allocator_features.py`).
 

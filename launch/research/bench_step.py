@@ -35,7 +35,7 @@ from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[2]
 
-from train.run import generation_cycle
+from train.rl_setup import generation_cycle
 from train.step_profile import PROFILE_FILE, format_table
 
 VARIANTS = {
@@ -51,7 +51,7 @@ FIXED = ["--step_profile", "true", "--eval_every", "0", "--save_strategy", "no",
 
 
 def cycle_of(variant: str, accumulation: int = 1) -> int:
-    """Optimizer steps per generation call under `variant`: train.run.generation_cycle of its flags, so the
+    """Optimizer steps per generation call under `variant`: train.rl_setup.generation_cycle of its flags, so the
     bench's warm-up is the one the run's profile uses."""
     flags = VARIANTS[variant]
     per_generation = int(flags[flags.index("--steps_per_generation") + 1]) if "--steps_per_generation" in flags else None
