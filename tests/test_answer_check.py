@@ -427,3 +427,12 @@ def test_contains_agrees_with_a_direct_reading_of_the_definition():
 ])
 def test_extract_choice_verbs_of_choosing(completion, letter):
     assert ac.extract_choice(completion) == letter
+
+
+def test_module_doctests():
+    """The examples in the checks' and the choice extractor's docstrings hold."""
+    import doctest
+
+    from rewards import choice_extract
+
+    assert doctest.testmod(ac).failed == 0 and doctest.testmod(choice_extract).failed == 0
