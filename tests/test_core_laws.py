@@ -405,7 +405,7 @@ def test_settled_thresholds_exact():
 
 
 def test_recipe_mappings_and_full_messages():
-    from train.config import JSONMapping
+    from train.config_groups import JSONMapping
 
     assert JSONMapping('{"exact_match": {}}') == {"exact_match": {}}
     with pytest.raises(ValueError, match=r"^expected a mapping, got \[1\]$"):

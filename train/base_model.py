@@ -29,7 +29,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from train.config import WARM_START_STEPS
+from train.config_groups import WARM_START_STEPS
 
 logger = logging.getLogger(__name__)
 
