@@ -152,8 +152,8 @@ def test_the_samples_are_cached_apart_from_the_tagging_and_sft(tmp_path, monkeyp
 
     calls = []
 
-    def fake_sample(model, tok, rows, instructions, samples, temperature, max_new, seed):
-        calls.append(temperature)
+    def fake_sample(ctx, rows):
+        calls.append(ctx.script_args.distill_temperature)
         return [{"prompt": r["prompt"], "completion": " x", "tokens": 2, "correct": False, "instruction": None}
                 for r in rows]
 

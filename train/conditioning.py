@@ -226,17 +226,19 @@ def gold_answers(tokenizer, rows: list[dict]) -> list[dict]:
     return out
 
 
-def sample_answers(model, tokenizer, rows: list[dict], instructions: list, samples: int, temperature: float,
-                   max_new: int, seed: int) -> list[dict]:
-    """The base model's sampled answers: every row × instruction × sample, scored by the row's check."""
+def sample_answers(ctx, rows: list[dict]) -> list[dict]:
+    """The base model's sampled answers: every row × instruction (`distill_instructions`, the plain prompt first) ×
+    sample (`distill_samples`, at `distill_temperature`, seeded by the run's seed), scored by the row's check."""
     from train.generation import generate, is_right
 
+    a, seed = ctx.script_args, ctx.training_args.seed
     out = []
-    for i, instruction in enumerate(instructions):
+    for i, instruction in enumerate(parse_instructions(a.distill_instructions)):
         prompts = [instructed(r["prompt"], instruction) for r in rows]
-        for k in range(samples):
-            texts, lengths, truncated = generate(model, tokenizer, prompts, max_new, temperature=temperature,
-                                                 seed=seed * 1000 + i * 100 + k, desc=f"distill {i}.{k}")
+        for k in range(a.distill_samples):
+            texts, lengths, truncated = generate(ctx.model, ctx.tokenizer, prompts, ctx.max_new,
+                                                 temperature=a.distill_temperature, seed=seed * 1000 + i * 100 + k,
+                                                 desc=f"distill {i}.{k}")
             for row, text, n, cut in zip(rows, texts, lengths, truncated, strict=True):
                 out.append({"prompt": row["prompt"], "completion": text, "tokens": n,
                             "correct": (not cut) and is_right(text, row), "instruction": instruction})
@@ -261,9 +263,7 @@ def distill_key(model_path: str, script_args, training_args, model_args, rows: l
 def distill_warm_start(ctx, task: ConditionedTask):
     """Stage: sample, tag, fine-tune (cached). Returns (the model with its trained adapter, the grid, a report
     of the samples and of adherence and EM per budget on val before RL)."""
-    import torch
-    from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer, get_peft_config
+    from trl import get_peft_config
 
     from train.budget_statement import parse_grid
     from train.files import write_json_atomic
@@ -296,29 +296,14 @@ def distill_warm_start(ctx, task: ConditionedTask):
     examples = sft_examples(tagged, task.statement)
     logger.info("budget warm start: %d samples, %d right, %d distinct right answers over the grid %s",
                 len(samples), len(right), len(examples), grid)
-    torch.manual_seed(training_args.seed)
-    model = ctx.model
     tmp = Path(tempfile.mkdtemp(prefix=key + ".tmp-", dir=_mkdir(cache.parent)))
     try:
-        config = SFTConfig(
-            output_dir=str(tmp / "sft"), max_steps=script_args.distill_steps,
-            per_device_train_batch_size=min(16, len(examples)), learning_rate=script_args.distill_learning_rate,
-            lr_scheduler_type="cosine", warmup_steps=max(1, script_args.distill_steps // 20), logging_steps=10,
-            save_strategy="no", report_to="none", seed=training_args.seed, data_seed=training_args.seed,
-            completion_only_loss=True, dataloader_num_workers=0, use_cpu=training_args.use_cpu,
-            bf16=training_args.bf16, gradient_checkpointing=training_args.gradient_checkpointing,
-            max_length=None)
-        trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(examples),
-                             processing_class=ctx.tokenizer, peft_config=peft_config)
-        trainer.train()
-        model = trainer.model
-        model.save_pretrained(tmp)
+        model = _fine_tune(ctx, examples, peft_config, tmp)
         by_budget = adherence_by_budget(_val_sweep(model, ctx, task, grid))
         report = {"grid": grid, "samples": len(samples), "right": len(right), "examples": len(examples),
                   "by_instruction": _by_instruction(samples), "tagged_per_budget": _count(tagged, grid),
                   "before_rl": by_budget, "steps": script_args.distill_steps}
         write_json_atomic(str(tmp / "distill.json"), report)
-        shutil.rmtree(tmp / "sft", ignore_errors=True)
         if cache.exists():
             shutil.rmtree(cache)
         tmp.replace(cache)
@@ -347,10 +332,34 @@ def _cached_samples(ctx, rows: list[dict], folder: Path) -> list[dict]:
     if samples is not None:
         logger.info("budget warm start: using the cached samples in %s", cache.path)
         return samples
-    samples = sample_answers(ctx.model, ctx.tokenizer, rows, parse_instructions(a.distill_instructions),
-                             a.distill_samples, a.distill_temperature, ctx.max_new, t.seed)
+    samples = sample_answers(ctx, rows)
     cache.write(samples)
     return samples
+
+
+def _fine_tune(ctx, examples: list[dict], peft_config, out: Path):
+    """The warm start's SFT (TRL SFTTrainer on the LoRA adapter, loss on the answer only); the adapter is saved
+    in `out`. Returns the model with its trained adapter."""
+    import torch
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    script_args, training_args = ctx.script_args, ctx.training_args
+    torch.manual_seed(training_args.seed)
+    config = SFTConfig(
+        output_dir=str(out / "sft"), max_steps=script_args.distill_steps,
+        per_device_train_batch_size=min(16, len(examples)), learning_rate=script_args.distill_learning_rate,
+        lr_scheduler_type="cosine", warmup_steps=max(1, script_args.distill_steps // 20), logging_steps=10,
+        save_strategy="no", report_to="none", seed=training_args.seed, data_seed=training_args.seed,
+        completion_only_loss=True, dataloader_num_workers=0, use_cpu=training_args.use_cpu,
+        bf16=training_args.bf16, gradient_checkpointing=training_args.gradient_checkpointing,
+        max_length=None)
+    trainer = SFTTrainer(model=ctx.model, args=config, train_dataset=Dataset.from_list(examples),
+                         processing_class=ctx.tokenizer, peft_config=peft_config)
+    trainer.train()
+    trainer.model.save_pretrained(out)
+    shutil.rmtree(out / "sft", ignore_errors=True)
+    return trainer.model
 
 
 def _mkdir(path: Path) -> Path:
