@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 from conftest import SMOKE
 
-from train.lr_guard import LRGuard, next_scale
+from train.lr_guard import LRGuard, LRGuardSettings, next_scale
 from train.run import main, parse_args
 
 
@@ -23,7 +23,7 @@ def test_the_guard_scales_the_schedulers_base_rates_after_each_evaluation():
     logged = []
     trainer = SimpleNamespace(lr_scheduler=scheduler, log=logged.append)
     periodic = SimpleNamespace(records=[])
-    guard = LRGuard(trainer, periodic, base_em=1.0, tolerance=0.02)
+    guard = LRGuard(trainer, periodic, base_em=1.0, settings=LRGuardSettings(tolerance=0.02))
     args = SimpleNamespace(output_dir="/nonexistent", should_save=False)
     guard.on_train_begin(args, SimpleNamespace(global_step=0), None)
     for step, em, expected in ((40, 0.95, 0.5), (80, 0.90, 0.25), (120, 0.99, 1.0), (160, 0.97, 0.5)):
@@ -50,3 +50,10 @@ def test_a_guarded_run_saves_the_guard_state_in_its_checkpoints(tiny_base, tmp_p
     assert [h["lr_guard/scale"] for h in history if "lr_guard/scale" in h] == [0.5, 0.25]
     rates = {h["step"]: h["learning_rate"] for h in history if "learning_rate" in h}
     assert rates[3] == pytest.approx(3e-4 * 0.25)  # the rate step 3 trained at: constant schedule, cut twice
+
+
+def test_the_guards_settings_come_from_the_arguments_and_refuse_a_factor_outside_0_1():
+    args = SimpleNamespace(lr_guard_factor=0.25, lr_guard_tolerance=0.05)
+    assert LRGuardSettings.from_args(args) == LRGuardSettings(factor=0.25, tolerance=0.05, min_scale=0.125)
+    with pytest.raises(ValueError, match="lr_guard_factor must lie in"):
+        LRGuardSettings(factor=1.0)

@@ -6,7 +6,7 @@ from rewards.peers import LaserDState
 from train.dual import DualController, DualSettings
 from train.files import COMPLETE_MARKER
 from train.target import TokenTarget
-from train.trainer import REWARD_STATE_FILE, DualControlMixin
+from train.trainer import REWARD_STATE_FILE, DualControlMixin, DualWiring
 
 
 class _NoTRL:
@@ -30,9 +30,9 @@ class _Trainer(DualControlMixin, _NoTRL):
 
 
 def _trainer(out, state):
-    trainer = _Trainer(controller=DualController(DualSettings(mode="budget", target=10.0)),
-                       token_target=TokenTarget(tokens=10.0, base_tokens=20.0), dual_index=None,
-                       em_index=0, reward_states={"laser_d": state})
+    wiring = DualWiring(DualController(DualSettings(mode="budget", target=10.0)),
+                        TokenTarget(tokens=10.0, base_tokens=20.0), dual_index=None, em_index=0)
+    trainer = _Trainer(dual=wiring, reward_states={"laser_d": state})
     trainer.out, trainer.args, trainer.state = str(out), SimpleNamespace(should_save=True), SimpleNamespace(global_step=3)
     return trainer
 

@@ -34,6 +34,24 @@ def next_scale(em: float, reference: float, scale: float, factor: float, toleran
     return 1.0
 
 
+@dataclass(frozen=True)
+class LRGuardSettings:
+    """How hard the guard cuts: × `factor` per evaluation more than `tolerance` below the reference, never below
+    `min_scale`."""
+
+    factor: float = 0.5
+    tolerance: float = 0.02
+    min_scale: float = 0.125
+
+    def __post_init__(self):
+        if not 0 < self.factor < 1:
+            raise ValueError(f"lr_guard_factor must lie in (0, 1), got {self.factor}")
+
+    @classmethod
+    def from_args(cls, script_args) -> LRGuardSettings:
+        return cls(factor=script_args.lr_guard_factor, tolerance=script_args.lr_guard_tolerance)
+
+
 @dataclass
 class LRGuardState:
     scale: float = 1.0
@@ -47,12 +65,9 @@ class LRGuard(Callback):
     It reads the evaluation that `PeriodicEval` appended to its records at this step (so it must be added
     after it), and sets `trainer.lr_scheduler.base_lrs` to the initial rates × scale."""
 
-    def __init__(self, trainer, periodic, base_em: float, floor: float | None = None, factor: float = 0.5,
-                 tolerance: float = 0.02, min_scale: float = 0.125):
-        if not 0 < factor < 1:
-            raise ValueError(f"lr_guard_factor must lie in (0, 1), got {factor}")
-        self.trainer, self.periodic = trainer, periodic
-        self.floor, self.factor, self.tolerance, self.min_scale = floor, factor, tolerance, min_scale
+    def __init__(self, trainer, periodic, base_em: float, floor: float | None = None,
+                 settings: LRGuardSettings = LRGuardSettings()):
+        self.trainer, self.periodic, self.floor, self.settings = trainer, periodic, floor, settings
         self.state = LRGuardState(best_em=base_em)
         self._initial: list[float] | None = None
         self._seen = 0
@@ -85,7 +100,8 @@ class LRGuard(Callback):
         self._seen = len(self.periodic.records)
         em = self.periodic.records[-1]["em"]
         reference = self.floor if self.floor is not None else self.state.best_em
-        scale = next_scale(em, reference, self.state.scale, self.factor, self.tolerance, self.min_scale)
+        g = self.settings
+        scale = next_scale(em, reference, self.state.scale, g.factor, g.tolerance, g.min_scale)
         if scale < self.state.scale:
             self.state.cuts += 1
         self._set_scale(scale)

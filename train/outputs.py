@@ -5,27 +5,34 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 
-def write_outputs(ctx, trainer, run, final, selected, budget_model, allocator=None) -> dict:
-    """Adapter, serving export, summary.json, per-example results, the front (if scheduled), W&B summary."""
-    from peft import PeftModel
+@dataclass
+class Outcome:
+    """What a run produced, for its outputs: the training's timing (`train`), the final val evaluation (served
+    through the allocator when there is one), which weights ship and why (`selected`), the learned budgets and
+    the allocator (None when the run has none)."""
 
-    from train.export import export_model
-    from train.schedule import plot_frontier
-    from train.step_profile import PROFILE_FILE
-    from train.tracking import finish_wandb, wandb_dir
-    from train.files import write_json_atomic
+    run: dict
+    final: dict
+    selected: dict
+    budget_model: object | None = None
+    allocator: object | None = None
+
+
+def build_summary(ctx, trainer, outcome: Outcome) -> dict:
+    """summary.json's content: the base model's figures, the final ones, the constraint, λ, the run's costs and
+    the settings that let `train.evaluate RUN` read the same data."""
+    from train.tracking import wandb_dir
 
     script_args, training_args, schedule, targets = ctx.script_args, ctx.training_args, ctx.schedule, ctx.targets
-    tokenizer, val_rows = ctx.tokenizer, ctx.val_rows
-    out, model = ctx.out, trainer.model
+    run, selected = outcome.run, outcome.selected
     steps_run = max(1, run["steps_run"])
     base = strip(ctx.base) | ({"sampled_em": targets.sampled_em} if targets.sampled_em is not None else {})
     summary = {
         "base": base,
-        "final": strip(final),
+        "final": strip(outcome.final),
         "oracle_mean_tokens": base.get("oracle_mean_tokens"),
         "constraint": {"mode": script_args.constraint, "target": selected.get("target") or (
                            targets.tokens.tokens if schedule else targets.constraint),
@@ -54,20 +61,34 @@ def write_outputs(ctx, trainer, run, final, selected, budget_model, allocator=No
         "max_completion_length": training_args.max_completion_length,
         "base_model": ctx.model_path,
         "wandb_dir": wandb_dir(),
-        "adapter": str(out / "adapter"),
+        "adapter": str(ctx.out / "adapter"),
     }
     if trainer.profile is not None:
         summary["step_profile"] = {"device": str(trainer.accelerator.device), **trainer.profile.summary()}
     if schedule is not None:
         summary["frontier"] = [{k: v for k, v in p.items() if k != "by_difficulty"} for p in schedule.points]
+    return summary
+
+
+def write_outputs(ctx, trainer, outcome: Outcome) -> dict:
+    """Adapter, serving export, summary.json, per-example results, the front (if scheduled), W&B summary."""
+    from peft import PeftModel
+
+    from train.export import export_model
+    from train.files import write_json_atomic
+    from train.schedule import plot_frontier
+    from train.step_profile import PROFILE_FILE
+    from train.tracking import finish_wandb
+
+    summary = build_summary(ctx, trainer, outcome)
+    out, model, tokenizer, final, schedule = ctx.out, trainer.model, ctx.tokenizer, outcome.final, ctx.schedule
     if ctx.state.is_main_process:
         if isinstance(model, PeftModel):
             model.save_pretrained(out / "adapter", save_embedding_layers=False)
             tokenizer.save_pretrained(out / "adapter")
-            if budget_model is not None:
-                budget_model.save(out / "adapter")
-            if allocator is not None:
-                allocator.save(out / "adapter")
+            for extra in (outcome.budget_model, outcome.allocator):  # served beside the adapter
+                if extra is not None:
+                    extra.save(out / "adapter")
             # the serving export, from the model in memory (nothing reread): checked, atomic, with its model card
             summary["export"] = str(export_model(model, tokenizer, dict(summary), out / "adapter", out / "export",
                                                  overwrite=True))
@@ -75,11 +96,11 @@ def write_outputs(ctx, trainer, run, final, selected, budget_model, allocator=No
         if "step_profile" in summary:
             write_json_atomic(str(out / PROFILE_FILE), summary["step_profile"])
         if schedule is not None and schedule.points:
-            plot_frontier(schedule.points, out / "frontier.png", f"{script_args.task}: one scheduled run")
+            plot_frontier(schedule.points, out / "frontier.png", f"{ctx.script_args.task}: one scheduled run")
         (out / "val_completions.json").write_text(json.dumps(final["completions"], indent=1))  # every val row, in order
         # Per val prompt, for paired comparisons of two runs (launch/compare.py, train/ab_test.py).
         write_json_atomic(str(out / "val_per_example.json"), {
-            "prompts": [r["prompt"] for r in val_rows], "difficulty": [r.get("difficulty") for r in val_rows],
+            "prompts": [r["prompt"] for r in ctx.val_rows], "difficulty": [r.get("difficulty") for r in ctx.val_rows],
             **final["per_example"]})
         finish_wandb(summary)
         print_summary(summary)

@@ -4,6 +4,7 @@ stopping by the rule of train/selection.py."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from train.callback import Callback
 from train.generation import evaluate
@@ -36,6 +37,21 @@ class ValEvaluation:
         return result
 
 
+@dataclass(frozen=True)
+class EarlyStopping:
+    """When the periodic evaluation stops a run: after `patience` settled evaluations (0: never), the patience
+    adapted to the run up to `max_patience` when `adaptive` (train/selection.py)."""
+
+    patience: int = 0
+    adaptive: bool = False
+    max_patience: int = 0
+
+    @classmethod
+    def from_args(cls, script_args) -> EarlyStopping:
+        return cls(script_args.early_stopping_patience, script_args.early_stopping_adaptive,
+                   script_args.early_stopping_max_patience)
+
+
 class PeriodicEval(Callback):
     """A TrainerCallback (duck-typed, added with `trainer.add_callback`) that evaluates greedily on val every
     `every` optimizer steps, logs EM and tokens overall and per difficulty level, and — given a selection
@@ -43,11 +59,10 @@ class PeriodicEval(Callback):
     trainer's best checkpoint) and stops training once λ and the val metrics have settled for `patience`
     evaluations (`train/selection.py`)."""
 
-    def __init__(self, trainer, val: ValEvaluation, every: int, rule: SelectionRule | None = None, patience: int = 0,
-                 adaptive: bool = False, max_patience: int = 0):
-        self.trainer, self.val, self.every = trainer, val, every
-        self.rule, self.patience = rule, patience
-        self.adaptive, self.max_patience = adaptive, max_patience
+    def __init__(self, trainer, val: ValEvaluation, every: int, rule: SelectionRule | None = None,
+                 stopping: EarlyStopping = EarlyStopping()):
+        self.trainer, self.val, self.every, self.rule = trainer, val, every, rule
+        self.patience, self.adaptive, self.max_patience = stopping.patience, stopping.adaptive, stopping.max_patience
         self.records: list[dict] = []  # {step, em, mean_tokens, lambda}, one per evaluation
         self.stopped_early_at: int | None = None
 

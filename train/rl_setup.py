@@ -70,14 +70,10 @@ def build_trainer(ctx: RunContext, controller, rewards, budget_model):
     at 0: λ scales it) and, under a schedule, the stages' total steps."""
     from trl import get_peft_config
 
-    from train.periodic_eval import PeriodicEval, ValEvaluation
-    from train.schedule import StageCallback
-    from train.selection import SelectionRule
     from train.tracking import guard_wandb_callbacks
-    from train.trainer import TRAINERS
+    from train.trainer import TRAINERS, DualWiring
 
-    script_args, model_args, base, schedule = ctx.script_args, ctx.model_args, ctx.base, ctx.schedule
-    tokenizer, val_rows = ctx.tokenizer, ctx.val_rows
+    script_args, model_args, schedule = ctx.script_args, ctx.model_args, ctx.schedule
     names = [r.name for r in rewards]
     training_args = copy.copy(ctx.training_args)
     training_args.reward_weights = [0.0 if r.dual else float(r.weight) for r in rewards]
@@ -90,16 +86,13 @@ def build_trainer(ctx: RunContext, controller, rewards, budget_model):
         reward_funcs=[r.func for r in rewards],
         args=training_args,
         train_dataset=ctx.task.rl_dataset(ctx.train_rows),
-        processing_class=tokenizer,
+        processing_class=ctx.tokenizer,
         peft_config=None if is_peft(ctx.model) else get_peft_config(model_args),  # a warm start's adapter: continued
-        controller=controller,
-        token_target=ctx.targets.tokens,
-        dual_index=next((i for i, r in enumerate(rewards) if r.dual), None),
-        em_index=names.index("exact_match"),
+        dual=DualWiring(controller, ctx.targets.tokens, dual_index=next((i for i, r in enumerate(rewards) if r.dual), None),
+                        em_index=names.index("exact_match"), measure=script_args.dual_measure,
+                        trace=script_args.dual_trace),
         budget_model=budget_model,
         reward_states={r.name: r.state for r in rewards if r.state is not None},
-        measure=script_args.dual_measure,
-        trace=script_args.dual_trace,
         lora_plus_ratio=script_args.lora_plus_ratio,
         layer_lr_decay=script_args.layer_lr_decay,
     )
@@ -112,27 +105,36 @@ def build_trainer(ctx: RunContext, controller, rewards, budget_model):
         cuda = trainer.accelerator.device.type == "cuda"
         trainer.enable_profile(StepProfile(sync=torch.cuda.synchronize if cuda else None,
                                            warmup=generation_cycle(training_args)))
+    periodic, rule = attach_evaluation(ctx, trainer)
+    return trainer, periodic, rule
+
+
+def attach_evaluation(ctx: RunContext, trainer):
+    """The callbacks that watch val during training: the periodic evaluation with its selection rule and early
+    stopping, the LR guard, the schedule's stages. Returns (the periodic evaluation, the selection rule or None)."""
+    from train.periodic_eval import EarlyStopping, PeriodicEval, ValEvaluation
+    from train.schedule import StageCallback
+    from train.selection import SelectionRule
+
+    script_args, base, schedule = ctx.script_args, ctx.base, ctx.schedule
     # Selection: highest EM within T (budget), fewest tokens at EM >= F (em_floor), highest EM (none). A schedule
     # ships its own stage instead.
     rule = None
     if script_args.select_checkpoint and schedule is None and not script_args.budget_conditioned:
         # (a budget-conditioned run ships its last step: untagged val answers say nothing of budget keeping)
         rule = SelectionRule(script_args.constraint, ctx.targets.constraint, script_args.selection_tolerance)
-    val = ValEvaluation(tokenizer, val_rows, ctx.max_new)  # one greedy val evaluation per step, shared
-    periodic = PeriodicEval(trainer, val, script_args.eval_every, rule,
-                            script_args.early_stopping_patience, script_args.early_stopping_adaptive,
-                            script_args.early_stopping_max_patience)
+    val = ValEvaluation(ctx.tokenizer, ctx.val_rows, ctx.max_new)  # one greedy val evaluation per step, shared
+    periodic = PeriodicEval(trainer, val, script_args.eval_every, rule, EarlyStopping.from_args(script_args))
     if script_args.eval_every:
         trainer.add_callback(periodic)
     if script_args.lr_guard:  # after `periodic`: it reads the evaluation made at the same step
-        from train.lr_guard import LRGuard
+        from train.lr_guard import LRGuard, LRGuardSettings
 
         floor = ctx.targets.constraint if script_args.constraint == "em_floor" else None
-        trainer.add_callback(LRGuard(trainer, periodic, base["em"], floor, script_args.lr_guard_factor,
-                                     script_args.lr_guard_tolerance))
+        trainer.add_callback(LRGuard(trainer, periodic, base["em"], floor, LRGuardSettings.from_args(script_args)))
     if schedule is not None:
         trainer.add_callback(StageCallback(trainer, schedule, base["mean_tokens"], val))
-    return trainer, periodic, rule
+    return periodic, rule
 
 
 def is_peft(model) -> bool:

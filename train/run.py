@@ -21,7 +21,7 @@ from typing import Any
 
 from train import tasks
 from train.allocator_stage import fit_allocator
-from train.outputs import write_outputs
+from train.outputs import Outcome, write_outputs
 from train.rl_setup import build_controller, build_rewards, build_trainer
 from train.target import Targets, compute_targets, constraint_value
 
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
     allocator = None
     if isinstance(ctx.task, tasks.BudgetConditioned):  # a budget-conditioned policy: served through its allocator at T
         final, allocator = fit_allocator(ctx, trainer.model, final)
-    return write_outputs(ctx, trainer, run, final, selected, budget_model, allocator)
+    return write_outputs(ctx, trainer, Outcome(run, final, selected, budget_model, allocator))
 
 
 # -- the stages ---------------------------------------------------------------------------------------------

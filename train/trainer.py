@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import time
+from dataclasses import dataclass
 
 import torch
 from accelerate.utils import gather_object
@@ -108,34 +109,37 @@ class StepProfileMixin:
             return super().compute_loss(*args, **kwargs)
 
 
+@dataclass(frozen=True)
+class DualWiring:
+    """What the controller is wired to: the controller, T, which reward's weight is −λ (`dual_index`, None: none)
+    and which is exact match (`em_index`), what length it measures in budget mode (`measure`: sampled or greedy),
+    and whether each step is traced per process (`trace`)."""
+
+    controller: DualController
+    token_target: TokenTarget
+    dual_index: int | None
+    em_index: int
+    measure: str = "sampled"
+    trace: bool = True
+
+
 class DualControlMixin:
     """Adds a `DualController` to a TRL online trainer (GRPO or RLOO): λ, the measurement it needs (sampled or
     greedy), the learned budgets it feeds, and their checkpoint state. Its reward timing uses `_part` from
     `StepProfileMixin`, which comes after it in the trainers' bases."""
 
-    def __init__(
-        self,
-        *args,
-        controller: DualController,
-        token_target: TokenTarget,
-        dual_index: int | None,
-        em_index: int,
-        budget_model: BudgetModel | None = None,
-        reward_states: dict | None = None,
-        measure: str = "sampled",
-        trace: bool = True,
-        **kwargs,
-    ):
+    def __init__(self, *args, dual: DualWiring, budget_model: BudgetModel | None = None,
+                 reward_states: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.trace = trace  # one line per step and process in dual_trace/ (distributed runs are checked with it)
-        self.measure = measure  # budget mode: hold the sampled or the served (greedy) length at T
+        self.trace = dual.trace  # one line per step and process in dual_trace/ (distributed runs are checked with it)
+        self.measure = dual.measure  # budget mode: hold the sampled or the served (greedy) length at T
         self._step_prompts: list = []  # this optimizer step's distinct prompts (greedy measurement)
-        self.controller = controller
-        self.token_target = token_target  # T (train/target.py): the budget-mode controller, budgets and penalties read it
+        self.controller = dual.controller
+        self.token_target = dual.token_target  # T (train/target.py): the budget-mode controller, budgets, penalties
         self.budget_model = budget_model
         self.reward_states = reward_states or {}  # name -> memory of a stateful reward (e.g. LASER-D's windows)
-        self.dual_index = dual_index  # which reward function's weight is −λ (None: no controlled reward)
-        self.em_index = em_index  # which reward function is exact match (the accuracy measurement)
+        self.dual_index = dual.dual_index  # which reward function's weight is −λ (None: no controlled reward)
+        self.em_index = dual.em_index  # which reward function is exact match (the accuracy measurement)
         # [sum tokens, sum EM, completions, completions within their row's token_budget (adherence mode)]
         self._dual_window = torch.zeros(4, dtype=torch.float64)
         self._tokens_ema: float | None = None  # smoothed mean completion tokens (the em_floor budget level)
