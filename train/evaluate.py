@@ -5,6 +5,7 @@ train/generation.py (generation and metrics), train/served_eval.py (through an a
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from train.generation import evaluate, fold_report
 from train.preflight import preflight_report, preview_rows, print_preflight, write_preflight_rows
@@ -113,14 +114,21 @@ def cli(argv: list[str] | None = None) -> int:
         return 2
 
 
+@dataclass
+class LoadedModel:
+    """One model the CLI evaluates: the weights (with the run's adapter, if any), its tokenizer, the adapter's
+    folder (its allocator.json beside it) and the run's summary."""
+
+    name: str
+    base_path: str
+    model: object
+    tokenizer: object
+    adapter: str | None
+    summary: dict
+
+
 def _run_cli(args) -> int:
-    import json
     from pathlib import Path
-
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from train.ab_test import paired_bootstrap
 
     specs = [s for s in args.models if s != "base"]
     resolved = {s: _resolve(s, args.model) for s in specs}  # run/adapter → (base model, adapter, summary)
@@ -132,54 +140,87 @@ def _run_cli(args) -> int:
     task, task_name = _task(args, summary)
     rows = task.load(seed, args.val_size or summary.get("val_size"), args.data_path)[1] if args.split == "val" else task.test_rows(seed, args.data_path)
     rows = rows[: args.size] if args.size else rows
-
     results = {}
     for spec in args.models:
-        base_path, adapter, _ = resolved[spec]
-        tokenizer = AutoTokenizer.from_pretrained(adapter or base_path)
-        from train.tasks.dataset import prompts_for
+        loaded, rows = _load(spec, resolved[spec], rows)
+        results[spec if spec not in results else f"{spec}#2"] = _evaluate_one(loaded, rows, args, max_new)
+    report, examples = _report(results, rows, args, {"task": task_name, "split": args.split, "n": len(rows),
+                                                     "seed": seed, "max_new_tokens": max_new})
+    out = Path(args.out) if args.out else Path(specs[0] if specs else ".") / f"eval_{args.split}.json"
+    _write_and_print(report, examples, args, out)
+    return 0
 
-        rows = prompts_for(tokenizer, rows)
-        model = AutoModelForCausalLM.from_pretrained(base_path)
-        if adapter:
-            model = PeftModel.from_pretrained(model, adapter)
-        entry = {"base_model": base_path, "adapter": adapter, "greedy": evaluate(model, tokenizer, rows, max_new, desc=spec)}
-        if adapter and (args.budget or args.budget_ratio):
-            entry["served"] = _serve(model, tokenizer, rows, adapter, resolved[spec][2], args, max_new)
-        if adapter and args.front:
-            from train.front import run_front
 
-            png = Path(args.out).with_suffix(".png") if args.out else Path(spec) / f"front_{args.split}.png"
-            entry["front"] = run_front(model, tokenizer, rows, adapter, resolved[spec][2], max_new, png)
-        if args.num_beams > 1:
-            entry[f"beam{args.num_beams}"] = evaluate(model, tokenizer, rows, max_new, desc=spec, num_beams=args.num_beams)
-        if args.temperature is not None:
-            entry["sampled"] = evaluate(model, tokenizer, rows, max_new, desc=spec, temperature=args.temperature)
-        if args.samples > 1:
-            entry[f"vote{args.samples}"] = evaluate(model, tokenizer, rows, max_new, desc=spec,
-                                                    temperature=args.temperature, samples=args.samples)
-        results[spec if spec not in results else f"{spec}#2"] = entry
+def _load(spec: str, resolved: tuple, rows: list[dict]) -> tuple[LoadedModel, list[dict]]:
+    """The model `spec` names, and the rows' prompts as its tokenizer renders them."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    report = {"task": task_name, "split": args.split, "n": len(rows), "seed": seed, "max_new_tokens": max_new,
-              "models": {}, "ab_test": {}}
+    from train.tasks.dataset import prompts_for
+
+    base_path, adapter, summary = resolved
+    tokenizer = AutoTokenizer.from_pretrained(adapter or base_path)
+    model = AutoModelForCausalLM.from_pretrained(base_path)
+    if adapter:
+        model = PeftModel.from_pretrained(model, adapter)
+    return LoadedModel(spec, base_path, model, tokenizer, adapter, summary), prompts_for(tokenizer, rows)
+
+
+def _evaluate_one(loaded: LoadedModel, rows: list[dict], args, max_new: int) -> dict:
+    """Every evaluation the flags ask of one model: greedy always; served through its allocator, the front,
+    beam search, sampling and majority vote when asked."""
+    from pathlib import Path
+
+    model, tokenizer, spec = loaded.model, loaded.tokenizer, loaded.name
+    entry = {"base_model": loaded.base_path, "adapter": loaded.adapter, "greedy": evaluate(model, tokenizer, rows, max_new, desc=spec)}
+    if loaded.adapter and (args.budget or args.budget_ratio):
+        entry["served"] = _serve(loaded, rows, args, max_new)
+    if loaded.adapter and args.front:
+        from train.front import run_front
+
+        png = Path(args.out).with_suffix(".png") if args.out else Path(spec) / f"front_{args.split}.png"
+        entry["front"] = run_front(loaded, rows, max_new, png)
+    if args.num_beams > 1:
+        entry[f"beam{args.num_beams}"] = evaluate(model, tokenizer, rows, max_new, desc=spec, num_beams=args.num_beams)
+    if args.temperature is not None:
+        entry["sampled"] = evaluate(model, tokenizer, rows, max_new, desc=spec, temperature=args.temperature)
+    if args.samples > 1:
+        entry[f"vote{args.samples}"] = evaluate(model, tokenizer, rows, max_new, desc=spec,
+                                                temperature=args.temperature, samples=args.samples)
+    return entry
+
+
+def _report(results: dict, rows: list[dict], args, header: dict) -> tuple[dict, list]:
+    """The JSON report: each model's figures per mode (folds when asked), the paired A/B test of two models and
+    the preflight of the first; and the preflight's example rows."""
+    from train.ab_test import paired_bootstrap
+
+    report = {**header, "models": {}, "ab_test": {}}
     for name, entry in results.items():
         report["models"][name] = {k: {m: v for m, v in r.items() if m not in ("completions", "per_example")}
                                   for k, r in entry.items() if isinstance(r, dict)}
         if args.folds:
             for mode, r in entry.items():
                 if isinstance(r, dict) and "per_example" in r and not (mode == "served" and args.stream):
-                    report["models"][name][mode]["folds"] = fold_report(rows, r["per_example"], args.folds, seed)
+                    report["models"][name][mode]["folds"] = fold_report(rows, r["per_example"], args.folds,
+                                                                        header["seed"])
     if len(results) == 2:
         (name_a, a), (name_b, b) = results.items()
         for mode in a:
             if mode in b and isinstance(a[mode], dict) and "per_example" in a[mode]:
                 pa, pb = a[mode]["per_example"], b[mode]["per_example"]
                 report["ab_test"][mode] = {"a": name_a, "b": name_b, **paired_bootstrap(
-                    pa["correct"], pb["correct"], pa["tokens"], pb["tokens"], n_boot=args.n_boot, seed=seed)}
+                    pa["correct"], pb["correct"], pa["tokens"], pb["tokens"], n_boot=args.n_boot, seed=header["seed"])}
     first = next(iter(results.values()))["greedy"]
     examples = preview_rows(first, rows)
-    report["preflight"] = preflight_report(first, rows, examples, max_new)
-    out = Path(args.out) if args.out else Path(specs[0] if specs else ".") / f"eval_{args.split}.json"
+    report["preflight"] = preflight_report(first, rows, examples, header["max_new_tokens"])
+    return report, examples
+
+
+def _write_and_print(report: dict, examples: list, args, out) -> None:
+    import json
+    from pathlib import Path
+
     out.write_text(json.dumps(report, indent=1))
     rows_out = Path(args.rows_out) if args.rows_out else out.with_name(out.stem + "_rows.jsonl")
     write_preflight_rows(rows_out, examples)
@@ -196,17 +237,16 @@ def _run_cli(args) -> int:
     print(f"\nwrote {out} and {rows_out}")
     if args.report_to == "wandb":
         _log_wandb(report, out.parent)
-    return 0
 
 
-def _serve(model, tokenizer, rows, adapter: str, summary: dict, args, max_new: int) -> dict:
+def _serve(loaded: LoadedModel, rows: list[dict], args, max_new: int) -> dict:
     """The run as served through its allocator at --budget (or --budget_ratio × its base tokens)."""
     from train.allocator import Allocator
 
-    allocator = Allocator.load(adapter)
-    target = args.budget or args.budget_ratio * summary["base"]["mean_tokens"]
+    allocator = Allocator.load(loaded.adapter)
+    target = args.budget or args.budget_ratio * loaded.summary["base"]["mean_tokens"]
     allocator.set_target(target)
-    result = evaluate_allocated(model, tokenizer, rows, allocator, max_new, stream=args.stream)
+    result = evaluate_allocated(loaded.model, loaded.tokenizer, rows, allocator, max_new, stream=args.stream)
     result["target"], result["mu"] = target, result["plan"]["mu"] if not args.stream else allocator.mu
     print(f"served at T = {target:.1f}: EM {result['em']:.3f}, {result['mean_tokens']:.1f} tokens, adherence "
           f"{result['adherence']:.3f}, μ {result['mu']:.4f}" + (

@@ -126,16 +126,18 @@ def plot_front(report: dict, path) -> None:
     plt.close(fig)
 
 
-def run_front(model, tokenizer, rows: list[dict], adapter: str, summary: dict, max_new: int, out_png) -> dict:
-    """The sweep (`budget_records`), the table and the plot for one run's adapter (its allocator.json beside it)."""
+def run_front(loaded, rows: list[dict], max_new: int, out_png) -> dict:
+    """The sweep (`budget_records`), the table and the plot for one run's adapter (its allocator.json beside it);
+    `loaded`: the model, tokenizer, adapter folder and summary (`train.evaluate.LoadedModel`)."""
     from train.allocator import Allocator
     from train.budget_statement import BudgetStatement
     from train.served_eval import budget_records
 
-    allocator = Allocator.load(adapter)
+    allocator = Allocator.load(loaded.adapter)
     statement = BudgetStatement(allocator.tag, allocator.tag_unit)
-    records = budget_records(model, tokenizer, rows, allocator.grid, statement.state, max_new, desc="front sweep")
-    report = front(records, rows, allocator, summary["base"])
+    records = budget_records(loaded.model, loaded.tokenizer, rows, allocator.grid, statement.state, max_new,
+                             desc="front sweep")
+    report = front(records, rows, allocator, loaded.summary["base"])
     sweep = Path(out_png).with_name(Path(out_png).stem + "_sweep.jsonl")  # served figures at any T, no generation
     sweep.write_text("".join(json.dumps(r) + "\n" for r in records))
     report["sweep"] = str(sweep)
