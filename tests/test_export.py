@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from peft import LoraConfig
 
-from train.export import ExportError, check_vllm_rules, export, main
+from train.export import ExportError, ExportOptions, check_vllm_rules, export, main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,7 +74,7 @@ def test_export_never_overwrites_without_being_told(exported):
         export(run_dir, out)
     assert main([str(run_dir), "--out", str(out)]) == 2
     assert (out / "adapter_model.safetensors").read_bytes() == before
-    export(run_dir, out, overwrite=True)
+    export(run_dir, out, ExportOptions(overwrite=True))
     assert (out / "adapter_model.safetensors").exists()
 
 

@@ -21,6 +21,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -132,9 +133,18 @@ def model_card(summary: dict, name: str, rank: int, merged: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def export(run_dir: str | os.PathLike, out: str | os.PathLike, merge: bool = False, overwrite: bool = False,
-           max_lora_rank: int = 64, adapter_subdir: str = "adapter", step: int | None = None,
-           budget: float | None = None) -> Path:
+@dataclass(frozen=True)
+class ExportOptions:
+    """How an export is written: also a merged full model (`merge`), over an existing export (`overwrite`), and
+    the highest LoRA rank the server takes (`max_lora_rank`, vLLM's --max-lora-rank)."""
+
+    merge: bool = False
+    overwrite: bool = False
+    max_lora_rank: int = 64
+
+
+def export(run_dir: str | os.PathLike, out: str | os.PathLike, options: ExportOptions = ExportOptions(),
+           adapter_subdir: str = "adapter", step: int | None = None, budget: float | None = None) -> Path:
     """Export `run_dir/adapter` (+ summary) to `out`; returns `out`. Raises ExportError with the reason.
     With `step` or `budget`, the stage of a budget-schedule run that `front_point` picks instead."""
     from peft import PeftConfig, PeftModel
@@ -150,28 +160,29 @@ def export(run_dir: str | os.PathLike, out: str | os.PathLike, merge: bool = Fal
                    "final": {"em": point["em"], "mean_tokens": point["mean_tokens"]},
                    "constraint": {**summary.get("constraint", {}), "target": point["target"]}}
     adapter_dir = run_dir / adapter_subdir
-    if out.exists() and not overwrite:
+    if out.exists() and not options.overwrite:
         raise ExportError(f"{out} already exists; pass --overwrite to replace it")
     if not (adapter_dir / "adapter_config.json").exists():
         raise ExportError(f"no LoRA adapter at {adapter_dir} (expected adapter_config.json): is {run_dir} a Terse run?")
 
-    check_vllm_rules(PeftConfig.from_pretrained(adapter_dir), max_lora_rank)  # before anything is loaded or written
+    check_vllm_rules(PeftConfig.from_pretrained(adapter_dir), options.max_lora_rank)  # before anything is loaded or written
     tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
     base = AutoModelForCausalLM.from_pretrained(PeftConfig.from_pretrained(adapter_dir).base_model_name_or_path)
     model = PeftModel.from_pretrained(base, adapter_dir)
-    return export_model(model, tokenizer, summary, adapter_dir, out, merge, overwrite, max_lora_rank)
+    return export_model(model, tokenizer, summary, adapter_dir, out, options)
 
 
-def export_model(model, tokenizer, summary: dict, adapter_dir: Path, out: Path, merge: bool = False,
-                 overwrite: bool = False, max_lora_rank: int = 64) -> Path:
+def export_model(model, tokenizer, summary: dict, adapter_dir: Path, out: Path,
+                 options: ExportOptions = ExportOptions()) -> Path:
     """The export of a PEFT model already in memory (the run's own, at its end: nothing is read back from disk);
     `adapter_dir` holds the files saved beside its adapter (budget model, allocator). Written to a temporary
     folder and swapped into `out` only once checked."""
     from peft import PeftConfig
 
     peft_config = model.peft_config["default"]
+    merge, max_lora_rank = options.merge, options.max_lora_rank
     check_vllm_rules(peft_config, max_lora_rank)  # before anything is written
-    if out.exists() and not overwrite:
+    if out.exists() and not options.overwrite:
         raise ExportError(f"{out} already exists; pass --overwrite to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
@@ -217,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.time()
     try:
-        out = export(args.run_dir, args.out, merge=args.merge, overwrite=args.overwrite, max_lora_rank=args.max_lora_rank,
+        out = export(args.run_dir, args.out, ExportOptions(args.merge, args.overwrite, args.max_lora_rank),
                      step=args.step, budget=args.budget)
     except ExportError as err:
         print(f"export failed: {err}", file=sys.stderr)

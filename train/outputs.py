@@ -74,7 +74,7 @@ def write_outputs(ctx, trainer, outcome: Outcome) -> dict:
     """Adapter, serving export, summary.json, per-example results, the front (if scheduled), W&B summary."""
     from peft import PeftModel
 
-    from train.export import export_model
+    from train.export import ExportOptions, export_model
     from train.files import write_json_atomic
     from train.schedule import plot_frontier
     from train.step_profile import PROFILE_FILE
@@ -91,7 +91,7 @@ def write_outputs(ctx, trainer, outcome: Outcome) -> dict:
                     extra.save(out / "adapter")
             # the serving export, from the model in memory (nothing reread): checked, atomic, with its model card
             summary["export"] = str(export_model(model, tokenizer, dict(summary), out / "adapter", out / "export",
-                                                 overwrite=True))
+                                                 ExportOptions(overwrite=True)))
         write_json_atomic(str(out / "summary.json"), summary)
         if "step_profile" in summary:
             write_json_atomic(str(out / PROFILE_FILE), summary["step_profile"])

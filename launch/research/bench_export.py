@@ -21,7 +21,7 @@ def main() -> None:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from train.base_model import build_tokenizer
-    from train.export import export
+    from train.export import ExportOptions, export
     from train.tasks import arith
 
     torch.manual_seed(0)
@@ -43,7 +43,7 @@ def main() -> None:
         figures = {}
         for merge in (False, True):
             started = time.perf_counter()
-            export(run, tmp / f"export-{merge}", merge=merge)
+            export(run, tmp / f"export-{merge}", ExportOptions(merge=merge))
             figures[merge] = time.perf_counter() - started
         size = sum(f.stat().st_size for f in (tmp / "export-False").glob("adapter_model.safetensors")) / 2**20
         print(f"model {params / 1e6:.1f}M params, LoRA r=16 on all linear layers ({size:.1f} MiB adapter)")
