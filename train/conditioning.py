@@ -229,16 +229,15 @@ def gold_answers(tokenizer, rows: list[dict]) -> list[dict]:
 def sample_answers(ctx, rows: list[dict]) -> list[dict]:
     """The base model's sampled answers: every row × instruction (`distill_instructions`, the plain prompt first) ×
     sample (`distill_samples`, at `distill_temperature`, seeded by the run's seed), scored by the row's check."""
-    from train.generation import generate, is_right
+    from train.generation import Decoding, generate, is_right
 
     a, seed = ctx.script_args, ctx.training_args.seed
     out = []
     for i, instruction in enumerate(parse_instructions(a.distill_instructions)):
         prompts = [instructed(r["prompt"], instruction) for r in rows]
         for k in range(a.distill_samples):
-            texts, lengths, truncated = generate(ctx.model, ctx.tokenizer, prompts, ctx.max_new,
-                                                 temperature=a.distill_temperature, seed=seed * 1000 + i * 100 + k,
-                                                 desc=f"distill {i}.{k}")
+            decoding = Decoding(ctx.max_new, temperature=a.distill_temperature, seed=seed * 1000 + i * 100 + k)
+            texts, lengths, truncated = generate(ctx.model, ctx.tokenizer, prompts, decoding, desc=f"distill {i}.{k}")
             for row, text, n, cut in zip(rows, texts, lengths, truncated, strict=True):
                 out.append({"prompt": row["prompt"], "completion": text, "tokens": n,
                             "correct": (not cut) and is_right(text, row), "instruction": instruction})

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from train.generation import evaluate, fold_report
+from train.generation import Decoding, evaluate, fold_report
 from train.preflight import preflight_report, preview_rows, print_preflight, write_preflight_rows
 from train.served_eval import evaluate_allocated
 from train.tasks.dataset import DataSpec
@@ -181,12 +181,13 @@ def _evaluate_one(loaded: LoadedModel, rows: list[dict], args, max_new: int) -> 
         png = Path(args.out).with_suffix(".png") if args.out else Path(spec) / f"front_{args.split}.png"
         entry["front"] = run_front(loaded, rows, max_new, png)
     if args.num_beams > 1:
-        entry[f"beam{args.num_beams}"] = evaluate(model, tokenizer, rows, max_new, desc=spec, num_beams=args.num_beams)
+        entry[f"beam{args.num_beams}"] = evaluate(model, tokenizer, rows, Decoding(max_new, num_beams=args.num_beams),
+                                                  desc=spec)
     if args.temperature is not None:
-        entry["sampled"] = evaluate(model, tokenizer, rows, max_new, desc=spec, temperature=args.temperature)
+        entry["sampled"] = evaluate(model, tokenizer, rows, Decoding(max_new, temperature=args.temperature), desc=spec)
     if args.samples > 1:
-        entry[f"vote{args.samples}"] = evaluate(model, tokenizer, rows, max_new, desc=spec,
-                                                temperature=args.temperature, samples=args.samples)
+        entry[f"vote{args.samples}"] = evaluate(model, tokenizer, rows, Decoding(
+            max_new, temperature=args.temperature, samples=args.samples), desc=spec)
     return entry
 
 

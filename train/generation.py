@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
+from dataclasses import dataclass, replace
 
 import torch
 from tqdm.auto import tqdm
@@ -32,22 +33,47 @@ def completion_ids(ids: list[int], eos_token_id: int | None, pad_token_id: int |
     return [i for i in ids if i != pad_token_id], True
 
 
+@dataclass(frozen=True)
+class Decoding:
+    """How completions are drawn, each at most `max_new_tokens`: greedy (the default), beam search (`num_beams` >
+    1), sampled at `temperature` from `seed`, or — `evaluate` only — a majority vote over `samples` draws.
+
+    >>> Decoding.of(64) == Decoding(64)
+    True
+    >>> Decoding(64, temperature=0.7, seed=3).sampling()
+    {'do_sample': True, 'temperature': 0.7, 'top_k': 0}
+    """
+
+    max_new_tokens: int
+    temperature: float | None = None
+    seed: int = 0
+    num_beams: int = 1
+    samples: int = 1
+
+    @classmethod
+    def of(cls, decoding: Decoding | int) -> Decoding:
+        """A bare number is greedy decoding with that cap (what most callers ask for)."""
+        return decoding if isinstance(decoding, Decoding) else cls(int(decoding))
+
+    def sampling(self) -> dict:
+        """`model.generate`'s sampling arguments."""
+        if self.temperature is None:
+            return {"do_sample": False, "num_beams": self.num_beams}
+        return {"do_sample": True, "temperature": self.temperature, "top_k": 0}
+
+
 @torch.no_grad()
-def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int = 128, desc="eval",
-             temperature: float | None = None, seed: int = 0, num_beams: int = 1):
-    """Completions (greedy, beam search with `num_beams` > 1, or sampled at `temperature` with a fixed seed):
-    (texts, token counts, truncated flags), in prompt order."""
+def generate(model, tokenizer, prompts: list[str], decoding: Decoding | int, batch_size: int = 128, desc="eval"):
+    """Completions drawn by `decoding` (a number: greedy with that cap): (texts, token counts, truncated flags), in
+    prompt order."""
+    decoding = Decoding.of(decoding)
     was_training = model.training
     model.eval()
     tokenizer.padding_side = "left"
     texts, lengths, truncated = [], [], []
     device = next(model.parameters()).device
-    if temperature is None:
-        sampling = {"do_sample": False, "num_beams": num_beams}
-    else:
-        sampling = {"do_sample": True, "temperature": temperature, "top_k": 0}
-    if temperature is not None:
-        torch.manual_seed(seed)
+    if decoding.temperature is not None:
+        torch.manual_seed(decoding.seed)
     if prompts and not isinstance(prompts[0], str):  # chat messages: the model's own template
         prompts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
         encode = {"add_special_tokens": False}
@@ -57,8 +83,8 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_si
         batch = tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True, **encode).to(device)
         out = model.generate(
             **batch,
-            max_new_tokens=max_new_tokens,
-            **sampling,
+            max_new_tokens=decoding.max_new_tokens,
+            **decoding.sampling(),
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=tokenizer.eos_token_id,
         )
@@ -71,23 +97,22 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_si
     return texts, lengths, truncated
 
 
-def evaluate(model, tokenizer, rows: list[dict], max_new_tokens: int, desc="eval", temperature=None,
-             num_beams: int = 1, samples: int = 1, batch_size: int = 128) -> dict:
-    """EM, mean tokens, tokens ÷ oracle and truncation rate, overall and per difficulty: greedy, beam search
-    (`num_beams` > 1), one sample at `temperature`, or with `samples` > 1 a majority vote over that many
-    samples per prompt (its tokens are all the samples' tokens together: what the vote costs to serve)."""
+def evaluate(model, tokenizer, rows: list[dict], decoding: Decoding | int, desc="eval", batch_size: int = 128) -> dict:
+    """EM, mean tokens, tokens ÷ oracle and truncation rate, overall and per difficulty, of the completions drawn
+    by `decoding` (a number: greedy with that cap); with `samples` > 1 a majority vote over that many samples per
+    prompt (its tokens are all the samples' tokens together: what the vote costs to serve)."""
+    decoding = Decoding.of(decoding)
     prompts = [r["prompt"] for r in rows]
-    if samples > 1:
-        if temperature is None:
+    if decoding.samples > 1:
+        if decoding.temperature is None:
             raise ValueError("a majority vote over samples needs a sampling temperature")
-        drawn = [generate(model, tokenizer, prompts, max_new_tokens, desc=f"{desc} sample {k + 1}/{samples}",
-                          temperature=temperature, seed=k) for k in range(samples)]
+        drawn = [generate(model, tokenizer, prompts, replace(decoding, seed=k, samples=1),
+                          desc=f"{desc} sample {k + 1}/{decoding.samples}") for k in range(decoding.samples)]
         texts = [majority_answer([d[0][i] for d in drawn], rows[i].get("answer_check")) for i in range(len(rows))]
         lengths = [sum(d[1][i] for d in drawn) for i in range(len(rows))]
         truncated = [any(d[2][i] for d in drawn) for i in range(len(rows))]
     else:
-        texts, lengths, truncated = generate(model, tokenizer, prompts, max_new_tokens, desc=desc,
-                                             temperature=temperature, num_beams=num_beams, batch_size=batch_size)
+        texts, lengths, truncated = generate(model, tokenizer, prompts, decoding, batch_size=batch_size, desc=desc)
     correct = [is_right(t, r) for t, r in zip(texts, rows, strict=True)]
     result = summarise(rows, correct, lengths, truncated)
     result.update(text_figures(texts, rows))

@@ -83,15 +83,15 @@ def compute_targets(ctx) -> Targets:
     """T or F once, for every stage that needs it. In em_floor mode the controller sees the EM of *sampled*
     training completions, which sits below greedy val EM: its target is F shifted by the base model's
     measured greedy − sampled gap, so that holding the sampled EM there holds greedy val EM at F."""
-    from train.generation import evaluate
+    from train.generation import Decoding, evaluate
 
     script_args, base, schedule = ctx.script_args, ctx.base, ctx.schedule
     constraint = constraint_value(script_args, base)
     controller = schedule.ratio(0) * base["mean_tokens"] if schedule else constraint
     sampled_em = None
     if script_args.constraint == "em_floor":
-        sampled = evaluate(ctx.model, ctx.tokenizer, ctx.val_rows, ctx.max_new, desc="base eval (sampled)",
-                           temperature=ctx.training_args.temperature)
+        sampled = evaluate(ctx.model, ctx.tokenizer, ctx.val_rows,
+                           Decoding(ctx.max_new, temperature=ctx.training_args.temperature), desc="base eval (sampled)")
         sampled_em = sampled["em"]
         controller = max(0.0, min(1.0, constraint - (base["em"] - sampled_em)))
         logger.info("em floor: greedy F=%.3f, sampled-EM target %.3f", constraint, controller)

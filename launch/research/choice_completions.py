@@ -38,7 +38,7 @@ def main() -> int:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from train.generation import generate
+    from train.generation import Decoding, generate
 
     data = json.loads(Path(args.race).read_text(encoding="utf-8"))["data"]
     questions = [(p["id"], i, p["article"], q, p["options"][i], p["answers"][i])
@@ -55,7 +55,8 @@ def main() -> int:
             listed = "\n".join(f"{chr(65 + j)}. {o}" for j, o in enumerate(options))
             prompts.append([{"role": "user", "content": f"{text}\n\nQuestion: {question}\n{listed}\n{instruction}".strip()}])
         temperature = None if k % 2 == 0 else 0.8
-        texts = generate(model, tokenizer, prompts, args.max_new_tokens, temperature=temperature, seed=args.seed)[0]
+        texts = generate(model, tokenizer, prompts, Decoding(args.max_new_tokens, temperature=temperature,
+                                                                 seed=args.seed))[0]
         for (pid, i, _, _, _, gold), text in zip(chosen, texts, strict=True):
             records.append({"style": style, "id": f"{pid}-{i}", "gold": gold, "completion": text, "label": None})
     Path(args.out).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
