@@ -14,6 +14,24 @@ REPO = Path(__file__).resolve().parents[2]
 MODULE_LINES, FUNCTION_LINES, PARAMETERS = 400, 60, 6
 ALLOWED_LONG, ALLOWED_WIDE = 2, 5  # the allowance, each listed with its reason
 
+# Why a function stays over a limit (printed beside it); one without a reason here has none yet.
+REASONS = {
+    "rewards/budgets/allocation.py:monotone_choice": "one dynamic program (states, transitions, backtrack) derived in "
+                                                     "its docstring; split, the derivation no longer maps to the code",
+    "train/openai_server.py:handler_for": "the length is the http.server Handler class it defines over the model "
+                                          "server; each method is short",
+    "rewards/token_penalty.py:token_penalty": "a reward: TRL hands each batch column by name, the recipe sets each "
+                                              "parameter by name (the registry's per-reward parameters)",
+    "rewards/budget_penalty.py:budget_penalty": "a reward (as token_penalty)",
+    "rewards/reward_model.py:reward_model": "a reward (as token_penalty)",
+    "rewards/budgets/price.py:price_bracket": "a numerical kernel: the bisection's bounds and tolerances by keyword",
+    "train/allocator.py:solve": "a numerical kernel: the price bisection's bounds by keyword",
+    "train/ab_test.py:paired_bootstrap": "the test's standard form: two paired samples of two measures, then the "
+                                         "bootstrap's settings by keyword",
+    "train/allocator.py:fit": "the fit's tuning parameters by keyword (defaults, or chosen by cross-validation)",
+    "train/allocator_fit.py:cross_validate_features": "as Allocator.fit: the grids cross-validation searches, by keyword",
+}
+
 
 def measure(roots=("train", "rewards")) -> dict:
     modules, long, wide = [], [], []
@@ -44,7 +62,7 @@ def main() -> int:
                          ("functions with more than 6 parameters", m["wide_functions"])):
         print(f"{title}: {len(items)}")
         for name, n in items:
-            print(f"  {n:4d}  {name}")
+            print(f"  {n:4d}  {name}" + (f"  — {REASONS[name]}" if name in REASONS else ""))
     ok = not m["modules"] and len(m["long_functions"]) <= ALLOWED_LONG and len(m["wide_functions"]) <= ALLOWED_WIDE
     return 0 if ok else 1
 
