@@ -436,3 +436,13 @@ def test_module_doctests():
     from rewards import choice_extract
 
     assert doctest.testmod(ac).failed == 0 and doctest.testmod(choice_extract).failed == 0
+
+
+def test_contains_and_its_f1_read_a_missing_completion_as_empty():
+    assert ac.contains(None, "Paris") is False
+    assert ac.contains_f1(None, "xxxx") == 0.0 and ac.contains_f1(None, "Paris") == 0.0
+    assert ac.contains_f1("Paris", []) == 0.0  # no gold: nothing matched
+
+
+def test_the_contains_check_reads_the_whole_reply():
+    assert ac.extract("contains", "It is Paris.") == "It is Paris." and ac.extract("contains", None) is None

@@ -231,6 +231,23 @@ OK = {"budget_ratio": 0.5}
     ({"lambda_max": 0.5}, "lambda_max * rewards.budget_penalty.cap = 1 must be < 1"),
     ({"answer_check": "nope"}, "unknown answer_check 'nope'"),
     ({"answer_check": "text"}, "answer_check 'text' needs your own data"),
+    ({"allocator_feature": "words"}, "allocator_feature must be auto, length, column or text, got 'words'"),
+    ({"allocator_feature": "column"}, "allocator_feature column needs allocator_feature_column"),
+    ({"allocator_cv_folds": -1}, "allocator_cv_folds must be 0 (off) or >= 2, got -1"),
+    ({"budget_conditioned": True, "budget_prompt_template": "no budget here"}, "budget_prompt_template"),
+    ({"budget_conditioned": True, "budget_grid": "8,x"}, "budget_grid"),
+    ({"budget_conditioned": True, "adherence_target": 0.0}, "adherence_target must lie in (0, 1], got 0.0"),
+    ({"budget_conditioned": True, "adherence_target": 1.5}, "adherence_target must lie in (0, 1], got 1.5"),
+    ({"budget_conditioned": True, "overshoot_price": -1.0}, "overshoot_price must be >= 0"),
+    ({"budget_conditioned": True, "distill_rows": 0}, "distill_rows, distill_samples and distill_steps must be >= 1"),
+    ({"budget_conditioned": True, "distill_samples": 0}, "distill_rows, distill_samples and distill_steps must be >= 1"),
+    ({"budget_conditioned": True, "distill_steps": 0}, "distill_rows, distill_samples and distill_steps must be >= 1"),
+    ({"budget_conditioned": True, "budget_grid_points": 1}, "distill_rows, distill_samples and distill_steps must be"),
+    ({"budget_conditioned": True, "learned_budget": True}, "budget_conditioned states each prompt's budget itself: "
+     "turn off learned_budget and budget_schedule"),
+    ({"budget_conditioned": True, "budget_unit": 0}, "budget_unit"),
+    ({"budget_conditioned": True, "budget_schedule": "0.8,0.6", "budget_ratio": None},
+     "budget_conditioned states each prompt's budget itself"),
 ])
 def test_config_validation_names_the_problem(kw, message):
     with pytest.raises(ValueError) as err:
@@ -251,9 +268,19 @@ def test_config_validation_names_the_problem(kw, message):
     {"warm_start_batch_size": 1}, {"budget_quantile": 1.0},
     {"rewards": {"exact_match": {}, "budget_penalty": {"weight": "dual"}}, "lambda_max": 0.45},
     {"rewards": {"exact_match": {}, "budget_penalty": {"weight": "dual", "cap": 1.0}}, "lambda_max": 0.8},
+    {"allocator_feature": "column", "allocator_feature_column": "source"}, {"allocator_cv_folds": 2},
+    {"budget_conditioned": True, "adherence_target": 1.0, "overshoot_price": 0.0, "budget_grid_points": 2,
+     "distill_rows": 1, "distill_samples": 1, "distill_steps": 1, "lambda_max": 3.0},
+    {"budget_conditioned": True, "budget_grid": [4, 8, 16]}, {"allocator_feature": "length"},
+    {"allocator_feature": "text"}, {"budget_conditioned": True, "budget_unit": 8},
 ])
 def test_config_accepts_the_edges(kw):
     ScriptArguments(**{**OK, **kw})
+
+
+def test_a_yaml_list_grid_becomes_the_flag_form():
+    assert ScriptArguments(**{**OK, "budget_conditioned": True, "budget_grid": [4, 8, 16]}).budget_grid == "4,8,16"
+    assert ScriptArguments(**{**OK, "budget_grid": [4, 8]}).budget_grid == [4, 8]  # untouched unless conditioned
 
 
 def test_auto_schedule_sets_its_floor():

@@ -42,7 +42,7 @@ class BudgetStatement:
         if "{budget}" not in self.template:
             raise ValueError(f"budget_prompt_template must contain '{{budget}}', got {self.template!r}")
         if int(self.unit) < 1:
-            raise ValueError(f"the budget statement's unit must be >= 1 token, got {self.unit}")
+            raise ValueError(f"budget_unit (the tokens one unit of the statement counts) must be >= 1, got {self.unit}")
         try:
             self.template.format(budget=1, prompt="")
         except (KeyError, IndexError, ValueError) as err:
