@@ -23,7 +23,7 @@ export_dir, kind = sys.argv[2], sys.argv[3]
 prompts = [r["prompt"] for r in arith.build_split("val", 0, word_count, size=int(sys.argv[4]))]
 path = export_dir if kind == "adapter" else export_dir + "/merged"
 model = AutoPeftModelForCausalLM.from_pretrained(path) if kind == "adapter" else AutoModelForCausalLM.from_pretrained(path)
-texts, _, _ = generate(model, AutoTokenizer.from_pretrained(path), prompts, max_new_tokens=40)
+texts, _, _ = generate(model, AutoTokenizer.from_pretrained(path), prompts, 40)
 print(json.dumps(texts))
 """
 

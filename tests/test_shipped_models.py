@@ -8,7 +8,7 @@ import pytest
 
 from train import shipped_models as shipped
 from train.base_model import WarmStartSettings, cached_base_model
-from train.shipped_models import expected, measure
+from train.model_rebuild import expected, measure
 
 NAMES = sorted(shipped.SHIPPED)
 
@@ -17,7 +17,7 @@ NAMES = sorted(shipped.SHIPPED)
 def test_each_shipped_model_matches_its_manifest_and_todays_key(name):
     dir_name, settings, _, _, _ = expected(name)
     folder = shipped.SHIPPED_DIR / dir_name
-    rebuild = f"python -m train.base_model --rebuild {name}"
+    rebuild = f"python -m train.model_rebuild --rebuild {name}"
     assert folder.is_dir(), (f"the shipped {name} base model is not the one today's code builds ({dir_name}): the "
                              f"warm-start settings, the task's generator or its trace format changed. Rebuild it: {rebuild}")
     assert shipped.verify(folder) is None

@@ -316,9 +316,3 @@ def continued_settings(first: WarmStartSettings, task, warm_start_steps: int, pr
 
     return replace(first, task=task.name, pretrained=pretrained, sft_learning_rate=task.continue_learning_rate,
                    sft_steps=max(1, round(warm_start_steps * task.continue_share)))
-
-
-if __name__ == "__main__":  # `python -m train.base_model --list | --rebuild NAME`: the shipped ones (train/shipped_models.py)
-    from train.shipped_models import main
-
-    raise SystemExit(main())

@@ -10,15 +10,11 @@ from __future__ import annotations
 import copy
 import logging
 from dataclasses import asdict
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from train.run import RunContext
 
 logger = logging.getLogger("terse")
 
 
-def build_controller(ctx: RunContext):
+def build_controller(ctx):
     """The dual controller that sets λ, holding `ctx.targets.controller` — or, for a budget-conditioned run,
     the price of overshooting the stated budget, held to `adherence_target` (fixed `overshoot_price`: none)."""
     from train.dual import DualController, DualSettings
@@ -35,7 +31,7 @@ def build_controller(ctx: RunContext):
     ))
 
 
-def build_rewards(ctx: RunContext):
+def build_rewards(ctx):
     """Rewards from the registry (the `weight: dual` one is scaled by −λ; each reward's weight goes to the
     trainer in build_trainer) and the learned budget model."""
     from rewards import build_rewards as from_registry
@@ -64,7 +60,7 @@ def build_rewards(ctx: RunContext):
     return rewards, budget_model
 
 
-def build_trainer(ctx: RunContext, controller, rewards, budget_model):
+def build_trainer(ctx, controller, rewards, budget_model):
     """TRL GRPO/RLOO + LoRA owning the controller, with the periodic evaluation and the schedule's stages.
     The trainer gets its own copy of the training arguments, with the rewards' weights (the controlled one
     at 0: λ scales it) and, under a schedule, the stages' total steps."""
@@ -109,7 +105,7 @@ def build_trainer(ctx: RunContext, controller, rewards, budget_model):
     return trainer, periodic, rule
 
 
-def attach_evaluation(ctx: RunContext, trainer):
+def attach_evaluation(ctx, trainer):
     """The callbacks that watch val during training: the periodic evaluation with its selection rule and early
     stopping, the LR guard, the schedule's stages. Returns (the periodic evaluation, the selection rule or None)."""
     from train.periodic_eval import EarlyStopping, PeriodicEval, ValEvaluation
