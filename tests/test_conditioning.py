@@ -169,6 +169,9 @@ def test_the_samples_are_cached_apart_from_the_tagging_and_sft(tmp_path, monkeyp
     args.distill_temperature = 1.0
     conditioning._cached_samples(ctx, rows, tmp_path)
     assert calls == [0.7, 1.0] and len(list(tmp_path.glob("samples-*.json"))) == 2
+    scored = [{**r, "answer": "x", "answer_check": "contains"} for r in rows]  # another check scores them anew
+    conditioning._cached_samples(ctx, scored, tmp_path)
+    assert calls == [0.7, 1.0, 1.0] and len(list(tmp_path.glob("samples-*.json"))) == 3
 
 
 def test_the_front_from_one_sweep_matches_serving(conditioned_run, capsys):

@@ -324,7 +324,7 @@ def _cached_samples(ctx, rows: list[dict], folder: Path) -> list[dict]:
     fields = {"model": str(ctx.model_path), "dtype": str(getattr(ctx.model_args, "dtype", None)), "seed": t.seed,
               "cap": ctx.max_new, "instructions": a.distill_instructions,
               "samples": a.distill_samples, "temperature": a.distill_temperature,
-              "rows": [r["prompt"] for r in rows], "checks": [r.get("check") for r in rows]}
+              "rows": [[r["prompt"], r.get("answer"), r.get("answer_check")] for r in rows]}  # what `correct` reads
     key = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:12]
     cache = JsonCache(str(folder / f"samples-{key}.json"))
     samples = cache.read()
