@@ -9,8 +9,8 @@ import pytest
 
 from train import conditioning
 from train.budget_statement import BudgetStatement
-from train.conditioning import (ConditionedTask, adherence_by_budget, instructed, is_calibration,
-                                parse_instructions, sft_examples, tag_answers)
+from train.conditioning import ConditionedTask, adherence_by_budget, is_calibration, sft_examples, tag_answers
+from train.distill_answers import instructed, parse_instructions
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPITALS = ROOT / "tests" / "fixtures" / "own_data" / "capitals.csv"

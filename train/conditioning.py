@@ -8,13 +8,15 @@ tokens hold T. Three stages, each in this file:
    outside model: the base model answers each of `distill_rows` train prompts `distill_samples` times at
    `distill_temperature`, once plainly and once under each of `distill_instructions` ("Answer in a few
    words.", "Explain step by step.": length-eliciting, so one prompt gets right answers of several lengths).
-   The answers the run's answer check marks right (and each row's gold answer, where that check accepts it)
-   are kept — a task with its own right answers of several lengths (`budget_answers`: chain_easy's traces in
-   every mode) gives those instead of samples — each tagged with a grid budget for which it is the longest
-   right answer that fits (`tag_answers`), and the adapter is fine-tuned on (prompt + budget statement → answer) with TRL's
-   SFTTrainer. Cached in `cache_dir/conditioned/` by every setting that changes it. Why self-distillation:
-   the answers are the model's own (nothing it cannot already say), so the warm start teaches only *which*
-   of its own answers fits which budget.
+   The answers the run's answer check marks right are kept, with each row's gold answer where that check
+   accepts it and, `distill_passage_column`, the passage's sentences that hold the gold (candidates:
+   `train/distill_answers.py`); a task with its own right answers of several lengths (`budget_answers`:
+   chain_easy's traces in every mode) gives those instead. Each is tagged with a grid budget for which it is
+   the longest right answer that fits (`tag_answers`; `distill_cut_to_fit`: the budgets under a prompt's
+   shortest right answer get it cut to fit), and the adapter is fine-tuned on (prompt + budget statement →
+   answer) with TRL's SFTTrainer. Cached in `cache_dir/conditioned/` by every setting that changes it. Why
+   self-distillation: the answers are the model's own or the data's (nothing it cannot already say), so the
+   warm start teaches only *which* of them fits which budget.
 2. **RL over sampled budgets** (`ConditionedTask.rl_dataset`): each RL prompt states a budget drawn
    log-uniformly from the grid; the reward is EM − λ·overshoot(n, b) (`budget_penalty` reading the row's
    `token_budget`, every answer charged: adherence is the contract), λ held by the dual controller to
@@ -40,6 +42,7 @@ from pathlib import Path
 
 from train import tasks
 from train.budget_statement import BudgetStatement, derive_grid, sampling_weights
+from train.distill_answers import cut_to_fit, gold_answers, passage_answers, sample_answers
 
 logger = logging.getLogger(__name__)
 
@@ -113,21 +116,6 @@ class ConditionedTask:
 
 
 # -- the warm start: self-distillation ------------------------------------------------------------------------
-def instructed(prompt, instruction: str | None):
-    """`prompt` with a length-eliciting instruction (None: as it is) — appended to text, or to the last user
-    message of a chat prompt (the system message is the budget statement's)."""
-    if not instruction:
-        return prompt
-    if isinstance(prompt, str):
-        return f"{prompt}\n\n{instruction}"
-    messages = [dict(m) for m in prompt]
-    for m in reversed(messages):
-        if m.get("role") == "user":
-            m["content"] = f"{m.get('content', '')}\n\n{instruction}"
-            return messages
-    return messages + [{"role": "user", "content": instruction}]
-
-
 def budget_ranges(lengths: list[int], grid: list[int]) -> list[list[int]]:
     """For one prompt's right answers of `lengths` tokens (sorted, distinct), the grid budgets for which each
     is the longest right answer that fits: answer i gets [its length, the next one's length − 1], the longest
@@ -203,47 +191,6 @@ def adherence_by_budget(records: list[dict]) -> dict:
     return {str(b): figures for b, figures in per_budget(records).items()}
 
 
-def parse_instructions(text: str | None) -> list[str | None]:
-    """`"Answer in a few words.|Explain step by step."` → [None, ...] (None: the plain prompt, always first)."""
-    return [None] + [s.strip() for s in (text or "").split("|") if s.strip()]
-
-
-def gold_answers(tokenizer, rows: list[dict]) -> list[dict]:
-    """Each row's gold answer as a candidate answer, kept where the row's own check accepts it (a SQuAD span:
-    yes; a GSM8K number without its `####`: no). Why: the gold is the shortest right answer a row has, the
-    one a small budget should teach; sampling alone rarely finds it. Counted as the model would spend it:
-    its tokens plus the end of sequence."""
-    from train.generation import is_right
-
-    out = []
-    for row in rows:
-        gold = row["answer"] if isinstance(row["answer"], str) else str((row["answer"] or [""])[0])
-        text = gold if not isinstance(row["prompt"], str) else " " + gold
-        if gold.strip() and is_right(text, row):
-            n = len(tokenizer(text, add_special_tokens=False)["input_ids"]) + 1
-            out.append({"prompt": row["prompt"], "completion": text, "tokens": n, "correct": True,
-                        "instruction": "(gold answer)"})
-    return out
-
-
-def sample_answers(ctx, rows: list[dict]) -> list[dict]:
-    """The base model's sampled answers: every row × instruction (`distill_instructions`, the plain prompt first) ×
-    sample (`distill_samples`, at `distill_temperature`, seeded by the run's seed), scored by the row's check."""
-    from train.generation import Decoding, generate, is_right
-
-    a, seed = ctx.script_args, ctx.training_args.seed
-    out = []
-    for i, instruction in enumerate(parse_instructions(a.distill_instructions)):
-        prompts = [instructed(r["prompt"], instruction) for r in rows]
-        for k in range(a.distill_samples):
-            decoding = Decoding(ctx.max_new, temperature=a.distill_temperature, seed=seed * 1000 + i * 100 + k)
-            texts, lengths, truncated = generate(ctx.model, ctx.tokenizer, prompts, decoding, desc=f"distill {i}.{k}")
-            for row, text, n, cut in zip(rows, texts, lengths, truncated, strict=True):
-                out.append({"prompt": row["prompt"], "completion": text, "tokens": n,
-                            "correct": (not cut) and is_right(text, row), "instruction": instruction})
-    return out
-
-
 def distill_key(model_path: str, script_args, training_args, model_args, rows: list[dict]) -> str:
     """What changes the warm start: the model, the adapter's shape, the statement, the sampling, the SFT and the
     rows. (Without the adapter's shape a run asking for LoRA r 64 was handed the cached r 16 adapter.)"""
@@ -255,6 +202,8 @@ def distill_key(model_path: str, script_args, training_args, model_args, rows: l
     fields |= {"model": str(model_path), "seed": training_args.seed, "cap": training_args.max_completion_length,
                "tagging": "longest-fitting range",  # tag_answers' rule (the first one tagged the tightest budget)
                **({"every_budget": True} if script_args.distill_every_budget else {}),  # earlier keys unchanged
+               **({"passage": script_args.distill_passage_column} if script_args.distill_passage_column else {}),
+               **({"cut_to_fit": True} if script_args.distill_cut_to_fit else {}),
                "rows": hashlib.sha256(json.dumps([r["prompt"] for r in rows], sort_keys=True).encode()).hexdigest()}
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -285,10 +234,14 @@ def distill_warm_start(ctx, task: ConditionedTask):
     else:
         samples = _cached_samples(ctx, rows, cache.parent)
         samples += gold_answers(ctx.tokenizer, rows)
+        if script_args.distill_passage_column:
+            samples += passage_answers(ctx.tokenizer, rows, script_args.distill_passage_column)
     right = [s["tokens"] for s in samples if s["correct"]]
     grid = parse_grid(script_args.budget_grid) if script_args.budget_grid else \
         derive_grid(right, ctx.max_new, script_args.budget_grid_points, unit=script_args.budget_unit)
     tagged = tag_answers(samples, grid, training_args.seed, every_budget=script_args.distill_every_budget)
+    if script_args.distill_cut_to_fit:
+        tagged += cut_to_fit(ctx.tokenizer, samples, grid)
     if not tagged:
         raise ValueError("budget warm start: none of the base model's sampled answers was right, so there is "
                          "nothing to teach it; check the answer check and prompts with the preflight first")

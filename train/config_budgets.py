@@ -137,6 +137,19 @@ class ConditioningArguments:
                   "fits (one SFT example per budget, the same prompt side by side at each), instead of one budget "
                   "drawn from them. For few prompts with few right answers each (SQuAD: 255 examples over 8 budgets)."},
     )
+    distill_passage_column: str | None = field(
+        default=None,
+        metadata={"help": "A text column holding a passage each row's gold answer is quoted from (extractive QA: "
+                  "SQuAD's `context`): the sentence that holds the gold, and that sentence with its neighbours, join "
+                  "the warm start's right answers where the row's check accepts them — long right answers a small "
+                  "model's own samples may lack (SmolLM2 on SQuAD: its right answers were all 4–27 tokens)."},
+    )
+    distill_cut_to_fit: bool = field(
+        default=False,
+        metadata={"help": "The grid budgets under a prompt's shortest right answer get that answer cut to fit (its "
+                  "first b-1 tokens): a budget too small to be right in still asks for a short answer, not an "
+                  "overshoot. Without it those budgets are never stated in the warm start."},
+    )
     distill_steps: int = field(default=200, metadata={"help": "SFT steps of the warm start (TRL SFTTrainer, LoRA)."})
     distill_learning_rate: float = field(default=2e-4, metadata={"help": "SFT learning rate of the warm start."})
     conditioning_report_rows: int = field(
