@@ -93,7 +93,7 @@ def serve(model, tokenizer, rows, allocator, target, max_new, stream=False) -> d
 
     allocator.set_target(target)
     allocator.recent, allocator.stats = [], {"requests": 0, "tokens": 0.0, "scored": 0, "correct": 0.0}
-    return evaluate_allocated(model, tokenizer, rows, allocator, max_new, stream=stream)
+    return evaluate_allocated(model, tokenizer, rows, allocator, max_new, stream_chunk=10 if stream else 0)
 
 
 def measure_seed(args, seed: int) -> dict:
@@ -122,8 +122,8 @@ def measure_seed(args, seed: int) -> dict:
 
     pool = task.calibration_rows(train_rows)  # the prompts the run's allocator was fitted on (train/run.py)
     fit_rows = random.Random(seed).sample(pool, min(len(pool), summary["final"]["allocator"]["fit_rows"]))
-    sft_alloc = Allocator.fit(budget_records(base, tokenizer, fit_rows, grid, task.budget_prompt, max_new,
-                                             desc="warm start sweep"), grid, allocator.target, **task.budget_tag())
+    sft_alloc = Allocator.fit(budget_records(base, tokenizer, fit_rows, grid, task.budget_prompt, max_new),
+                              grid, allocator.target, **task.budget_tag())
     policy = PeftModel.from_pretrained(base, out / "adapter")
     policy.eval()
     # The allocator as train/run.py fits it now, from the run's calibration answers (recorded by the run, or
@@ -133,13 +133,13 @@ def measure_seed(args, seed: int) -> dict:
     if records_path.exists():
         records = json.loads(records_path.read_text())
     else:
-        records = budget_records(policy, tokenizer, fit_rows, grid, task.budget_prompt, max_new, desc="policy sweep")
+        records = budget_records(policy, tokenizer, fit_rows, grid, task.budget_prompt, max_new)
         records_path.write_text(json.dumps(records))
     allocator = Allocator.fit(records, grid, allocator.target, **task.budget_tag())
     for where in ("adapter", "export"):
         if (out / where).exists():
             allocator.save(out / where)
-    val_records = budget_records(policy, tokenizer, val_rows, grid, task.budget_prompt, max_new, desc="val sweep")
+    val_records = budget_records(policy, tokenizer, val_rows, grid, task.budget_prompt, max_new)
     result = {"seed": seed, "base": {"em": untagged["em"], "mean_tokens": untagged["mean_tokens"]},
               "run_base_tokens": base_tokens, "curves": {str(d): {str(b): v for b, v in per.items()}
                                                          for d, per in curves(val_records, grid).items()},

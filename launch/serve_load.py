@@ -108,7 +108,7 @@ def builtin_setup(calibration_rows: int, ratio: float, threads: int):
     target = ratio * untagged["mean_tokens"]
     rows = random.Random(0).sample(task.calibration_rows(train_rows), calibration_rows)
     grid = task.budget_grid()
-    records = budget_records(model, tokenizer, rows, grid, task.budget_prompt, 128, desc="calibration")
+    records = budget_records(model, tokenizer, rows, grid, task.budget_prompt, 128)
     allocator = Allocator.fit(records, grid, target, **task.budget_tag())
     return str(model_dir), val_rows, allocator, target
 

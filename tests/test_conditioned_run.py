@@ -41,7 +41,7 @@ def test_evaluate_allocated_reports_adherence_budgets_and_stream_windows():
     assert served["adherence"] == sum(n <= b for n, b in zip(served["per_example"]["tokens"],
                                                              served["per_example"]["budget"])) / 12
     assert set(served["by_difficulty"]) == {"1", "3"} and sum(v["n"] for v in served["by_budget"].values()) == 12
-    streamed = evaluate_allocated(model, tokenizer, rows, alloc, max_new_tokens=6, stream=True, chunk=3)
+    streamed = evaluate_allocated(model, tokenizer, rows, alloc, max_new_tokens=6, stream_chunk=3)
     assert alloc.running()["requests"] == 12 and len(streamed["windows"]) == 12 - 4 + 1
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+LEVEL = 0.95  # the intervals' coverage: 95%, as every table in the docs states
 
-def paired_bootstrap(correct_a, correct_b, tokens_a, tokens_b, n_boot: int = 5000, seed: int = 0,
-                     level: float = 0.95) -> dict:
-    """Differences B − A of EM and mean tokens with percentile bootstrap intervals over resampled prompts.
+
+def paired_bootstrap(correct_a, correct_b, tokens_a, tokens_b, n_boot: int = 5000, seed: int = 0) -> dict:
+    """Differences B − A of EM and mean tokens with percentile bootstrap intervals (`LEVEL`) over resampled prompts.
 
     `p_em` is the two-sided bootstrap p-value of "no EM difference" (twice the smaller tail mass at 0)."""
     a, b = np.asarray(correct_a, dtype=float), np.asarray(correct_b, dtype=float)
@@ -26,7 +27,7 @@ def paired_bootstrap(correct_a, correct_b, tokens_a, tokens_b, n_boot: int = 500
     idx = rng.integers(0, n, size=(n_boot, n))
     d_em = (b - a)[idx].mean(axis=1)
     d_tok = (tb - ta)[idx].mean(axis=1)
-    tail = (1 - level) / 2
+    tail = (1 - LEVEL) / 2
     p_em = 2 * min(float(np.mean(d_em <= 0)), float(np.mean(d_em >= 0))) if np.any(b != a) else 1.0
     return {
         "n": n,
@@ -39,6 +40,6 @@ def paired_bootstrap(correct_a, correct_b, tokens_a, tokens_b, n_boot: int = 500
         "tokens_b": float(tb.mean()),
         "tokens_diff": float((tb - ta).mean()),
         "tokens_ci": [float(np.quantile(d_tok, tail)), float(np.quantile(d_tok, 1 - tail))],
-        "level": level,
+        "level": LEVEL,
         "n_boot": n_boot,
     }

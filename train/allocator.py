@@ -53,15 +53,18 @@ def mean_tokens(choice: list[int], tokens: list[list[float]], weights: list[floa
     return sum(w * tokens[g][k] for g, (k, w) in enumerate(zip(choice, weights, strict=True)))
 
 
+MU_MAX = 10.0  # the price bisection's upper end: 10 EM per token is more than any budget step is worth
+
+
 def solve(em: list[list[float]], tokens: list[list[float]], weights: list[float], target: float,
-          mu_max: float = 10.0, iterations: int = 60, mu_min: float = 0.0) -> dict:
+          mu_min: float = 0.0) -> dict:
     """μ* and the mixed allocation whose mean tokens meet `target`: {mu, plan: per group [(k, share), ...]}.
     A target below what the cheapest budgets cost gets the cheapest everywhere; one above what μ = `mu_min`
     spends gets μ = `mu_min` (accuracy first, but no token bought for less than `mu_min` EM each)."""
     def at(mu):
         return [choose(em[g], tokens[g], mu) for g in range(len(em))]
 
-    lo, hi = price_bracket(lambda mu: mean_tokens(at(mu), tokens, weights), target, mu_min, mu_max, iterations)
+    lo, hi = price_bracket(lambda mu: mean_tokens(at(mu), tokens, weights), target, mu_min, MU_MAX)
     cheap, rich = at(hi), at(lo)
     m_cheap, m_rich = mean_tokens(cheap, tokens, weights), mean_tokens(rich, tokens, weights)
     share = 0.0 if m_rich <= m_cheap else min(1.0, max(0.0, (target - m_cheap) / (m_rich - m_cheap)))

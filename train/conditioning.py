@@ -332,7 +332,7 @@ def _val_sweep(model, ctx, task: ConditionedTask, grid: list[int]) -> list[dict]
     from train.served_eval import budget_records
 
     rows = ctx.val_rows[: ctx.script_args.conditioning_report_rows]
-    return budget_records(model, ctx.tokenizer, rows, grid, task.budget_prompt, ctx.max_new, desc="warm-start sweep")
+    return budget_records(model, ctx.tokenizer, rows, grid, task.budget_prompt, ctx.max_new)
 
 
 def _by_instruction(samples: list[dict]) -> dict:

@@ -247,7 +247,8 @@ def _serve(loaded: LoadedModel, rows: list[dict], args, max_new: int) -> dict:
     allocator = Allocator.load(loaded.adapter)
     target = args.budget or args.budget_ratio * loaded.summary["base"]["mean_tokens"]
     allocator.set_target(target)
-    result = evaluate_allocated(loaded.model, loaded.tokenizer, rows, allocator, max_new, stream=args.stream)
+    result = evaluate_allocated(loaded.model, loaded.tokenizer, rows, allocator, max_new,
+                                stream_chunk=10 if args.stream else 0)
     result["target"], result["mu"] = target, result["plan"]["mu"] if not args.stream else allocator.mu
     print(f"served at T = {target:.1f}: EM {result['em']:.3f}, {result['mean_tokens']:.1f} tokens, adherence "
           f"{result['adherence']:.3f}, μ {result['mu']:.4f}" + (

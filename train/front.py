@@ -135,8 +135,7 @@ def run_front(loaded, rows: list[dict], max_new: int, out_png) -> dict:
 
     allocator = Allocator.load(loaded.adapter)
     statement = BudgetStatement(allocator.tag, allocator.tag_unit)
-    records = budget_records(loaded.model, loaded.tokenizer, rows, allocator.grid, statement.state, max_new,
-                             desc="front sweep")
+    records = budget_records(loaded.model, loaded.tokenizer, rows, allocator.grid, statement.state, max_new)
     report = front(records, rows, allocator, loaded.summary["base"])
     sweep = Path(out_png).with_name(Path(out_png).stem + "_sweep.jsonl")  # served figures at any T, no generation
     sweep.write_text("".join(json.dumps(r) + "\n" for r in records))

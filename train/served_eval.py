@@ -8,24 +8,25 @@ import statistics
 from train.generation import answer_f1, generate, is_right, summarise, text_figures
 
 
-def evaluate_allocated(model, tokenizer, rows: list[dict], allocator, max_new_tokens: int, stream: bool = False,
-                       chunk: int = 10, desc: str = "served eval") -> dict:
+def evaluate_allocated(model, tokenizer, rows: list[dict], allocator, max_new_tokens: int,
+                       stream_chunk: int = 0) -> dict:
     """EM and tokens as served through a budget `allocator` (train/allocator.py): each prompt gets its
     budget stated, greedy answers. Beside `evaluate`'s figures: adherence (share of answers within their
-    budget), EM and count per budget, the mean predicted confidence. `stream`: rows arrive in the given
-    order, `chunk` at a time, and every answer is `observe`d before the next chunk is allocated — the
+    budget), EM and count per budget, the mean predicted confidence. `stream_chunk` > 0: rows arrive in the
+    given order, that many at a time, and every answer is `observe`d before the next chunk is allocated — the
     allocator's online control at work (per-window figures under `windows`). Otherwise the rows are one batch
     known in advance, served by a copy of the allocator solved for their own mix (`Allocator.for_batch`); its μ and
     predicted figures are returned under `plan`."""
+    stream = stream_chunk > 0
     if not stream:
         allocator = allocator.for_batch([r["prompt"] for r in rows], rows)
     budgets, confidence, texts, lengths, truncated, correct = [], [], [], [], [], []
-    step = chunk if stream else len(rows)
+    step = stream_chunk if stream else len(rows)
     for start in range(0, len(rows), max(1, step)):
         part = rows[start:start + step]
         decisions = [allocator.decide(r["prompt"], r) for r in part]
         prompts = [allocator.prompt_with_budget(r["prompt"], d["budget"]) for r, d in zip(part, decisions)]
-        out = generate(model, tokenizer, prompts, max_new_tokens, desc=desc)
+        out = generate(model, tokenizer, prompts, max_new_tokens, desc="served eval")
         right = [float(is_right(text, r)) for r, text in zip(part, out[0], strict=True)]
         if stream:
             for r, n, c in zip(part, out[1], right, strict=True):
@@ -63,14 +64,13 @@ def evaluate_allocated(model, tokenizer, rows: list[dict], allocator, max_new_to
     return result
 
 
-def budget_records(model, tokenizer, rows: list[dict], grid: list[int], tag_prompt, max_new_tokens: int,
-                   desc: str = "budget sweep") -> list[dict]:
+def budget_records(model, tokenizer, rows: list[dict], grid: list[int], tag_prompt, max_new_tokens: int) -> list[dict]:
     """The policy's greedy answer to every row at every budget of `grid`: {prompt, budget, correct, tokens}.
     `tag_prompt(prompt, budget)` states the budget as the policy learned it."""
     records = []
     for b in grid:
         texts, lengths, _ = generate(model, tokenizer, [tag_prompt(r["prompt"], b) for r in rows], max_new_tokens,
-                                     desc=f"{desc} b={b}")
+                                     desc=f"budget sweep b={b}")
         for row, text, n in zip(rows, texts, lengths, strict=True):
             record = {"prompt": row["prompt"], "budget": b, "tokens": n, "difficulty": row.get("difficulty"),
                       "correct": is_right(text, row)}

@@ -199,13 +199,15 @@ class BudgetedClient:
     endpoint = _SyncEndpoint
 
     def __init__(self, client, allocator: Allocator | None = None, *, model: str | None = None,
-                 arms: dict[str, Arm] | None = None, state_dir=None, save_every: int = 100, metrics: Metrics | None = None,
-                 log_path=None):
+                 arms: dict[str, Arm] | None = None, **core):
+        """`client` with `allocator` (served as `model`) in front, or `arms` for an A/B test. `core`: what the
+        serving core keeps and reports (`serving_core.Core`: `state_dir`, `save_every`, `metrics`, `log_path`),
+        passed through so that one class owns those defaults."""
         if (allocator is None) == (arms is None):
             raise ValueError("give an allocator, or arms for an A/B test (not both)")
         arms = arms or {"main": Arm("main", allocator, model)}
         self.client = client
-        self.core = Core(arms, state_dir, save_every, metrics, log_path)
+        self.core = Core(arms, **core)
         self.completions = self.endpoint(self, chat=False)
         self.chat = _Namespace(completions=self.endpoint(self, chat=True))
 

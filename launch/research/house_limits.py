@@ -24,21 +24,18 @@ REASONS = {
                                               "parameter by name (the registry's per-reward parameters)",
     "rewards/budget_penalty.py:budget_penalty": "a reward (as token_penalty)",
     "rewards/reward_model.py:reward_model": "a reward (as token_penalty)",
-    "rewards/budgets/price.py:price_bracket": "a numerical kernel: the bisection's bounds and tolerances by keyword",
-    "train/allocator.py:solve": "a numerical kernel: the price bisection's bounds by keyword",
-    "train/ab_test.py:paired_bootstrap": "the test's standard form: two paired samples of two measures, then the "
-                                         "bootstrap's settings by keyword",
     "train/allocator.py:fit": "the fit's tuning parameters by keyword (defaults, or chosen by cross-validation)",
     "train/allocator_fit.py:cross_validate_features": "as Allocator.fit: the grids cross-validation searches, by keyword",
 }
 
 
-def measure(roots=("train", "rewards")) -> dict:
+def measure(roots=("train", "rewards"), repo: Path | None = None) -> dict:
+    repo = repo or REPO
     modules, long, wide = [], [], []
     for root in roots:
-        for path in sorted((REPO / root).rglob("*.py")):
+        for path in sorted((repo / root).rglob("*.py")):
             text = path.read_text()
-            rel = str(path.relative_to(REPO))
+            rel = str(path.relative_to(repo))
             n = len(text.splitlines())
             if n > MODULE_LINES:
                 modules.append((rel, n))

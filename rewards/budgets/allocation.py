@@ -115,19 +115,22 @@ def _normalised(shares: dict, curves: dict) -> dict:
     return {c: s / total for c, s in shares.items() if s > 0}
 
 
-def pure_choice(values, costs, allowed, weights, level: float, resolution: int = 4000) -> list[int]:
+RESOLUTION = 4000  # the knapsack's cost unit is level / RESOLUTION
+
+
+def pure_choice(values, costs, allowed, weights, level: float) -> list[int]:
     """One option per group maximising Σ w_g·values[g][pick] subject to Σ w_g·costs[g][pick] ≤ level.
 
     Why: the frontier above may split one cell between two modes (its LP relaxation); a policy decoded
     greedily cannot split prompts that look alike except by noise, so the allocation it can actually
     follow gives every group a single option — a multiple-choice knapsack, solved here by dynamic
-    programming over the weighted cost in units of level / resolution (rounded down, each kept path's
+    programming over the weighted cost in units of level / RESOLUTION (rounded down, each kept path's
     true cost tracked; only paths that truly fit count, so the picks never exceed level). Ties go to the
     cheaper total. A group with no allowed option gets −1 and is left out; if even the cheapest options
     exceed level, every group gets its cheapest one.
     values, costs, allowed: (groups, options) nested lists or arrays; weights: (groups,). It is
     `monotone_choice` with every option of one rank, so that no order constrains the picks."""
-    return monotone_choice(values, costs, allowed, weights, level, ranks=0, resolution=resolution)
+    return monotone_choice(values, costs, allowed, weights, level, ranks=0)
 
 
 def pure_frontier(curves: dict, shares: dict, budget: float) -> dict:
@@ -154,7 +157,7 @@ def _one_mode_per_cell(curves: dict, weights: dict, cells: list, budget: float, 
             "modes": {c: curves[c][b].get("mode", "") for c, b in zip(cells, picks)}}
 
 
-def monotone_choice(values, costs, allowed, weights, level: float, ranks, resolution: int = 4000) -> list[int]:
+def monotone_choice(values, costs, allowed, weights, level: float, ranks) -> list[int]:
     """One option per group, as `pure_choice` describes, with the picks' ranks non-decreasing along the
     groups (groups in size order).
 
@@ -164,7 +167,7 @@ def monotone_choice(values, costs, allowed, weights, level: float, ranks, resolu
     picks were that kind of hole, the shipped policy answered every kind alike). With `ranks` the length
     order of the options (a bin's index, a mode's length rank), no longer group gets a shorter option
     than a shorter group. Same conventions as `pure_choice`: the weighted cost in units of level /
-    resolution (rounded down, true cost tracked, only paths that truly fit count), ties to the cheaper
+    RESOLUTION (rounded down, true cost tracked, only paths that truly fit count), ties to the cheaper
     total, −1 for a group with no allowed option, every group's cheapest option if nothing fits
     (monotone or not: there is nothing to choose)."""
     import numpy as np
@@ -181,7 +184,7 @@ def monotone_choice(values, costs, allowed, weights, level: float, ranks, resolu
         return picks
     if level <= 0 or sum(weights[g] * costs[g, cheapest[g]] for g in live) > level + EPS:
         return cheapest
-    unit, n_ranks, size = level / resolution, int(ranks.max()) + 1, resolution + 1
+    unit, n_ranks, size = level / RESOLUTION, int(ranks.max()) + 1, RESOLUTION + 1
     best = np.full((n_ranks, size), -np.inf)  # best value of a path whose last pick has rank r, by cost
     spent = np.zeros((n_ranks, size))
     start, trail = np.full(size, -np.inf), []
@@ -201,7 +204,7 @@ def monotone_choice(values, costs, allowed, weights, level: float, ranks, resolu
         took, came, came_rank = np.full(best.shape, -1), np.zeros(best.shape, dtype=int), np.full(best.shape, -1)
         for b in np.flatnonzero(allowed[g]):
             r, q = int(ranks[g, b]), int(np.floor(weights[g] * costs[g, b] / unit + 1e-9))
-            if q > resolution:
+            if q > RESOLUTION:
                 continue
             pre, pre_spent, pre_rank = prefixes[r]
             cand, cand_spent = np.full(size, -np.inf), np.zeros(size)

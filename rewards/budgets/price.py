@@ -11,14 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 
+GROW, CEILING = 4.0, 1e6  # without a given hi: the first hi grows by GROW until it meets the level or passes CEILING
+
+
 def price_bracket(spend: Callable[[float], float], level: float, lo: float = 0.0, hi: float | None = None,
-                  iterations: int = 60, grow: float = 4.0, ceiling: float = 1e6) -> tuple[float, float]:
+                  iterations: int = 60) -> tuple[float, float]:
     """(lo, hi) with spend(lo) > level ≥ spend(hi) and hi − lo below (hi₀ − lo₀)/2^iterations: hi is the lowest
     price that meets `level`, lo the highest that does not (a mix of their choices meets it exactly).
 
     `spend` must not increase with the price. Where spend(lo) ≤ level already: (lo, lo). With `hi` given the
     search stays in [lo, hi] and where spend(hi) > level returns (hi, hi); without it, hi starts at max(1, 2·lo)
-    and grows by `grow` until it meets the level or passes `ceiling`.
+    and grows by `GROW` until it meets the level or passes `CEILING`.
 
     >>> round(price_bracket(lambda mu: 10 / (1 + mu), 5.0)[1], 9)   # 10 / (1 + μ) = 5 at μ = 1
     1.0
@@ -31,8 +34,8 @@ def price_bracket(spend: Callable[[float], float], level: float, lo: float = 0.0
         return lo, lo
     if hi is None:
         hi = max(1.0, 2 * lo)
-        while spend(hi) > level and hi < ceiling:
-            hi *= grow
+        while spend(hi) > level and hi < CEILING:
+            hi *= GROW
     elif spend(hi) > level:
         return hi, hi
     for _ in range(iterations):
