@@ -89,11 +89,11 @@ def references(records: list[dict], grid: list[int], target: float) -> dict:
 
 
 def serve(model, tokenizer, rows, allocator, target, max_new, stream=False) -> dict:
-    from train.served_eval import evaluate_allocated
+    from train.served_eval import STREAM_CHUNK, evaluate_allocated
 
     allocator.set_target(target)
     allocator.recent, allocator.stats = [], {"requests": 0, "tokens": 0.0, "scored": 0, "correct": 0.0}
-    return evaluate_allocated(model, tokenizer, rows, allocator, max_new, stream_chunk=10 if stream else 0)
+    return evaluate_allocated(model, tokenizer, rows, allocator, max_new, stream_chunk=STREAM_CHUNK if stream else 0)
 
 
 def measure_seed(args, seed: int) -> dict:

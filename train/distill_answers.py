@@ -13,6 +13,7 @@ overshoot, so the shortest right answer cut to fit is what it should buy.
 
 from __future__ import annotations
 
+import json
 import re
 
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
@@ -38,22 +39,30 @@ def parse_instructions(text: str | None) -> list[str | None]:
     return [None] + [s.strip() for s in (text or "").split("|") if s.strip()]
 
 
-def gold_answers(tokenizer, rows: list[dict]) -> list[dict]:
-    """Each row's gold answer as a candidate answer, kept where the row's own check accepts it (a SQuAD span:
-    yes; a GSM8K number without its `####`: no). Why: the gold is the shortest right answer a row has, the
-    one a small budget should teach; sampling alone rarely finds it. Counted as the model would spend it:
-    its tokens plus the end of sequence."""
+def first_gold(row: dict) -> str:
+    """The row's gold answer as text (the first, where it has several)."""
+    return row["answer"] if isinstance(row["answer"], str) else str((row["answer"] or [""])[0])
+
+
+def _candidate(tokenizer, row: dict, answer: str, instruction: str) -> dict | None:
+    """`answer` as a right candidate answer to `row` (after a space where the prompt is text), or None where the
+    row's own check rejects it. Counted as the model would spend it: its tokens plus the end of sequence."""
     from train.generation import is_right
 
-    out = []
-    for row in rows:
-        gold = row["answer"] if isinstance(row["answer"], str) else str((row["answer"] or [""])[0])
-        text = gold if not isinstance(row["prompt"], str) else " " + gold
-        if gold.strip() and is_right(text, row):
-            n = len(tokenizer(text, add_special_tokens=False)["input_ids"]) + 1
-            out.append({"prompt": row["prompt"], "completion": text, "tokens": n, "correct": True,
-                        "instruction": "(gold answer)"})
-    return out
+    text = answer if not isinstance(row["prompt"], str) else " " + answer
+    if not is_right(text, row):
+        return None
+    n = len(tokenizer(text, add_special_tokens=False)["input_ids"]) + 1
+    return {"prompt": row["prompt"], "completion": text, "tokens": n, "correct": True, "instruction": instruction}
+
+
+def gold_answers(tokenizer, rows: list[dict]) -> list[dict]:
+    """Each row's gold answer as a candidate answer (`_candidate`), kept where the row's own check accepts it (a
+    SQuAD span: yes; a GSM8K number without its `####`: no). Why: the gold is the shortest right answer a row has,
+    the one a small budget should teach; sampling alone rarely finds it."""
+    golds = ((row, first_gold(row)) for row in rows)
+    out = [_candidate(tokenizer, row, gold, "(gold answer)") for row, gold in golds if gold.strip()]
+    return [c for c in out if c]
 
 
 def sample_answers(ctx, rows: list[dict]) -> list[dict]:
@@ -76,7 +85,7 @@ def sample_answers(ctx, rows: list[dict]) -> list[dict]:
 
 def passage_quotes(passage: str, gold: str, around: int = 1) -> list[str]:
     """Quotes of `passage` that hold `gold`, shortest first: the first sentence that holds it, then that sentence
-    with `around` sentences on each side. None where no one sentence holds it (a gold across a break).
+    with `around` sentences on each side. Empty where no one sentence holds it (a gold across a break).
 
     >>> p = "Rome is old. The Broncos won in Denver in 2016. It rained. Fans cheered."
     >>> passage_quotes(p, "denver")
@@ -96,28 +105,22 @@ def passage_quotes(passage: str, gold: str, around: int = 1) -> list[str]:
 
 
 def passage_answers(tokenizer, rows: list[dict], column: str) -> list[dict]:
-    """Each row's passage quotes that hold its first gold (`passage_quotes`), as candidate answers, kept where the
-    row's own check accepts them; counted as `gold_answers` counts (tokens plus the end of sequence).
+    """Each row's passage quotes that hold its first gold (`passage_quotes`), as candidate answers (`_candidate`),
+    kept where the row's own check accepts them.
 
     Raises ValueError naming the column when no row has it as text (the option names a column the data lack)."""
-    from train.generation import is_right
-
     if not any(isinstance(r.get(column), str) for r in rows):
         raise ValueError(f"distill_passage_column {column!r}: no train row has a text column of that name (the "
                          f"general loader keeps every text column of the data; columns here: "
                          f"{sorted(rows[0]) if rows else []})")
     out = []
     for row in rows:
-        gold = row["answer"] if isinstance(row["answer"], str) else str((row["answer"] or [""])[0])
+        gold = first_gold(row)
         if not isinstance(row.get(column), str) or not gold.strip():
             continue
         for rung, quote in zip(("sentence", "sentence and neighbours"), passage_quotes(row[column], gold)):
-            text = quote if not isinstance(row["prompt"], str) else " " + quote
-            if is_right(text, row):
-                n = len(tokenizer(text, add_special_tokens=False)["input_ids"]) + 1
-                out.append({"prompt": row["prompt"], "completion": text, "tokens": n, "correct": True,
-                            "instruction": f"(passage: {rung})"})
-    return out
+            out.append(_candidate(tokenizer, row, quote, f"(passage: {rung})"))
+    return [c for c in out if c]
 
 
 def cut_to_fit(tokenizer, samples: list[dict], grid: list[int]) -> list[dict]:
@@ -135,9 +138,10 @@ def cut_to_fit(tokenizer, samples: list[dict], grid: list[int]) -> list[dict]:
     """
     shortest: dict[str, dict] = {}
     for s in samples:
-        key = repr(s["prompt"])
-        if s["correct"] and s["tokens"] <= max(grid) and s["tokens"] < shortest.get(key, {"tokens": 1 << 30})["tokens"]:
-            shortest[key] = s
+        if s["correct"] and s["tokens"] <= max(grid):
+            key = json.dumps(s["prompt"], sort_keys=True)  # one prompt, as `tag_answers` groups them
+            if key not in shortest or s["tokens"] < shortest[key]["tokens"]:
+                shortest[key] = s
     out = []
     for s in shortest.values():
         ids = tokenizer(s["completion"], add_special_tokens=False)["input_ids"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from train.generation import Decoding, evaluate, fold_report
 from train.preflight import preflight_report, preview_rows, print_preflight, write_preflight_rows
-from train.served_eval import evaluate_allocated
+from train.served_eval import STREAM_CHUNK, evaluate_allocated
 from train.tasks.dataset import DataSpec
 
 logger = logging.getLogger(__name__)
@@ -248,7 +248,7 @@ def _serve(loaded: LoadedModel, rows: list[dict], args, max_new: int) -> dict:
     target = args.budget or args.budget_ratio * loaded.summary["base"]["mean_tokens"]
     allocator.set_target(target)
     result = evaluate_allocated(loaded.model, loaded.tokenizer, rows, allocator, max_new,
-                                stream_chunk=10 if args.stream else 0)
+                                stream_chunk=STREAM_CHUNK if args.stream else 0)
     result["target"], result["mu"] = target, result["plan"]["mu"] if not args.stream else allocator.mu
     print(f"served at T = {target:.1f}: EM {result['em']:.3f}, {result['mean_tokens']:.1f} tokens, adherence "
           f"{result['adherence']:.3f}, μ {result['mu']:.4f}" + (

@@ -7,6 +7,8 @@ import statistics
 
 from train.generation import answer_f1, generate, is_right, summarise, text_figures
 
+STREAM_CHUNK = 10  # requests served between two `observe` rounds when a caller streams (`--stream`)
+
 
 def evaluate_allocated(model, tokenizer, rows: list[dict], allocator, max_new_tokens: int,
                        stream_chunk: int = 0) -> dict:
