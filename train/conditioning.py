@@ -232,10 +232,9 @@ def distill_warm_start(ctx, task: ConditionedTask):
     if isinstance(task.inner, tasks.HasBudgetAnswers):  # a task with its own right answers of several lengths
         samples = task.inner.budget_answers(rows)
     else:
-        samples = _cached_samples(ctx, rows, cache.parent)
-        samples += gold_answers(ctx.tokenizer, rows)
-        if script_args.distill_passage_column:
-            samples += passage_answers(ctx.tokenizer, rows, script_args.distill_passage_column)
+        column = script_args.distill_passage_column  # quoted first: a column the data lack stops before sampling
+        passages = passage_answers(ctx.tokenizer, rows, column) if column else []
+        samples = _cached_samples(ctx, rows, cache.parent) + gold_answers(ctx.tokenizer, rows) + passages
     right = [s["tokens"] for s in samples if s["correct"]]
     grid = parse_grid(script_args.budget_grid) if script_args.budget_grid else \
         derive_grid(right, ctx.max_new, script_args.budget_grid_points, unit=script_args.budget_unit)
